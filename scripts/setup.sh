@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Create .venv in the repo root and install everything the plugin needs.
+# Idempotent: when .venv is complete (stamp file newer than setup.py and this
+# script), it returns in well under a second.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$root/.venv"
+stamp="$venv/.minimodel-setup-complete"
+py="${PYTHON:-python3}"
+
+if [ -f "$stamp" ] && [ "$stamp" -nt "$root/setup.py" ] && [ "$stamp" -nt "$root/scripts/setup.sh" ]; then
+  exit 0
+fi
+
+echo "[setup] creating $venv (first run takes 3-6 minutes: fairseq builds from source)" >&2
+[ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
+pip="$venv/bin/python -m pip --disable-pip-version-check -q"
+export PIP_CONSTRAINT="$root/scripts/constraints.txt"
+
+# 1. torch first, pinned: on this machine `torch==2.13.0` is a CPU wheel on disk.
+#    An unpinned torch would pull a multi-GB CUDA build.
+$pip install "torch==2.13.0"
+# 2. build requirements of fairseq, installed before it so that the build can
+#    run without isolation (isolation would pull a CUDA torch into the build env).
+$pip install "cython<3.2" "numpy>=1.26,<3" "setuptools<81" wheel
+# 3. fairseq itself, in its own pip call, without build isolation.
+$pip install --no-build-isolation "fairseq-fixed==0.12.3.1"
+# 4. the rest, and this package in editable mode (no deps: they are above).
+$pip install "sentencepiece==0.2.1" "pytest>=8,<9" "sacrebleu>=2.4,<3"
+$pip install --no-build-isolation --no-deps -e "$root"
+touch "$stamp"
+echo "[setup] done: $venv" >&2
