@@ -25,7 +25,7 @@ class MiniJointMlmLoss(MaskedLmLoss):
 
     Logs ``loss`` (the weighted sum), ``primary_loss`` and ``mini_loss``, all in
     base 2 per masked token like fairseq's ``masked_lm`` criterion, with the
-    matching perplexities ``ppl``, ``primary_ppl`` and ``mini_ppl``.
+    perplexities ``primary_ppl`` and ``mini_ppl`` (the sum has none).
     """
 
     def __init__(self, cfg: MiniJointMlmConfig, task):

@@ -1,0 +1,18 @@
+# Entry points named by the README. Every target sets itself up (scripts/setup.sh
+# is idempotent and returns at once when .venv is complete).
+.PHONY: setup test demo bench clean
+
+setup:
+	bash scripts/setup.sh
+
+test: setup
+	.venv/bin/python -m pytest tests -q
+
+demo: setup
+	bash examples/bible/run_all.sh
+
+bench: setup
+	.venv/bin/python benchmarks/minijoint_speed.py
+
+clean:
+	rm -rf .venv

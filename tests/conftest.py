@@ -1,0 +1,49 @@
+"""Shared fixtures: tiny models on small real text (public-domain Bible verses)."""
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE_TSV = ROOT / "tests" / "fixtures" / "bible" / "verses.tsv"
+
+# Tiny model flags shared by the CLI tests: 4 layers x 64, mini head at layer 2.
+TINY_MODEL = [
+    "--encoder-layers", "4", "--encoder-embed-dim", "64", "--encoder-ffn-embed-dim", "128",
+    "--encoder-attention-heads", "2", "--tokens-per-sample", "64",
+]
+
+
+def fixture_verses(code="4"):
+    """Verse texts of one translation of the committed fixture, in Bible order."""
+    with open(FIXTURE_TSV, encoding="utf-8", newline="") as f:
+        rows = [r for r in csv.DictReader(f, delimiter="\t") if r["bbName"] == code]
+    return [r["vText"] for r in rows]
+
+
+def run_cli(args, cwd=None, env=None, check=True):
+    """Run a console command from the venv; return CompletedProcess (text)."""
+    exe = Path(sys.executable).parent / args[0]
+    proc = subprocess.run(
+        [str(exe), *args[1:]], cwd=cwd, capture_output=True, text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})},
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args[0]} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def en_bin(tmp_path_factory):
+    """A fairseq masked-LM data dir (train/valid) of WEB verses, whitespace tokens."""
+    out = tmp_path_factory.mktemp("en_bin")
+    verses = fixture_verses("4")
+    (out / "train.txt").write_text("\n".join(verses[:340]) + "\n", encoding="utf-8")
+    (out / "valid.txt").write_text("\n".join(verses[340:]) + "\n", encoding="utf-8")
+    run_cli(["fairseq-preprocess", "--only-source", "--trainpref", str(out / "train.txt"),
+             "--validpref", str(out / "valid.txt"), "--destdir", str(out / "bin"),
+             "--workers", "1"])
+    return out / "bin"
