@@ -1,20 +1,61 @@
-"""The ``minimodel`` command: small tools around the fairseq steps of the method.
+"""The ``minimodel`` command: the checkpoint tools around the fairseq steps of the method.
 
-    minimodel user-dir            print the path to give fairseq's --user-dir
+    minimodel user-dir                                   path for fairseq's --user-dir
+    minimodel extract-mini MINIJOINT.pt --out MINI.pt    MiniJoint -> standalone mini-model
+    minimodel swap-embeddings --classifier FT.pt --embeddings STEP2.pt --out TARGET.pt
+    minimodel evaluate --classifier TARGET.pt --data DATA/de/cls [--lang de] ...
+
+Every command that writes refuses an existing output unless ``--force`` and
+writes to a temporary name first. Bad input: one line on stderr, exit code 2.
 """
 import argparse
+import os
 import sys
 
 
-class UserError(Exception):
-    """Bad input: printed as one line (``minimodel: error: ...``), exit code 2."""
-
-
 def _user_dir(args):
-    import os
-
-    # Only the path: no need to import fairseq for this.
     print(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _extract_mini(args):
+    from . import surgery
+
+    state = surgery.load_roberta_checkpoint(args.checkpoint)
+    mini = surgery.to_roberta(state, layers=args.layers, head="mini",
+                              note={"made_by": "extract-mini", "source": os.path.abspath(args.checkpoint)})
+    surgery.save_checkpoint(mini, args.out, force=args.force)
+    print(f"wrote {args.out}: roberta, {mini['minimodel']['layers']} layers, LM head = MiniJoint secondary head")
+
+
+def _swap_embeddings(args):
+    from . import surgery
+
+    classifier = surgery.load_roberta_checkpoint(args.classifier)
+    step2 = surgery.load_roberta_checkpoint(args.embeddings)
+    out = surgery.swap_embeddings(classifier, step2)
+    out["minimodel"] = {"made_by": "swap-embeddings", "classifier": os.path.abspath(args.classifier),
+                        "embeddings": os.path.abspath(args.embeddings),
+                        "language_data": (step2["cfg"].get("task") or {}).get("data")}
+    surgery.save_checkpoint(out, args.out, force=args.force)
+    rows = out["model"][surgery.TOKENS].shape[0]
+    print(f"wrote {args.out}: classifier with {rows} target-language embedding rows")
+
+
+def _evaluate(args):
+    import logging
+
+    from .evaluate import evaluate_classifier
+
+    for name in ("fairseq", "minimodel_fairseq"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+    if len(args.classifier) != len(args.data):
+        raise ValueError("give one --data per --classifier")
+    langs = args.lang or [os.path.basename(os.path.dirname(os.path.abspath(d))) for d in args.data]
+    print(f"{'language':<10} {'accuracy':>8} {'n':>6} {'majority':>8}  classifier")
+    for lang, ckpt, data in zip(langs, args.classifier, args.data):
+        r = evaluate_classifier(ckpt, data, subset=args.subset)
+        print(f"{lang:<10} {r['accuracy']:>8.4f} {r['n']:>6d} {r['majority']:>8.4f}  {ckpt}", flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,21 +63,47 @@ def build_parser() -> argparse.ArgumentParser:
         prog="minimodel", description="Mini-model adaptation tools for fairseq (minimodel_fairseq)."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser(
-        "user-dir",
-        help="print the plugin's path, for `fairseq-train --user-dir $(minimodel user-dir)`",
-    )
+
+    p = sub.add_parser("user-dir", help="print the plugin's path: fairseq-train --user-dir $(minimodel user-dir)")
     p.set_defaults(func=_user_dir)
+
+    p = sub.add_parser("extract-mini", help="write a MiniJoint model's mini-model as a plain roberta checkpoint")
+    p.add_argument("checkpoint", help="MiniJoint checkpoint (--arch minijoint_roberta_*)")
+    p.add_argument("--out", required=True, help="output checkpoint (arch roberta, K layers)")
+    p.add_argument("--layers", type=int, default=None, help="layers to keep (default: the model's --mini-layer K)")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.set_defaults(func=_extract_mini)
+
+    p = sub.add_parser("swap-embeddings", help="put step-2 target embeddings into a step-3 classifier")
+    p.add_argument("--classifier", required=True, help="fine-tuned classifier (step 3)")
+    p.add_argument("--embeddings", required=True, help="checkpoint of a new_language_mlm run (step 2)")
+    p.add_argument("--out", required=True, help="output: the target-language classifier")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.set_defaults(func=_swap_embeddings)
+
+    p = sub.add_parser("evaluate", help="accuracy of classifiers, one row per language")
+    p.add_argument("--classifier", required=True, action="append", help="classifier checkpoint (repeatable)")
+    p.add_argument("--data", required=True, action="append",
+                   help="classification data dir (input0/, label/) binarized with that classifier's dictionary")
+    p.add_argument("--lang", action="append", help="row name (default: the data dir's parent name)")
+    p.add_argument("--subset", default="test", help="split to score (default test)")
+    p.set_defaults(func=_evaluate)
     return parser
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "user-dir":
+        args.func(args)
+        return 0
+    import minimodel_fairseq  # noqa: F401  (registers the plugin, fixes checkpoint loading)
+    from .surgery import CheckpointError
+
     try:
         args.func(args)
-    except UserError as e:
-        parser.exit(2, f"minimodel: error: {e}\n")
+    except (CheckpointError, ValueError, FileNotFoundError) as e:
+        parser.exit(2, f"minimodel {args.command}: error: {e}\n")
     return 0
 
 

@@ -1,0 +1,58 @@
+"""Step 4's measurement: accuracy of a sentence classifier on a fairseq classification data dir."""
+from collections import Counter
+from pathlib import Path
+
+import torch
+
+
+def evaluate_classifier(checkpoint, data, subset="test", batch_size=64):
+    """Accuracy of ``checkpoint`` on ``data/{input0,label}/{subset}``.
+
+    Returns a dict with ``accuracy``, ``n`` and ``majority`` (the share of the
+    subset that the train split's most frequent label covers: the score of a
+    classifier that always predicts it).
+    """
+    from fairseq import checkpoint_utils
+
+    from .compat import patch_checkpoint_loading
+    from .surgery import CheckpointError, load_roberta_checkpoint
+
+    patch_checkpoint_loading()
+    data = Path(data)
+    for sub in ("input0/dict.txt", "label/dict.txt"):
+        if not (data / sub).is_file():
+            raise CheckpointError(f"{data} is not a classification data dir: {data / sub} is missing")
+    load_roberta_checkpoint(checkpoint)  # one clear error for a bad file
+    try:
+        models, _, task = checkpoint_utils.load_model_ensemble_and_task(
+            [str(checkpoint)], arg_overrides={"data": str(data)}
+        )
+    except RuntimeError as e:
+        raise CheckpointError(
+            f"{checkpoint} does not fit {data}: {str(e).splitlines()[0][:200]} ... the data must be "
+            f"binarized with the dictionary of the classifier's embeddings (swap-embeddings' language)"
+        ) from None
+    model = models[0].eval()
+    task.load_dataset(subset)
+    dataset = task.dataset(subset)
+    head = task.cfg.classification_head_name
+
+    correct, gold = 0, []
+    with torch.no_grad():
+        for start in range(0, len(dataset), batch_size):
+            batch = dataset.collater([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
+            logits, _ = model(**batch["net_input"], features_only=True, classification_head_name=head)
+            target = batch["target"].view(-1)
+            correct += int((logits.argmax(-1) == target).sum())
+            gold += target.tolist()
+
+    majority_label = _train_majority(task)
+    majority = Counter(gold).get(majority_label, 0) / max(len(gold), 1)
+    return {"accuracy": correct / max(len(gold), 1), "n": len(gold), "majority": majority}
+
+
+def _train_majority(task):
+    """Index (in the model's label space) of the most frequent train label."""
+    task.load_dataset("train")
+    ds = task.dataset("train")
+    return Counter(int(ds[i]["target"]) for i in range(len(ds))).most_common(1)[0][0]

@@ -1,0 +1,57 @@
+"""Step 3: fine-tune the source-language model on a classification task, token embeddings frozen.
+
+Frozen embeddings keep the fine-tuned body compatible with any embedding
+matrix learned for it in step 2, which step 4 swaps in. Data is fairseq's
+``sentence_prediction`` layout (``input0/``, optional ``input1/`` for
+sentence pairs such as XNLI, ``label/``).
+"""
+import logging
+from dataclasses import dataclass, field
+from typing import Optional
+
+from fairseq.tasks import register_task
+from fairseq.tasks.sentence_prediction import SentencePredictionConfig, SentencePredictionTask
+from omegaconf import open_dict
+
+from .. import surgery
+from ..freezing import TOKEN_EMBEDDINGS, set_trainable
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SentencePredictionFrozenEmbeddingsConfig(SentencePredictionConfig):
+    body_checkpoint: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "pretrained RoBERTa-family checkpoint to fine-tune (step 1's full model); "
+            "its architecture is used. Without it, give --arch and --restore-file as usual"
+        },
+    )
+
+
+@register_task("sentence_prediction_frozen_embeddings", dataclass=SentencePredictionFrozenEmbeddingsConfig)
+class SentencePredictionFrozenEmbeddingsTask(SentencePredictionTask):
+    """fairseq's sentence_prediction with the token embeddings (and tied LM head) frozen."""
+
+    def build_model(self, cfg, from_checkpoint=False):
+        body = None
+        if self.cfg.body_checkpoint and not from_checkpoint:
+            body = surgery.to_roberta(surgery.load_roberta_checkpoint(self.cfg.body_checkpoint))
+            rows = body["model"][surgery.TOKENS].size(0)
+            if rows != len(self.source_dictionary):
+                raise ValueError(
+                    f"dictionary mismatch: the data's input0/dict.txt gives {len(self.source_dictionary)} "
+                    f"symbols (with <mask>) but {self.cfg.body_checkpoint} has {rows} embedding rows: "
+                    f"binarize the classification data with the body's dict.txt (--srcdict)"
+                )
+            surgery.apply_body_architecture(cfg, body, logger)
+            with open_dict(self.cfg):
+                self.cfg.max_positions = min(self.cfg.max_positions, cfg.max_positions)
+        model = super().build_model(cfg, from_checkpoint)
+        if body is not None:
+            missing, unexpected = model.load_state_dict(body["model"], strict=False)
+            assert not unexpected and all(k.startswith("classification_heads.") for k in missing), (
+                missing, unexpected)
+        set_trainable(model, frozen=[TOKEN_EMBEDDINGS], what="step 3 (fine-tuning, embeddings frozen)")
+        return model
