@@ -1,0 +1,1 @@
+"""Data preparation for minimodel_fairseq (real-text corpora)."""
