@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Step 2: learn LANG's token embeddings by masked LM with the body frozen.
+#   examples/bible/2_adapt_language.sh LANG METHOD [SEED] [extra fairseq-train flags]
+# METHOD: full      - the standard recipe: the whole pretrained model is the body
+#         minijoint - the MiniJoint mini-model (bottom K layers + secondary head)
+#         random    - control: same init, learning rate 0 (untrained embeddings)
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+lang="$1"; method="$2"; seed="${3:-1}"; shift $(( $# < 3 ? $# : 3 ))
+case "$method" in
+  full|random) body="$PRIMARY" ;;
+  minijoint)   body="$MINI" ;;
+  *) echo "unknown METHOD '$method': use full, minijoint or random" >&2; exit 2 ;;
+esac
+[ -f "$body" ] || { echo "no body checkpoint $body: run examples/bible/1_pretrain_minijoint.sh first" >&2; exit 2; }
+LANGS="$lang" bash examples/bible/prepare.sh
+out="$RUNS/adapt/$lang/$method/seed$seed"
+if [ -f "$out/train_seconds" ]; then echo "step 2: $out is done, skipped"; exit 0; fi
+mkdir -p "$out"
+updates="$ADAPT_UPDATES"; lr="$ADAPT_LR"
+if [ "$method" = random ]; then updates=1; lr=0; fi
+"${FAIRSEQ_TRAIN[@]}" "$DATA/$lang/mlm" \
+  --task new_language_mlm --criterion masked_lm --arch roberta --body-checkpoint "$body" \
+  --tokens-per-sample "$TOKENS" --batch-size "$ADAPT_BSZ" \
+  --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 0 \
+  --lr "$lr" --lr-scheduler fixed --warmup-updates $((updates / 10)) \
+  --max-update "$updates" --max-epoch 1000 --disable-validation --seed "$seed" \
+  --save-dir "$out" "$@" > "$out/train.log" 2>&1 || { tail -n 30 "$out/train.log" >&2; exit 1; }
+train_seconds "$out/train.log" > "$out/train_seconds"
+echo "step 2 done: $lang $method seed $seed: $out/checkpoint_last.pt ($(cat "$out/train_seconds") s)"
