@@ -32,7 +32,7 @@ def _swap_embeddings(args):
 
     classifier = surgery.load_roberta_checkpoint(args.classifier)
     step2 = surgery.load_roberta_checkpoint(args.embeddings)
-    out = surgery.swap_embeddings(classifier, step2)
+    out = surgery.swap_embeddings(classifier, step2, target_dict=args.dict)
     out["minimodel"] = {"made_by": "swap-embeddings", "classifier": os.path.abspath(args.classifier),
                         "embeddings": os.path.abspath(args.embeddings),
                         "language_data": (step2["cfg"].get("task") or {}).get("data")}
@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classifier", required=True, help="fine-tuned classifier (step 3)")
     p.add_argument("--embeddings", required=True, help="checkpoint of a new_language_mlm run (step 2)")
     p.add_argument("--out", required=True, help="output: the target-language classifier")
+    p.add_argument("--dict", help="the target language's dict.txt, checked against the embeddings "
+                   "(default: dict.txt of the step-2 run's data directory, when it exists)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=_swap_embeddings)
 

@@ -205,8 +205,23 @@ def new_language_embeddings(target_dict, body_weight, init="random", source_dict
     return weight, copied
 
 
-def swap_embeddings(classifier: dict, step2: dict) -> dict:
-    """The classifier checkpoint with step 2's token embeddings (and LM-head bias)."""
+def _training_dictionary(state, sub=""):
+    """The dictionary a checkpoint was trained with (its data dir's dict.txt), or None if gone."""
+    from fairseq.data import Dictionary
+
+    path = Path((state["cfg"].get("task") or {}).get("data") or "") / sub / "dict.txt"
+    return Dictionary.load(str(path)) if path.is_file() else None
+
+
+def swap_embeddings(classifier: dict, step2: dict, target_dict=None) -> dict:
+    """The classifier checkpoint with step 2's token embeddings (and LM-head bias).
+
+    Refuses embeddings of another width, and a target dictionary (given, or
+    found in step 2's data directory) that does not match the embedding rows or
+    whose special symbols differ from the classifier's.
+    """
+    from fairseq.data import Dictionary
+
     cls_model, new = classifier["model"], step2["model"]
     old_w, new_w = cls_model[TOKENS], new[TOKENS]
     if old_w.size(1) != new_w.size(1):
@@ -214,11 +229,22 @@ def swap_embeddings(classifier: dict, step2: dict) -> dict:
             f"embedding dimension differs: classifier {old_w.size(1)}, embeddings {new_w.size(1)}: "
             f"the embeddings must come from step 2 over the same body as the classifier"
         )
-    for name in ("bos", "pad", "eos", "unk"):
-        a = getattr(classifier["cfg"]["model"], name, None)
-        b = getattr(step2["cfg"]["model"], name, None)
-        if a != b:
-            raise CheckpointError(f"special symbol {name} has index {a} in the classifier but {b} in the embeddings")
+    if target_dict is not None and not Path(target_dict).is_file():
+        raise CheckpointError(f"dictionary {target_dict} does not exist: check the path")
+    tgt = Dictionary.load(str(target_dict)) if target_dict else _training_dictionary(step2)
+    src = _training_dictionary(classifier, "input0")
+    if tgt is not None:
+        if len(tgt) + 1 != new_w.size(0):  # + <mask>, added by the masked-LM task
+            raise CheckpointError(
+                f"dictionary mismatch: {target_dict or 'the step-2 data dict.txt'} has {len(tgt)} symbols "
+                f"(+1 <mask>) but the embeddings have {new_w.size(0)} rows: give the dict.txt of the "
+                f"language the embeddings were trained on"
+            )
+        if src is not None and src.symbols[: src.nspecial] != tgt.symbols[: tgt.nspecial]:
+            raise CheckpointError(
+                f"special symbols differ: classifier {src.symbols[:src.nspecial]}, "
+                f"target {tgt.symbols[:tgt.nspecial]}"
+            )
     out = dict(classifier)
     out["model"] = dict(cls_model)
     out["model"][TOKENS] = new_w.clone()

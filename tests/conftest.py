@@ -47,3 +47,32 @@ def en_bin(tmp_path_factory):
              "--validpref", str(out / "valid.txt"), "--destdir", str(out / "bin"),
              "--workers", "1"])
     return out / "bin"
+
+
+TINY_TRAIN = [
+    "--batch-size", "16", "--optimizer", "adam", "--lr", "1e-3", "--clip-norm", "0",
+    "--no-epoch-checkpoints", "--cpu", "--num-workers", "0", "--seed", "1",
+    "--log-format", "simple", "--log-interval", "10",
+]
+
+
+@pytest.fixture(scope="session")
+def bible_data(tmp_path_factory):
+    """Fixture verses prepared as the recipes prepare the real text: en (WEB) and de (ELB 1932)."""
+    from minimodel_fairseq.data import bible
+
+    root = tmp_path_factory.mktemp("bible")
+    db = bible.build_fixture_db(FIXTURE_TSV, root / "fixture.db")
+    for lang, code in (("en", "4"), ("de", "e")):
+        bible.prepare_language(lang, root / "data", translations=[code], vocab_size=500, db=db)
+    return root / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_minijoint(bible_data, tmp_path_factory):
+    """A tiny MiniJoint model (4 layers x 64, K=2) pretrained briefly on the English fixture."""
+    save = tmp_path_factory.mktemp("tiny_minijoint")
+    run_cli(["fairseq-train", str(bible_data / "en" / "mlm"), "--user-dir", str(ROOT / "minimodel_fairseq"),
+             "--task", "minijoint_mlm", "--criterion", "minijoint_mlm", "--arch", "minijoint_roberta_small",
+             *TINY_MODEL, "--mini-layer", "2", *TINY_TRAIN, "--max-update", "30", "--save-dir", str(save)])
+    return save / "checkpoint_last.pt"
