@@ -21,10 +21,14 @@ def _extract_mini(args):
     from . import surgery
 
     state = surgery.load_roberta_checkpoint(args.checkpoint)
-    mini = surgery.to_roberta(state, layers=args.layers, head="mini",
+    # A MiniPost model is a mini-model already (its top head is the aligned one);
+    # a MiniJoint model's mini-model is its bottom K layers + the secondary head.
+    head = "primary" if getattr(state["cfg"]["model"], "mini_layers", None) else "mini"
+    mini = surgery.to_roberta(state, layers=args.layers, head=head,
                               note={"made_by": "extract-mini", "source": os.path.abspath(args.checkpoint)})
     surgery.save_checkpoint(mini, args.out, force=args.force)
-    print(f"wrote {args.out}: roberta, {mini['minimodel']['layers']} layers, LM head = MiniJoint secondary head")
+    print(f"wrote {args.out}: roberta, {mini['minimodel']['layers']} layers, "
+          f"LM head = {'MiniJoint secondary head' if head == 'mini' else 'MiniPost head'}")
 
 
 def _swap_embeddings(args):
@@ -67,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("user-dir", help="print the plugin's path: fairseq-train --user-dir $(minimodel user-dir)")
     p.set_defaults(func=_user_dir)
 
-    p = sub.add_parser("extract-mini", help="write a MiniJoint model's mini-model as a plain roberta checkpoint")
-    p.add_argument("checkpoint", help="MiniJoint checkpoint (--arch minijoint_roberta_*)")
+    p = sub.add_parser("extract-mini", help="write a mini-model (MiniJoint or MiniPost) as a plain roberta checkpoint")
+    p.add_argument("checkpoint", help="MiniJoint checkpoint (--arch minijoint_roberta_*) or MiniPost checkpoint")
     p.add_argument("--out", required=True, help="output checkpoint (arch roberta, K layers)")
     p.add_argument("--layers", type=int, default=None, help="layers to keep (default: the model's --mini-layer K)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")

@@ -1,8 +1,14 @@
 """Tasks registered with fairseq, one per step of the method (one module each).
 
 - ``minijoint_mlm``: step 1, MiniJoint pretraining (dual-head masked LM).
+- ``minipost_mlm``: step 1b, MiniPost aligned training of a truncated model.
 - ``new_language_mlm``: step 2, new-language embeddings over a frozen body.
 - ``sentence_prediction_frozen_embeddings``: step 3, fine-tuning with frozen embeddings.
 (Step 4, the swap, is checkpoint surgery: ``minimodel swap-embeddings``.)
 """
-from . import minijoint_mlm, new_language_mlm, sentence_prediction_frozen_embeddings  # noqa: F401
+from . import (  # noqa: F401
+    minijoint_mlm,
+    minipost_mlm,
+    new_language_mlm,
+    sentence_prediction_frozen_embeddings,
+)

@@ -1,0 +1,87 @@
+"""MiniPost: a mini-model cut from an ordinary pretrained RoBERTa by layer truncation.
+
+``--arch minipost_roberta --source-checkpoint PATH --mini-layers K --mini-new-layers M``
+builds a RoBERTa of K+M layers with the source's sizes (never the command
+line's): the source's token and position embeddings, embedding LayerNorm and
+bottom K layers, then M new layers (``--new-layer-init copy``: the source's
+layers K+1..K+M; ``random``: RoBERTa's init) and the source's LM head (and, for
+pre-norm, its final LayerNorm). Task ``minipost_mlm`` then trains only the new
+layers and the head, so the bottom K layers stay exactly the big model's.
+
+The model config is rewritten to plain ``roberta`` with K+M layers once the
+weights are in, so checkpoints are ordinary RoBERTa checkpoints (step 2 takes
+them as ``--body-checkpoint`` like any other) and reload without the source.
+"""
+import contextlib
+import logging
+import os
+
+from fairseq.models import register_model, register_model_architecture
+from fairseq.models.roberta.model import RobertaModel, base_architecture
+from fairseq.utils import safe_getattr
+
+from .. import surgery
+
+logger = logging.getLogger(__name__)
+
+
+@register_model("minipost_roberta")
+class MiniPostRobertaModel(RobertaModel):
+    @classmethod
+    def hub_models(cls):
+        return {}
+
+    @staticmethod
+    def add_args(parser):
+        RobertaModel.add_args(parser)
+        parser.add_argument("--source-checkpoint", metavar="PATH",
+                            help="pretrained RoBERTa-family checkpoint to truncate (its sizes are used)")
+        parser.add_argument("--mini-layers", type=int, metavar="K",
+                            help="bottom layers copied from the source and kept frozen (K >= 1)")
+        parser.add_argument("--mini-new-layers", type=int, metavar="M",
+                            help="trainable transformer layers added on top of the K copied ones")
+        parser.add_argument("--new-layer-init", choices=["copy", "random"],
+                            help="copy: the source's layers K+1..K+M; random: RoBERTa's init")
+
+    @classmethod
+    def build_model(cls, args, task):
+        from omegaconf import OmegaConf, open_dict
+
+        minipost_roberta_architecture(args)
+        source = surgery.load_roberta_checkpoint(args.source_checkpoint) if args.source_checkpoint else None
+        if source is None:
+            raise ValueError("--arch minipost_roberta needs --source-checkpoint PATH (a pretrained RoBERTa)")
+        k, m, init = args.mini_layers, args.mini_new_layers, args.new_layer_init
+        depth = surgery.num_layers(source)
+        if k < 1 or m < 0:
+            raise ValueError(f"--mini-layers must be >= 1 and --mini-new-layers >= 0, got K={k}, M={m}")
+        limit = k + m if init == "copy" else k
+        if limit > depth:
+            raise ValueError(
+                f"{args.source_checkpoint} has {depth} layers: --mini-layers {k}"
+                + (f" + --mini-new-layers {m} (copied)" if init == "copy" else "")
+                + f" exceeds it; choose K{' + M' if init == 'copy' else ''} <= {depth}"
+            )
+        body = surgery.to_roberta(source, layers=limit, note={"source": os.path.abspath(args.source_checkpoint)})
+        with open_dict(args) if OmegaConf.is_config(args) else contextlib.nullcontext():
+            surgery.apply_body_architecture(args, body, logger)
+            args.encoder_layers = k + m
+            args.source_checkpoint = None  # initialised: later builds (reloads) need no source
+            args.minipost_source = body["minimodel"]["source"]
+        model = super().build_model(args, task)
+        missing, unexpected = model.load_state_dict(body["model"], strict=False)
+        new_keys = {f"encoder.sentence_encoder.layers.{i}." for i in range(limit, k + m)}
+        assert not unexpected and all(any(key.startswith(p) for p in new_keys) for key in missing), (
+            missing, unexpected)
+        logger.info("MiniPost: %d layers from the source (%d copied and frozen, %d new, init %s)",
+                    k + m, k, m, init)
+        return model
+
+
+@register_model_architecture("minipost_roberta", "minipost_roberta")
+def minipost_roberta_architecture(args):
+    args.source_checkpoint = safe_getattr(args, "source_checkpoint", None)
+    args.mini_layers = safe_getattr(args, "mini_layers", 2)
+    args.mini_new_layers = safe_getattr(args, "mini_new_layers", 1)
+    args.new_layer_init = safe_getattr(args, "new_layer_init", "copy")
+    base_architecture(args)
