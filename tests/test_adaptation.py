@@ -197,7 +197,8 @@ def test_miniature_recipes_end_to_end(bible_data, tmp_path):
         "DATA": str(bible_data), "RUNS": str(tmp_path / "runs"), "LANGS": "de", "SEEDS": "1",
         "MODEL_FLAGS": "--encoder-layers 3 --encoder-embed-dim 32 --encoder-ffn-embed-dim 64 "
                        "--encoder-attention-heads 2 --mini-layer 1",
-        "TOKENS": "64", "PRETRAIN_UPDATES": "12", "ADAPT_UPDATES": "4", "FT_UPDATES": "4", "THREADS": "1",
+        "TOKENS": "64", "PRETRAIN_UPDATES": "12", "MINIPOST_UPDATES": "4", "MINIPOST_K": "1",
+        "ADAPT_UPDATES": "4", "FT_UPDATES": "4", "THREADS": "1",
     }
     proc = subprocess.run(["bash", "examples/bible/run_all.sh"], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, **env})
@@ -206,4 +207,5 @@ def test_miniature_recipes_end_to_end(bible_data, tmp_path):
     for row in ("| en |", "| de |"):
         assert row in table
     rows = (tmp_path / "runs" / "results.tsv").read_text().splitlines()
-    assert {r.split("\t")[1] for r in rows} == {"in-language", "full", "minijoint", "random"}
+    assert {r.split("\t")[1] for r in rows} == {
+        "in-language (minijoint)", "in-language (roberta)", "full", "minijoint", "minipost", "random"}

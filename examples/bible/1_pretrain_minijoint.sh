@@ -3,20 +3,15 @@
 # the source language. Its primary model is the "full" model of the standard
 # recipe; `minimodel extract-mini` cuts out the mini-model.
 #   PRETRAIN_UPDATES=1000 examples/bible/1_pretrain_minijoint.sh [extra fairseq-train flags]
-# Default: minijoint_roberta_small (8 x 256, K=2), 1000 updates of 16 x 128 tokens,
-# about 10-12 minutes on 2 CPU cores. Scale with PRETRAIN_UPDATES / ARCH / PRETRAIN_BSZ.
+# Default: minijoint_roberta_small (8 x 256, K=2), 800 updates of 16 x 128 tokens,
+# about 10 minutes on 2 CPU cores. Scale with PRETRAIN_UPDATES / ARCH / PRETRAIN_BSZ.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 LANGS="$SRC" bash examples/bible/prepare.sh
 out="$RUNS/pretrain/minijoint"
 mkdir -p "$out"
 "${FAIRSEQ_TRAIN[@]}" "$DATA/$SRC/mlm" \
   --task minijoint_mlm --criterion minijoint_mlm --arch "$ARCH" $MODEL_FLAGS \
-  --tokens-per-sample "$TOKENS" --batch-size "$PRETRAIN_BSZ" \
-  --optimizer adam --adam-betas '(0.9,0.98)' --weight-decay 0.01 --clip-norm 0 \
-  --lr "$PRETRAIN_LR" --lr-scheduler polynomial_decay --warmup-updates $((PRETRAIN_UPDATES / 10)) \
-  --total-num-update "$PRETRAIN_UPDATES" --max-update "$PRETRAIN_UPDATES" \
-  --validate-interval-updates $((PRETRAIN_UPDATES / 4)) --save-interval-updates $((PRETRAIN_UPDATES / 4)) \
-  --keep-interval-updates 1 --max-epoch 1000 --seed 1 \
+  "${PRETRAIN_FLAGS[@]}" \
   --save-dir "$out" "$@" 2>&1 | tee "$out/train.log"
 if [ ! -f "$MINI" ] || [ "$PRIMARY" -nt "$MINI" ]; then
   $MINIMODEL extract-mini "$PRIMARY" --out "$MINI" --force

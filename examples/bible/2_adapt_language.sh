@@ -1,23 +1,21 @@
 #!/usr/bin/env bash
 # Step 2: learn LANG's token embeddings by masked LM with the body frozen.
 #   examples/bible/2_adapt_language.sh LANG METHOD [SEED] [extra fairseq-train flags]
-# METHOD: full      - the standard recipe: the whole pretrained model is the body
+# METHOD: full      - the standard recipe: MiniJoint's whole primary model is the body
 #         minijoint - the MiniJoint mini-model (bottom K layers + secondary head)
-#         random    - control: same init, learning rate 0 (untrained embeddings)
+#         minipost  - the MiniPost mini-model of the plain RoBERTa (1b_minipost.sh)
+#         full_roberta - the standard recipe on the plain RoBERTa (MiniPost's big model)
+#         random, random_roberta - controls: same init, learning rate 0 (untrained embeddings)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 lang="$1"; method="$2"; seed="${3:-1}"; shift $(( $# < 3 ? $# : 3 ))
-case "$method" in
-  full|random) body="$PRIMARY" ;;
-  minijoint)   body="$MINI" ;;
-  *) echo "unknown METHOD '$method': use full, minijoint or random" >&2; exit 2 ;;
-esac
-[ -f "$body" ] || { echo "no body checkpoint $body: run examples/bible/1_pretrain_minijoint.sh first" >&2; exit 2; }
+body=$(body_of "$method") || exit 2
+[ -f "$body" ] || { echo "no body checkpoint $body: run the step-1 recipes first" >&2; exit 2; }
 LANGS="$lang" bash examples/bible/prepare.sh
 out="$RUNS/adapt/$lang/$method/seed$seed"
 if [ -f "$out/train_seconds" ]; then echo "step 2: $out is done, skipped"; exit 0; fi
 mkdir -p "$out"
 updates="$ADAPT_UPDATES"; lr="$ADAPT_LR"
-if [ "$method" = random ]; then updates=1; lr=0; fi
+case "$method" in random*) updates=1; lr=0 ;; esac
 "${FAIRSEQ_TRAIN[@]}" "$DATA/$lang/mlm" \
   --task new_language_mlm --criterion masked_lm --arch roberta --body-checkpoint "$body" \
   --tokens-per-sample "$TOKENS" --batch-size "$ADAPT_BSZ" \

@@ -5,7 +5,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 lang="$1"; method="$2"; seed="${3:-1}"
 adapt="$RUNS/adapt/$lang/$method/seed$seed"
-classifier="$RUNS/finetune/seed$seed/checkpoint_best.pt"
+classifier="$RUNS/finetune/$(big_model_of "$method")/seed$seed/checkpoint_best.pt"
 out="$RUNS/transfer/$lang/$method/seed$seed.pt"
 $MINIMODEL swap-embeddings --classifier "$classifier" --embeddings "$adapt/checkpoint_last.pt" --out "$out" --force
 row=$($MINIMODEL evaluate --classifier "$out" --data "$DATA/$lang/cls" --lang "$lang" | tail -n 1)

@@ -15,28 +15,49 @@ export VOCAB="${VOCAB:-4000}"         # sentencepiece vocabulary per language (p
 ARCH="${ARCH:-minijoint_roberta_small}"
 MODEL_FLAGS="${MODEL_FLAGS:-}"        # e.g. "--encoder-layers 4 --encoder-embed-dim 64" for a miniature run
 TOKENS="${TOKENS:-128}"               # tokens per sample
-# step 1: MiniJoint pretraining
-PRETRAIN_UPDATES="${PRETRAIN_UPDATES:-1000}"
+# step 1: pretraining (MiniJoint, and the plain RoBERTa that MiniPost starts from)
+PRETRAIN_UPDATES="${PRETRAIN_UPDATES:-800}"
 PRETRAIN_BSZ="${PRETRAIN_BSZ:-16}"
 PRETRAIN_LR="${PRETRAIN_LR:-1e-3}"
+# step 1b: MiniPost (K copied + M new layers of the plain RoBERTa)
+MINIPOST_K="${MINIPOST_K:-2}"
+MINIPOST_M="${MINIPOST_M:-1}"
+MINIPOST_UPDATES="${MINIPOST_UPDATES:-200}"
 # step 2: new-language embeddings
-ADAPT_UPDATES="${ADAPT_UPDATES:-400}"
+ADAPT_UPDATES="${ADAPT_UPDATES:-300}"
 ADAPT_BSZ="${ADAPT_BSZ:-16}"
 ADAPT_LR="${ADAPT_LR:-2e-3}"
 # step 3: fine-tuning
-FT_UPDATES="${FT_UPDATES:-600}"
+FT_UPDATES="${FT_UPDATES:-400}"
 FT_BSZ="${FT_BSZ:-32}"
 FT_LR="${FT_LR:-2e-4}"
 LOG_FORMAT="${LOG_FORMAT:-simple}"
 THREADS="${THREADS:-$(nproc)}"
 
-PRIMARY="$RUNS/pretrain/minijoint/checkpoint_last.pt"
-MINI="$RUNS/pretrain/minijoint/mini.pt"
+PRIMARY="$RUNS/pretrain/minijoint/checkpoint_last.pt"   # MiniJoint's full model
+MINI="$RUNS/pretrain/minijoint/mini.pt"                 # its mini-model (extract-mini)
+PLAIN="$RUNS/pretrain/roberta/checkpoint_last.pt"       # plain RoBERTa (stock masked_lm)
+MINIPOST="$RUNS/pretrain/minipost/checkpoint_last.pt"   # MiniPost mini-model of PLAIN
 
 export OMP_NUM_THREADS="$THREADS"
 FAIRSEQ_TRAIN=(.venv/bin/fairseq-train --user-dir minimodel_fairseq --cpu --num-workers 0
   --log-format "$LOG_FORMAT" --log-interval 25 --no-epoch-checkpoints)
 MINIMODEL=.venv/bin/minimodel
+
+# the pretraining flags shared by MiniJoint and the plain RoBERTa (same size, data, schedule)
+PRETRAIN_FLAGS=(--tokens-per-sample "$TOKENS" --batch-size "$PRETRAIN_BSZ"
+  --optimizer adam --adam-betas '(0.9,0.98)' --weight-decay 0.01 --clip-norm 0
+  --lr "$PRETRAIN_LR" --lr-scheduler polynomial_decay --warmup-updates $((PRETRAIN_UPDATES / 10))
+  --total-num-update "$PRETRAIN_UPDATES" --max-update "$PRETRAIN_UPDATES"
+  --validate-interval-updates $((PRETRAIN_UPDATES / 4)) --save-interval-updates $((PRETRAIN_UPDATES / 4))
+  --keep-interval-updates 1 --max-epoch 1000 --seed 1)
+
+# which big model each step-2 METHOD belongs to: its body (step 2) and its classifier (step 3)
+body_of() { case "$1" in full|random) echo "$PRIMARY" ;; minijoint) echo "$MINI" ;;
+  full_roberta|random_roberta) echo "$PLAIN" ;; minipost) echo "$MINIPOST" ;;
+  *) echo "unknown METHOD '$1': use full, minijoint, random, minipost, full_roberta or random_roberta" >&2; return 2 ;; esac; }
+big_model_of() { case "$1" in minipost|full_roberta|random_roberta) echo roberta ;; *) echo minijoint ;; esac; }
+checkpoint_of() { case "$1" in roberta) echo "$PLAIN" ;; *) echo "$PRIMARY" ;; esac; }
 
 # seconds of training that a fairseq-train log reports ("done training in X seconds")
 train_seconds() { sed -n 's/.*done training in \([0-9.]*\) seconds.*/\1/p' "$1" | tail -n 1; }

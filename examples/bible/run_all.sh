@@ -1,24 +1,35 @@
 #!/usr/bin/env bash
-# The whole method on the Bible genre task: English -> each of $LANGS, standard
-# recipe (full) vs MiniJoint, over $SEEDS, plus the random-embedding control.
-#   examples/bible/run_all.sh              # CPU default, about 40 minutes on 2 cores
+# The whole method on the Bible genre task: English -> each of $LANGS, over
+# $SEEDS: the standard recipe (full), MiniJoint, MiniPost, and the
+# random-embedding control. METHODS picks a subset (full minijoint random minipost;
+# full_roberta and random_roberta add the plain RoBERTa's own baseline and control).
+#   examples/bible/run_all.sh              # CPU default, about an hour on 2 cores
 #   PRETRAIN_UPDATES=4000 ADAPT_UPDATES=1000 SEEDS="1 2 3" examples/bible/run_all.sh
 # Prints the results table and writes it to $RUNS/results.md.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 start=$(date +%s)
 LANGS="$SRC,${LANGS// /,}" bash examples/bible/prepare.sh
+METHODS="${METHODS:-full minijoint minipost random}"
+models=$(for m in $METHODS; do big_model_of "$m"; done | sort -u)
 bash examples/bible/1_pretrain_minijoint.sh > /dev/null
-echo "step 1 done: $PRIMARY, $MINI"
+echo "step 1 done: MiniJoint $PRIMARY, mini-model $MINI"
+if [[ "$models" == *roberta* ]]; then
+  bash examples/bible/1_pretrain_roberta.sh > /dev/null
+  echo "step 1 done: plain RoBERTa $PLAIN"
+  bash examples/bible/1b_minipost.sh
+fi
 : > "$RUNS/results.tsv"
-for seed in $SEEDS; do
-  bash examples/bible/3_finetune.sh "$seed"
-  row=$($MINIMODEL evaluate --classifier "$RUNS/finetune/seed$seed/checkpoint_best.pt" --data "$DATA/$SRC/cls" --lang "$SRC" | tail -n 1)
-  read -r _ acc n majority _ <<<"$row"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$SRC" in-language "$seed" "$acc" "$n" "$majority" NA >> "$RUNS/results.tsv"
+for model in $models; do
+  for seed in $SEEDS; do
+    bash examples/bible/3_finetune.sh "$seed" "$model"
+    row=$($MINIMODEL evaluate --classifier "$RUNS/finetune/$model/seed$seed/checkpoint_best.pt" --data "$DATA/$SRC/cls" --lang "$SRC" | tail -n 1)
+    read -r _ acc n majority _ <<<"$row"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$SRC" "in-language ($model)" "$seed" "$acc" "$n" "$majority" NA >> "$RUNS/results.tsv"
+  done
 done
 for lang in $LANGS; do
   for seed in $SEEDS; do
-    for method in full minijoint random; do
+    for method in $METHODS; do
       bash examples/bible/2_adapt_language.sh "$lang" "$method" "$seed"
       bash examples/bible/4_transfer.sh "$lang" "$method" "$seed"
     done

@@ -3,34 +3,49 @@ import statistics
 import sys
 from collections import defaultdict
 
+ORDER = ["in-language (minijoint)", "in-language (roberta)", "full", "minijoint", "minipost",
+         "full_roberta", "random", "random_roberta"]
+
+
+def cell(values, scale=100.0, digits=1):
+    if not values:
+        return ""
+    mean = statistics.mean(values)
+    if len(values) == 1:
+        return f"{scale * mean:.{digits}f}"
+    return f"{scale * mean:.{digits}f} ± {scale * (max(values) - min(values)) / 2:.{digits}f}"
+
 
 def main(path):
-    rows = defaultdict(list)
+    acc, secs = defaultdict(list), defaultdict(list)
     majority, n = {}, {}
     with open(path) as f:
         for line in f:
-            lang, method, seed, acc, count, maj, secs = line.rstrip("\n").split("\t")
-            rows[lang, method].append((float(acc), None if secs == "NA" else float(secs)))
+            lang, method, _seed, a, count, maj, s = line.rstrip("\n").split("\t")
+            acc[lang, method].append(float(a))
+            if s != "NA":
+                secs[lang, method].append(float(s))
             majority[lang], n[lang] = float(maj), int(count)
-    methods = ["in-language", "full", "minijoint", "random"]
-    print("| language | n | majority | " + " | ".join(methods) + " | step-2 s (full / minijoint) |")
-    print("|---" * (len(methods) + 4) + "|")
-    for lang in dict.fromkeys(k[0] for k in rows):
-        cells = []
-        for m in methods:
-            accs = [a for a, _ in rows.get((lang, m), [])]
-            if not accs:
-                cells.append("")
-            elif len(accs) == 1:
-                cells.append(f"{100 * accs[0]:.1f}")
-            else:  # mean and half the min-max range over seeds
-                cells.append(f"{100 * statistics.mean(accs):.1f} ± {50 * (max(accs) - min(accs)):.1f}")
-        secs = [statistics.mean([s for _, s in rows.get((lang, m), []) if s is not None] or [float("nan")])
-                for m in ("full", "minijoint")]
-        wall = "" if lang == "en" and not rows.get((lang, "full")) else f"{secs[0]:.0f} / {secs[1]:.0f}"
-        print(f"| {lang} | {n[lang]} | {100 * majority[lang]:.1f} | " + " | ".join(cells) + f" | {wall} |")
-    print("\naccuracy in %, mean ± half the range over seeds; n test verses; majority = always the most"
-          " frequent train genre; random = untrained target embeddings (control)")
+    methods = [m for m in ORDER if any(k[1] == m for k in acc)]
+    langs = list(dict.fromkeys(k[0] for k in acc))
+    print("| language | n | majority | " + " | ".join(methods) + " |")
+    print("|---" * (len(methods) + 3) + "|")
+    for lang in langs:
+        print(f"| {lang} | {n[lang]} | {100 * majority[lang]:.1f} | "
+              + " | ".join(cell(acc.get((lang, m), [])) for m in methods) + " |")
+    print("\nZero-shot accuracy (%) on the test chapters, mean ± half the range over seeds; "
+          "majority = always the most frequent training genre; random* = untrained target embeddings.")
+    timed = [m for m in ("full", "minijoint", "minipost", "full_roberta") if any(k[1] == m for k in secs)]
+    if timed:
+        print("\n| language | " + " | ".join(f"step-2 s {m}" for m in timed) + " | full / minijoint | full / minipost |")
+        print("|---" * (len(timed) + 3) + "|")
+        for lang in langs:
+            mean = {m: statistics.mean(secs[lang, m]) for m in timed if secs.get((lang, m))}
+            ratio = lambda a, b: f"{mean[a] / mean[b]:.2f}x" if a in mean and b in mean else ""
+            if mean:
+                print(f"| {lang} | " + " | ".join(f"{mean[m]:.0f}" if m in mean else "" for m in timed)
+                      + f" | {ratio('full', 'minijoint')} | {ratio('full', 'minipost')} |")
+        print("\nStep-2 training wall time (seconds, fairseq's own 'done training in'), mean over seeds.")
 
 
 if __name__ == "__main__":

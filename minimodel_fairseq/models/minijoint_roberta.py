@@ -165,16 +165,22 @@ def minijoint_roberta_large_architecture(args):
     roberta_large_architecture(args)
 
 
-@register_model_architecture("minijoint_roberta", "minijoint_roberta_small")
-def minijoint_roberta_small_architecture(args):
-    """8 layers x 256 (FFN 1024, 4 heads), pre-norm, mini head at layer 2.
+@register_model_architecture("roberta", "roberta_small")
+def roberta_small_architecture(args):
+    """8 layers x 256 (FFN 1024, 4 heads), pre-norm: a plain RoBERTa sized for 2-core CPUs.
 
-    Sized for 2-core CPU training; docs/architectures.md gives the
-    measurements behind these numbers.
+    The reference (and MiniPost's source) for ``minijoint_roberta_small``;
+    docs/architectures.md gives the measurements behind these numbers.
     """
     args.encoder_layers = safe_getattr(args, "encoder_layers", 8)
     args.encoder_embed_dim = safe_getattr(args, "encoder_embed_dim", 256)
     args.encoder_ffn_embed_dim = safe_getattr(args, "encoder_ffn_embed_dim", 1024)
     args.encoder_attention_heads = safe_getattr(args, "encoder_attention_heads", 4)
-    _default_mini_layer(args, 2)
     roberta_prenorm_architecture(args)
+
+
+@register_model_architecture("minijoint_roberta", "minijoint_roberta_small")
+def minijoint_roberta_small_architecture(args):
+    """``roberta_small`` (8 x 256, pre-norm) with the mini head at layer 2."""
+    _default_mini_layer(args, 2)
+    roberta_small_architecture(args)

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Step 1b (MiniPost): truncate the plain RoBERTa to its bottom K layers, add M
+# new layers (copies of layers K+1..K+M) and train only those and the LM head
+# on the source language, so the mini-model stays aligned with the big model.
+#   MINIPOST_K=2 MINIPOST_M=1 MINIPOST_UPDATES=200 examples/bible/1b_minipost.sh [extra flags]
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+[ -f "$PLAIN" ] || { echo "no $PLAIN: run examples/bible/1_pretrain_roberta.sh first" >&2; exit 2; }
+out="$RUNS/pretrain/minipost"
+mkdir -p "$out"
+"${FAIRSEQ_TRAIN[@]}" "$DATA/$SRC/mlm" \
+  --task minipost_mlm --criterion masked_lm --arch minipost_roberta --source-checkpoint "$PLAIN" \
+  --mini-layers "$MINIPOST_K" --mini-new-layers "$MINIPOST_M" --new-layer-init copy \
+  --tokens-per-sample "$TOKENS" --batch-size "$PRETRAIN_BSZ" \
+  --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 0 --lr "$PRETRAIN_LR" \
+  --lr-scheduler polynomial_decay --warmup-updates $((MINIPOST_UPDATES / 10)) \
+  --total-num-update "$MINIPOST_UPDATES" --max-update "$MINIPOST_UPDATES" --max-epoch 1000 \
+  --validate-interval-updates "$MINIPOST_UPDATES" --seed 1 \
+  --save-dir "$out" "$@" > "$out/train.log" 2>&1 || { tail -n 30 "$out/train.log" >&2; exit 1; }
+train_seconds "$out/train.log" > "$out/train_seconds"
+echo "step 1b done: MiniPost mini-model $MINIPOST ($(cat "$out/train_seconds") s)"
