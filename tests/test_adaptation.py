@@ -209,3 +209,36 @@ def test_miniature_recipes_end_to_end(bible_data, tmp_path):
     rows = (tmp_path / "runs" / "results.tsv").read_text().splitlines()
     assert {r.split("\t")[1] for r in rows} == {
         "in-language (minijoint)", "in-language (roberta)", "full", "minijoint", "minipost", "random"}
+
+
+def test_step3_accepts_sentence_pairs(bible_data, tiny_minijoint, tmp_path):
+    """XNLI-style data (input0, input1, label) goes through the same task: here verse pairs
+    labelled by whether both verses come from the same chapter (real text, toy labels)."""
+    spm = (bible_data / "en" / "spm" / "cls.train.input0.spm").read_text(encoding="utf-8").splitlines()
+    refs = (bible_data / "en" / "raw" / "cls.train.ref").read_text().splitlines()
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for split, lo, hi in (("train", 0, 150), ("valid", 150, 200)):
+        a, b, y = [], [], []
+        for i in range(lo, hi):
+            j = (i + 1) if i % 2 else (i + 97) % len(spm)
+            a.append(spm[i]), b.append(spm[j])
+            y.append("same" if refs[i].split()[1:3] == refs[j].split()[1:3] else "different")
+        for name, lines in (("input0", a), ("input1", b), ("label", y)):
+            (raw / f"{split}.{name}").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    data = tmp_path / "pairs"
+    for name in ("input0", "input1", "label"):
+        extra = ["--srcdict", str(bible_data / "en" / "mlm" / "dict.txt")] if name != "label" else []
+        run_cli(["fairseq-preprocess", "--only-source", "--trainpref", str(raw / f"train.{name}"),
+                 "--validpref", str(raw / f"valid.{name}"), "--destdir", str(data / name), "--workers", "1", *extra])
+    save = tmp_path / "ckpt"
+    proc = run_cli(["fairseq-train", str(data), "--user-dir", USER_DIR,
+                    "--task", "sentence_prediction_frozen_embeddings", "--criterion", "sentence_prediction",
+                    "--arch", "roberta", "--body-checkpoint", str(tiny_minijoint), "--num-classes", "2",
+                    "--init-token", "0", "--separator-token", "2", "--max-positions", "64",
+                    "--shorten-method", "truncate", *TINY_TRAIN, "--max-update", "6", "--save-dir", str(save)])
+    assert f"loaded 150 examples from: {data / 'input1' / 'train'}" in proc.stdout + proc.stderr
+    state = load_checkpoint(str(save / "checkpoint_last.pt"))
+    body = surgery.load_roberta_checkpoint(tiny_minijoint)["model"]
+    assert torch.equal(state["model"][surgery.TOKENS], body[surgery.TOKENS])
+    assert state["model"]["classification_heads.sentence_classification_head.out_proj.weight"].shape[0] == 2

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepare aligned Bible text as fairseq data: DATA/<lang>/{mlm,cls/input0,cls/label,...}.
-#   LANGS=en,de,fr,ru DATA=data/bible VOCAB=8000 examples/bible/prepare.sh [--workers 4] [--max-verses N]
+#   LANGS=en,de,fr,ru DATA=data/bible VOCAB=4000 examples/bible/prepare.sh [--workers 4] [--max-verses N]
 # Extra arguments go to `python -m minimodel_fairseq.data.bible` (see docs/data.md).
 # Languages whose DATA/<lang>/DONE exists are skipped, so re-running is cheap.
 set -euo pipefail
@@ -8,4 +8,4 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 scripts/setup.sh
 .venv/bin/python -m minimodel_fairseq.data.bible \
-  --langs "${LANGS:-en,de,fr,ru}" --out "${DATA:-data/bible}" --vocab-size "${VOCAB:-8000}" "$@"
+  --langs "${LANGS:-en,de,fr,ru}" --out "${DATA:-data/bible}" --vocab-size "${VOCAB:-4000}" "$@"

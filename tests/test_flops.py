@@ -1,0 +1,62 @@
+"""The FLOP count against torch's own FlopCounterMode on a real forward/backward."""
+import argparse
+
+import pytest
+import torch
+from fairseq.data import Dictionary
+from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
+from torch.utils.flop_counter import FlopCounterMode
+
+import minimodel_fairseq  # noqa: F401
+from minimodel_fairseq.flops import UpdateShape, roberta_update_flops
+from minimodel_fairseq.freezing import set_trainable
+from minimodel_fairseq.tasks.new_language_mlm import NEW_LANGUAGE_TRAINABLE
+from fairseq.models.roberta.model import RobertaModel, roberta_prenorm_architecture
+
+from conftest import fixture_verses
+
+
+def build(layers, dict_words, dim=64):
+    d = Dictionary()
+    for w in dict_words:
+        d.add_symbol(w)
+    task = MaskedLMTask(MaskedLMConfig(data="unused"), d)
+    args = argparse.Namespace(encoder_layers=layers, encoder_embed_dim=dim, encoder_ffn_embed_dim=4 * dim,
+                              encoder_attention_heads=4, max_positions=64)
+    roberta_prenorm_architecture(args)
+    return RobertaModel.build_model(args, task), d
+
+
+@pytest.mark.parametrize("layers, setting", [(4, "full"), (4, "frozen_body"), (2, "frozen_body"), (4, "top_only")])
+def test_count_matches_flop_counter(layers, setting):
+    words = " ".join(fixture_verses("4")).split()
+    model, d = build(layers, words[:3000])
+    if setting == "frozen_body":  # step 2 (full body for 4 layers, a mini-model for 2)
+        set_trainable(model, trainable=NEW_LANGUAGE_TRAINABLE)
+    elif setting == "top_only":  # MiniPost-like: bottom layers and embeddings frozen
+        set_trainable(model, trainable=["encoder.sentence_encoder.layers.3.*", "encoder.lm_head.*"])
+    lines = [d.encode_line(v, add_if_not_exist=False)[:48] for v in fixture_verses("4")[:8]]
+    src = torch.nn.utils.rnn.pad_sequence(lines, batch_first=True, padding_value=d.pad())
+    src = torch.nn.functional.pad(src, (0, 48 - src.size(1)), value=d.pad()) if src.size(1) < 48 else src
+    masked = torch.rand(src.shape, generator=torch.Generator().manual_seed(0)) < 0.15
+    model.train()
+    with FlopCounterMode(display=False) as counter:
+        logits, _ = model(src, masked_tokens=masked)
+        logits.float().logsumexp(-1).sum().backward()
+    measured = counter.get_total_flops()
+    ours = roberta_update_flops(model, UpdateShape(src.size(0), src.size(1), int(masked.sum())))["total"]
+    assert ours == pytest.approx(measured, rel=0.05), (setting, ours, measured)
+
+
+def test_mini_model_and_frozen_body_cost_less():
+    words = " ".join(fixture_verses("4")).split()
+    shape = UpdateShape(16, 128, 300)
+    full, _ = build(8, words[:3000], dim=256)
+    train_all = roberta_update_flops(full, shape)["total"]
+    set_trainable(full, trainable=NEW_LANGUAGE_TRAINABLE)
+    frozen = roberta_update_flops(full, shape)["total"]
+    mini, _ = build(2, words[:3000], dim=256)
+    set_trainable(mini, trainable=NEW_LANGUAGE_TRAINABLE)
+    small = roberta_update_flops(mini, shape)["total"]
+    assert 0.6 < frozen / train_all < 0.75  # no weight gradients in the body: about 2/3
+    assert 2.5 < frozen / small < 4.0  # 8 layers vs 2 (+ the same LM head)
