@@ -16,6 +16,10 @@ def cell(values, scale=100.0, digits=1):
     return f"{scale * mean:.{digits}f} ± {scale * (max(values) - min(values)) / 2:.{digits}f}"
 
 
+def _ratio(mean, a, b):
+    return f"{mean[a] / mean[b]:.2f}x" if a in mean and b in mean else ""
+
+
 def main(path):
     acc, secs = defaultdict(list), defaultdict(list)
     majority, n = {}, {}
@@ -41,10 +45,9 @@ def main(path):
         print("|---" * (len(timed) + 3) + "|")
         for lang in langs:
             mean = {m: statistics.mean(secs[lang, m]) for m in timed if secs.get((lang, m))}
-            ratio = lambda a, b: f"{mean[a] / mean[b]:.2f}x" if a in mean and b in mean else ""
             if mean:
                 print(f"| {lang} | " + " | ".join(f"{mean[m]:.0f}" if m in mean else "" for m in timed)
-                      + f" | {ratio('full', 'minijoint')} | {ratio('full', 'minipost')} |")
+                      + f" | {_ratio(mean, 'full', 'minijoint')} | {_ratio(mean, 'full', 'minipost')} |")
         print("\nStep-2 training wall time (seconds, fairseq's own 'done training in'), mean over seeds.")
 
 
