@@ -3,7 +3,7 @@
 # $SEEDS: the standard recipe (full), MiniJoint, MiniPost, and the
 # random-embedding control. METHODS picks a subset (full minijoint random minipost;
 # full_roberta and random_roberta add the plain RoBERTa's own baseline and control).
-#   examples/bible/run_all.sh              # CPU default, about an hour on 2 cores
+#   examples/bible/run_all.sh              # CPU default: 90 min measured on 2 cores (partly shared)
 #   PRETRAIN_UPDATES=4000 ADAPT_UPDATES=1000 SEEDS="1 2 3" examples/bible/run_all.sh
 # Prints the results table and writes it to $RUNS/results.md.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
