@@ -13,6 +13,7 @@ def evaluate_classifier(checkpoint, data, subset="test", batch_size=64):
     classifier that always predicts it).
     """
     from fairseq import checkpoint_utils
+    from fairseq.dataclass.utils import overwrite_args_by_name
 
     from .compat import patch_checkpoint_loading
     from .surgery import CheckpointError, load_roberta_checkpoint
@@ -22,11 +23,10 @@ def evaluate_classifier(checkpoint, data, subset="test", batch_size=64):
     for sub in ("input0/dict.txt", "label/dict.txt"):
         if not (data / sub).is_file():
             raise CheckpointError(f"{data} is not a classification data dir: {data / sub} is missing")
-    load_roberta_checkpoint(checkpoint)  # one clear error for a bad file
+    state = load_roberta_checkpoint(checkpoint)  # one clear error for a bad file
+    overwrite_args_by_name(state["cfg"], {"data": str(data)})  # as fairseq's arg_overrides do
     try:
-        models, _, task = checkpoint_utils.load_model_ensemble_and_task(
-            [str(checkpoint)], arg_overrides={"data": str(data)}
-        )
+        models, _, task = checkpoint_utils.load_model_ensemble_and_task([str(checkpoint)], state=state)
     except RuntimeError as e:
         raise CheckpointError(
             f"{checkpoint} does not fit {data}: {str(e).splitlines()[0][:200]} ... the data must be "
