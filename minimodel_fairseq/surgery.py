@@ -205,11 +205,16 @@ def new_language_embeddings(target_dict, body_weight, init="random", source_dict
     return weight, copied
 
 
+def training_dictionary_path(state, sub="") -> Path:
+    """Where the dictionary a checkpoint was trained with lies: its data dir's ``sub/dict.txt``."""
+    return Path((state["cfg"].get("task") or {}).get("data") or "") / sub / "dict.txt"
+
+
 def _training_dictionary(state, sub=""):
-    """The dictionary a checkpoint was trained with (its data dir's dict.txt), or None if gone."""
+    """The dictionary a checkpoint was trained with, or None if that file is gone."""
     from fairseq.data import Dictionary
 
-    path = Path((state["cfg"].get("task") or {}).get("data") or "") / sub / "dict.txt"
+    path = training_dictionary_path(state, sub)
     return Dictionary.load(str(path)) if path.is_file() else None
 
 

@@ -8,6 +8,7 @@ weight is loaded, and a new token-embedding matrix for the target dictionary
 only trainable tensors.
 """
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -92,9 +93,7 @@ class NewLanguageMLMTask(MaskedLMTask):
         )
 
     def _body_dictionary(self, body):
-        import os
-
-        path = self.cfg.body_dict or os.path.join((body["cfg"].get("task") or {}).get("data", ""), "dict.txt")
+        path = self.cfg.body_dict or str(surgery.training_dictionary_path(body))
         if not os.path.isfile(path):
             raise ValueError(f"--embedding-init shared: body dictionary {path} not found; pass --body-dict")
         d = Dictionary.load(path)
