@@ -66,7 +66,7 @@ def build(data, task, criterion, arch, extra, opt):
     argv = [str(data), "--user-dir", str(USER_DIR), "--task", task, "--criterion", criterion,
             "--arch", arch, *extra, "--tokens-per-sample", str(opt.tokens_per_sample),
             "--batch-size", str(opt.batch_size), "--optimizer", "adam", "--lr", "1e-4",
-            "--clip-norm", "0", "--cpu", "--num-workers", "0", "--seed", str(opt.seed)]
+            "--clip-norm", "0", "--cpu", "--num-workers", "0", "--data-buffer-size", "0", "--seed", str(opt.seed)]
     args = options.parse_args_and_arch(options.get_training_parser(), input_args=argv)
     cfg = convert_namespace_to_omegaconf(args)
     utils.set_torch_seed(cfg.common.seed)

@@ -51,7 +51,7 @@ def en_bin(tmp_path_factory):
 
 TINY_TRAIN = [
     "--batch-size", "16", "--optimizer", "adam", "--lr", "1e-3", "--clip-norm", "0",
-    "--no-epoch-checkpoints", "--cpu", "--num-workers", "0", "--seed", "1",
+    "--no-epoch-checkpoints", "--cpu", "--num-workers", "0", "--data-buffer-size", "0", "--seed", "1",
     "--log-format", "simple", "--log-interval", "10",
 ]
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 COMMON = [
     "--task", "minijoint_mlm", "--criterion", "minijoint_mlm", "--batch-size", "16", "--optimizer", "adam", "--lr", "1e-3",
     "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "10", "--clip-norm", "0",
-    "--no-epoch-checkpoints", "--cpu", "--num-workers", "0", "--seed", "1",
+    "--no-epoch-checkpoints", "--cpu", "--num-workers", "0", "--data-buffer-size", "0", "--seed", "1",
     "--log-format", "json", "--log-interval", "1",
 ]
 TRAIN = [*COMMON, "--arch", "minijoint_roberta_small", *TINY_MODEL, "--mini-layer", "2"]

@@ -40,7 +40,11 @@ PLAIN="$RUNS/pretrain/roberta/checkpoint_last.pt"       # plain RoBERTa (stock m
 MINIPOST="$RUNS/pretrain/minipost/checkpoint_last.pt"   # MiniPost mini-model of PLAIN
 
 export OMP_NUM_THREADS="$THREADS"
-FAIRSEQ_TRAIN=(.venv/bin/fairseq-train --user-dir minimodel_fairseq --cpu --num-workers 0
+# --data-buffer-size 0: fairseq otherwise prefetches batches in a daemon thread; when
+# training stops, Python 3.11 kills that thread inside torch's C++ code at interpreter
+# exit, and the process can abort ("terminate called without an active exception",
+# a non-zero exit after a finished run). With --num-workers 0 the buffer buys nothing.
+FAIRSEQ_TRAIN=(.venv/bin/fairseq-train --user-dir minimodel_fairseq --cpu --num-workers 0 --data-buffer-size 0
   --log-format "$LOG_FORMAT" --log-interval 25 --no-epoch-checkpoints)
 MINIMODEL=.venv/bin/minimodel
 
