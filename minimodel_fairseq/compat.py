@@ -14,11 +14,36 @@ minimodel_fairseq`` before fairseq loads any checkpoint, and by
    process keeps torch's safe default. Consequence: a fairseq checkpoint is
    trusted code, like any pickle; load only checkpoints you trust
    (docs/usage.md says so too).
+
+2. Atomic checkpoint copies. fairseq writes the first checkpoint of a save
+   atomically (``.tmp`` then rename) but *copies* it to the others
+   (``checkpoint_last.pt`` next to ``checkpoint_1_300.pt``) in place: a kill
+   during the copy leaves a half-written ``checkpoint_last.pt`` that the
+   restarted run then fails to load. ``checkpoint_utils`` gets a PathManager
+   whose ``copy`` writes a temporary file and renames it.
+
+3. Distributed training on CPU (gloo). fairseq 0.12 assumes CUDA in its
+   launch inference and its DDP wrapper. Under ``torchrun`` on a machine
+   without CUDA: (a) ``_infer_torch_distributed_launch_init`` computes
+   ``rank % torch.cuda.device_count()`` (ZeroDivisionError); on CPU the
+   device id is 0. (b) ``--distributed-world-size`` defaults to the
+   CUDA device count, 1, and fairseq then ignores torchrun's ``WORLD_SIZE``:
+   every process silently trains alone. We take ``WORLD_SIZE`` from the
+   environment when the flag was left at 1. (c) the ``pytorch_ddp`` wrapper
+   passes ``device_ids=[0]`` for a CPU module, which torch rejects; we pass
+   none for CPU modules (what torch documents for CPU DDP). Also, without
+   CUDA the default ``nccl`` backend becomes ``gloo``.
 """
 import functools
+import logging
+import os
+import shutil
+import tempfile
 import types
 
 import torch
+
+logger = logging.getLogger(__name__)
 
 
 class _TorchForFairseqCheckpoints(types.ModuleType):
@@ -40,6 +65,87 @@ def patch_checkpoint_loading() -> None:
         checkpoint_utils.torch = _TorchForFairseqCheckpoints()
 
 
+class _AtomicCopyPathManager:
+    """fairseq's PathManager as seen from checkpoint_utils, with an atomic ``copy`` for local files."""
+
+    def __init__(self, path_manager):
+        self._pm = path_manager
+
+    def copy(self, src_path, dst_path, overwrite=False):
+        if "://" in str(dst_path):  # a remote backend: leave it to iopath
+            return self._pm.copy(src_path, dst_path, overwrite)
+        if os.path.exists(dst_path) and not overwrite:
+            return False
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(dst_path)}.", suffix=".tmp",
+                                   dir=os.path.dirname(os.path.abspath(dst_path)))
+        os.close(fd)
+        try:
+            shutil.copyfile(src_path, tmp)
+            os.replace(tmp, dst_path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return True
+
+    def __getattr__(self, name):
+        return getattr(self._pm, name)
+
+
+def patch_checkpoint_copies() -> None:
+    """Make fairseq's checkpoint copies (e.g. to checkpoint_last.pt) atomic (idempotent)."""
+    from fairseq import checkpoint_utils
+
+    if not isinstance(checkpoint_utils.PathManager, _AtomicCopyPathManager):
+        checkpoint_utils.PathManager = _AtomicCopyPathManager(checkpoint_utils.PathManager)
+
+
+def _torchrun_env():
+    return all(k in os.environ for k in ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK"))
+
+
+def patch_cpu_distributed() -> None:
+    """Let fairseq's DDP run on CPU processes launched by torchrun (gloo backend) (idempotent)."""
+    from fairseq.distributed import utils as dist_utils
+    from fairseq.models import distributed_fairseq_model as dfm
+
+    if getattr(dist_utils, "_minimodel_patched", False):
+        return
+    infer_launch, infer_init = dist_utils._infer_torch_distributed_launch_init, dist_utils.infer_init_method
+
+    def _infer_torch_distributed_launch_init(cfg):
+        if torch.cuda.device_count() > 0:
+            return infer_launch(cfg)
+        cfg.distributed_init_method = "env://"
+        cfg.distributed_world_size = int(os.environ["WORLD_SIZE"])
+        cfg.distributed_rank = int(os.environ["RANK"])
+        cfg.device_id = 0  # no CUDA device to pick (fairseq would call torch.cuda.set_device)
+        cfg.distributed_no_spawn = True  # torchrun made the processes
+
+    def infer_init_method(cfg, force_distributed=False):
+        world = int(os.environ.get("WORLD_SIZE", 1)) if _torchrun_env() else 1
+        if cfg.distributed_init_method is None and world > 1 and cfg.distributed_world_size == 1:
+            logger.info("torchrun started %d processes: --distributed-world-size %d", world, world)
+            cfg.distributed_world_size = world
+        if world > 1 and not torch.cuda.is_available() and cfg.distributed_backend == "nccl":
+            logger.info("no CUDA: --distributed-backend gloo instead of nccl")
+            cfg.distributed_backend = "gloo"
+        return infer_init(cfg, force_distributed)
+
+    class DistributedDataParallel(dfm.DistributedDataParallel):
+        """torch's DDP; a CPU module gets no ``device_ids`` (torch refuses any)."""
+
+        def __init__(self, module, device_ids=None, output_device=None, **kwargs):
+            if all(p.device.type == "cpu" for p in module.parameters()):
+                device_ids = output_device = None
+            super().__init__(module, device_ids=device_ids, output_device=output_device, **kwargs)
+
+    dist_utils._infer_torch_distributed_launch_init = _infer_torch_distributed_launch_init
+    dist_utils.infer_init_method = infer_init_method
+    dfm.DistributedDataParallel = DistributedDataParallel
+    dist_utils._minimodel_patched = True
+
+
 def load_checkpoint(path):
     """Load a fairseq checkpoint file as fairseq does (trusted pickle, on CPU)."""
     from fairseq import checkpoint_utils
@@ -49,3 +155,5 @@ def load_checkpoint(path):
 
 
 patch_checkpoint_loading()
+patch_checkpoint_copies()
+patch_cpu_distributed()

@@ -142,7 +142,11 @@ def _architecture_keys():
     RobertaModel.add_args(parser)
     defaults = argparse.Namespace()
     base_architecture(defaults)
-    return ({a.dest for a in parser._actions} | set(vars(defaults)) | {"max_positions"}) - {"help"}
+    return ({a.dest for a in parser._actions} | set(vars(defaults)) | {"max_positions"}) - {"help"} - _REGULARIZATION
+
+
+# training choices, not shape: a new run takes them from its own command line
+_REGULARIZATION = {"dropout", "attention_dropout", "activation_dropout", "pooler_dropout", "encoder_layerdrop"}
 
 
 def apply_body_architecture(model_cfg, body_state, logger=None):
@@ -163,7 +167,7 @@ def apply_body_architecture(model_cfg, body_state, logger=None):
                 continue
             new = getattr(body, key)
             old = getattr(model_cfg, key, None)
-            if old is not None and old != new and key not in ("dropout", "attention_dropout"):
+            if old is not None and old != new:
                 changed.append(f"{key}: {old} -> {new}")
             setattr(model_cfg, key, new)
         model_cfg.arch = "roberta"
