@@ -100,7 +100,7 @@ def to_roberta(state: dict, layers: int = None, head: str = "primary", note: dic
         raise ValueError(f"head must be 'primary' or 'mini', got {head!r}")
     layers = depth if layers is None else layers
     if not 1 <= layers <= depth:
-        raise CheckpointError(f"layers must be between 1 and the checkpoint's depth {depth}, got {layers}")
+        raise CheckpointError(f"--layers must be between 1 and the checkpoint's depth {depth}, got {layers}")
 
     out = {}
     for k, v in src.items():

@@ -76,3 +76,14 @@ def tiny_minijoint(bible_data, tmp_path_factory):
              "--task", "minijoint_mlm", "--criterion", "minijoint_mlm", "--arch", "minijoint_roberta_small",
              *TINY_MODEL, "--mini-layer", "2", *TINY_TRAIN, "--max-update", "30", "--save-dir", str(save)])
     return save / "checkpoint_last.pt"
+
+
+@pytest.fixture(scope="session")
+def transformer_lm(bible_data, tmp_path_factory):
+    """A real checkpoint of another model family (a decoder-only transformer LM)."""
+    save = tmp_path_factory.mktemp("transformer_lm")
+    run_cli(["fairseq-train", str(bible_data / "en" / "mlm"), "--task", "language_modeling",
+             "--arch", "transformer_lm", "--decoder-layers", "1", "--decoder-embed-dim", "16",
+             "--decoder-ffn-embed-dim", "16", "--decoder-attention-heads", "2", "--tokens-per-sample", "32",
+             *TINY_TRAIN, "--max-update", "1", "--save-dir", str(save)])
+    return save / "checkpoint_last.pt"

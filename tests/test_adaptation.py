@@ -242,3 +242,36 @@ def test_step3_accepts_sentence_pairs(bible_data, tiny_minijoint, tmp_path):
     body = surgery.load_roberta_checkpoint(tiny_minijoint)["model"]
     assert torch.equal(state["model"][surgery.TOKENS], body[surgery.TOKENS])
     assert state["model"]["classification_heads.sentence_classification_head.out_proj.weight"].shape[0] == 2
+
+
+def test_hub_interface_classifies_raw_target_text(pipeline, bible_data):
+    """The README's three lines: fairseq's from_pretrained with the target sentencepiece model,
+    encode, predict. encode() must give the binarized test tokens, predict() the same labels
+    that `minimodel evaluate` scores."""
+    from fairseq.models.roberta import RobertaModel
+
+    out = pipeline["dir"] / "de_hub.pt"
+    run_cli(["minimodel", "swap-embeddings", "--classifier", str(pipeline["step3"]),
+             "--embeddings", str(pipeline["step2_full"]), "--out", str(out)])
+    de = bible_data / "de"
+    hub = RobertaModel.from_pretrained(str(out.parent), out.name, str(de / "cls"), bpe="sentencepiece",
+                                       sentencepiece_model=str(de / "spm.model")).eval()
+    raw = (de / "raw" / "cls.test.input0").read_text(encoding="utf-8").splitlines()
+    # verses that fit --max-positions 64 whole (the dataset truncates longer ones, encode() does not)
+    picked = [i for i, text in enumerate(raw) if len(hub.encode(text)) <= 64][:6]
+    assert len(picked) == 6
+    hub.task.load_dataset("test")
+    test = hub.task.dataset("test")
+    labels = hub.task.label_dictionary
+    batch = test.collater([test[i] for i in picked])  # as `minimodel evaluate` batches them
+    with torch.no_grad():
+        logits, _ = hub.model(**batch["net_input"], features_only=True,
+                              classification_head_name="sentence_classification_head")
+    for row, i in enumerate(picked):
+        tokens = hub.encode(raw[i])
+        assert torch.equal(tokens, test[i]["net_input.src_tokens"]), (raw[i], tokens)
+        with torch.no_grad():
+            label = labels.string([hub.predict("sentence_classification_head", tokens).argmax().item()
+                                   + labels.nspecial])
+        assert label == labels[logits[row].argmax().item() + labels.nspecial]
+        assert label in {"law", "history", "wisdom", "prophets", "gospels", "epistles"}

@@ -93,17 +93,6 @@ def test_aligned_training_touches_only_the_new_top(tiny_minijoint, bible_data, t
     assert (tmp_path / "s2" / "checkpoint_last.pt").exists()
 
 
-@pytest.fixture(scope="module")
-def transformer_lm(bible_data, tmp_path_factory):
-    """A real checkpoint of another model family (a decoder-only transformer LM)."""
-    save = tmp_path_factory.mktemp("transformer_lm")
-    run_cli(["fairseq-train", str(bible_data / "en" / "mlm"), "--task", "language_modeling",
-             "--arch", "transformer_lm", "--decoder-layers", "1", "--decoder-embed-dim", "16",
-             "--decoder-ffn-embed-dim", "16", "--decoder-attention-heads", "2", "--tokens-per-sample", "32",
-             *TINY_TRAIN, "--max-update", "1", "--save-dir", str(save)])
-    return save / "checkpoint_last.pt"
-
-
 @pytest.mark.parametrize("case", ["other_family", "k_beyond", "k_plus_m_beyond", "k_zero", "missing"])
 def test_bad_sources_fail_clearly_and_write_nothing(case, tiny_minijoint, transformer_lm, bible_data, tmp_path):
     source, k, m, message = {

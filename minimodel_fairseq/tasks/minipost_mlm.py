@@ -10,6 +10,7 @@ from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
 from ..freezing import set_trainable
+from .data_checks import CheckedDataDir
 
 
 def minipost_trainable(mini_layers: int, total_layers: int):
@@ -19,7 +20,7 @@ def minipost_trainable(mini_layers: int, total_layers: int):
 
 
 @register_task("minipost_mlm", dataclass=MaskedLMConfig)
-class MiniPostMLMTask(MaskedLMTask):
+class MiniPostMLMTask(CheckedDataDir, MaskedLMTask):
     """Masked LM that trains only the new top of a ``minipost_roberta`` model."""
 
     def build_model(self, cfg, from_checkpoint=False):

@@ -20,6 +20,7 @@ from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
 from .. import surgery
 from ..freezing import LM_HEAD_BIAS, TOKEN_EMBEDDINGS, set_trainable
+from .data_checks import CheckedDataDir
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class NewLanguageMLMConfig(MaskedLMConfig):
 
 
 @register_task("new_language_mlm", dataclass=NewLanguageMLMConfig)
-class NewLanguageMLMTask(MaskedLMTask):
+class NewLanguageMLMTask(CheckedDataDir, MaskedLMTask):
     """Masked LM on target-language text; trains only the new embeddings and LM-head bias."""
 
     def build_model(self, cfg, from_checkpoint=False):

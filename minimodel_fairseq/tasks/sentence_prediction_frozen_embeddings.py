@@ -15,6 +15,7 @@ from omegaconf import open_dict
 
 from .. import surgery
 from ..freezing import TOKEN_EMBEDDINGS, set_trainable
+from .data_checks import CheckedDataDir
 
 logger = logging.getLogger(__name__)
 
@@ -31,14 +32,25 @@ class SentencePredictionFrozenEmbeddingsConfig(SentencePredictionConfig):
 
 
 @register_task("sentence_prediction_frozen_embeddings", dataclass=SentencePredictionFrozenEmbeddingsConfig)
-class SentencePredictionFrozenEmbeddingsTask(SentencePredictionTask):
+class SentencePredictionFrozenEmbeddingsTask(CheckedDataDir, SentencePredictionTask):
     """fairseq's sentence_prediction with the token embeddings (and tied LM head) frozen."""
+
+    @classmethod
+    def required_data_files(cls, cfg):
+        return ("input0/dict.txt",) if cfg.regression_target else ("input0/dict.txt", "label/dict.txt")
 
     def build_model(self, cfg, from_checkpoint=False):
         body = None
         if self.cfg.body_checkpoint and not from_checkpoint:
             body = surgery.to_roberta(surgery.load_roberta_checkpoint(self.cfg.body_checkpoint))
             rows = body["model"][surgery.TOKENS].size(0)
+            trained_with = surgery.training_dictionary_path(body)
+            if trained_with.is_file() and _symbols(trained_with) != self.source_dictionary.symbols[: rows - 1]:
+                raise ValueError(
+                    f"dictionary mismatch: the data's input0/dict.txt is not the dictionary "
+                    f"{self.cfg.body_checkpoint} was trained with ({trained_with}): binarize the "
+                    f"classification data with that dict.txt (--srcdict)"
+                )
             if rows != len(self.source_dictionary):
                 raise ValueError(
                     f"dictionary mismatch: the data's input0/dict.txt gives {len(self.source_dictionary)} "
@@ -55,3 +67,10 @@ class SentencePredictionFrozenEmbeddingsTask(SentencePredictionTask):
                 missing, unexpected)
         set_trainable(model, frozen=[TOKEN_EMBEDDINGS], what="step 3 (fine-tuning, embeddings frozen)")
         return model
+
+
+def _symbols(dict_txt):
+    """The symbols of a fairseq dict.txt as fairseq loads it (specials first)."""
+    from fairseq.data import Dictionary
+
+    return Dictionary.load(str(dict_txt)).symbols

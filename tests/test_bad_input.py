@@ -1,0 +1,113 @@
+"""The rows of docs/usage.md's bad-input table that other test files do not already cover.
+
+Each case runs the real command, and checks that it exits non-zero with one
+message naming the file and what to do, and that nothing already on disk
+changed (a sentinel output file keeps its bytes; no new file appears).
+"""
+import shutil
+
+import pytest
+
+from conftest import ROOT, TINY_TRAIN, run_cli
+
+pytestmark = pytest.mark.slow
+USER_DIR = str(ROOT / "minimodel_fairseq")
+
+
+def step2_cmd(bible_data, body, save, data=None):
+    return ["fairseq-train", str(data or bible_data / "de" / "mlm"), "--user-dir", USER_DIR,
+            "--task", "new_language_mlm", "--criterion", "masked_lm", "--arch", "roberta",
+            "--body-checkpoint", str(body), "--tokens-per-sample", "64", *TINY_TRAIN,
+            "--max-update", "1", "--save-dir", str(save)]
+
+
+def step3_cmd(bible_data, body, save, data=None):
+    return ["fairseq-train", str(data or bible_data / "en" / "cls"), "--user-dir", USER_DIR,
+            "--task", "sentence_prediction_frozen_embeddings", "--criterion", "sentence_prediction",
+            "--arch", "roberta", "--body-checkpoint", str(body), "--num-classes", "6", "--init-token", "0",
+            "--max-positions", "64", *TINY_TRAIN, "--max-update", "1", "--save-dir", str(save)]
+
+
+def _snapshot(root):
+    return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture()
+def files(tiny_minijoint, tmp_path):
+    """Bad files next to a good one; `out` already exists and must survive every failure."""
+    good = tiny_minijoint.read_bytes()
+    (tmp_path / "truncated.pt").write_bytes(good[: len(good) // 2])
+    (tmp_path / "garbage.pt").write_bytes(b"this is not a checkpoint\n" * 10)
+    (tmp_path / "a_directory.pt").mkdir()
+    (tmp_path / "no_dict").mkdir()
+    (tmp_path / "no_dict" / "train.bin").write_bytes(b"")
+    (tmp_path / "out.pt").write_bytes(b"precious")
+    return tmp_path
+
+
+def _cases(bible_data, tiny_minijoint, transformer_lm, f):
+    """name -> (command, the message stderr must contain)."""
+    save = f / "save"
+    return {
+        "checkpoint path is a directory": (
+            ["minimodel", "extract-mini", str(f / "a_directory.pt"), "--out", str(f / "new.pt")],
+            f"checkpoint {f / 'a_directory.pt'} does not exist (or is not a file): check the path"),
+        "truncated checkpoint (extract-mini)": (
+            ["minimodel", "extract-mini", str(f / "truncated.pt"), "--out", str(f / "new.pt")],
+            f"cannot read checkpoint {f / 'truncated.pt'}"),
+        "not a checkpoint at all (swap)": (
+            ["minimodel", "swap-embeddings", "--classifier", str(f / "garbage.pt"),
+             "--embeddings", str(tiny_minijoint), "--out", str(f / "new.pt")],
+            f"cannot read checkpoint {f / 'garbage.pt'}"),
+        "truncated body checkpoint (step 2)": (
+            step2_cmd(bible_data, f / "truncated.pt", save), f"cannot read checkpoint {f / 'truncated.pt'}"),
+        "translation-family checkpoint as step-2 body": (
+            step2_cmd(bible_data, transformer_lm, save),
+            f"{transformer_lm} is not a RoBERTa-family encoder checkpoint: found arch 'transformer_lm'"),
+        "translation-family checkpoint given to extract-mini": (
+            ["minimodel", "extract-mini", str(transformer_lm), "--out", str(f / "new.pt")],
+            "is not a RoBERTa-family encoder checkpoint"),
+        "layer count out of range (extract-mini --layers)": (
+            ["minimodel", "extract-mini", str(tiny_minijoint), "--layers", "9", "--out", str(f / "new.pt")],
+            "--layers"),
+        "data dir without dict.txt (step 2)": (
+            step2_cmd(bible_data, tiny_minijoint, save, data=f / "no_dict"),
+            f"{f / 'no_dict' / 'dict.txt'} is missing: {f / 'no_dict'} is not a binarized data directory"),
+        "data dir that does not exist (MiniJoint pretraining)": (
+            ["fairseq-train", str(f / "nowhere"), "--user-dir", USER_DIR, "--task", "minijoint_mlm",
+             "--criterion", "minijoint_mlm", "--arch", "minijoint_roberta_small", *TINY_TRAIN,
+             "--save-dir", str(save)],
+            f"data directory {f / 'nowhere'} does not exist"),
+        "classification dir without label/dict.txt (step 3)": (
+            step3_cmd(bible_data, tiny_minijoint, save, data=f / "cls_no_label"),
+            f"{f / 'cls_no_label' / 'label' / 'dict.txt'} is missing"),
+        "step-3 data binarized with another language's dictionary": (
+            step3_cmd(bible_data, tiny_minijoint, save, data=bible_data / "de" / "cls"),
+            "dictionary mismatch: the data's input0/dict.txt is not the dictionary"),
+        "output exists (extract-mini without --force)": (
+            ["minimodel", "extract-mini", str(tiny_minijoint), "--out", str(f / "out.pt")],
+            f"{f / 'out.pt'} exists: choose another --out or pass --force to overwrite it"),
+    }
+
+
+CASE_NAMES = [
+    "checkpoint path is a directory", "truncated checkpoint (extract-mini)", "not a checkpoint at all (swap)",
+    "truncated body checkpoint (step 2)", "translation-family checkpoint as step-2 body",
+    "translation-family checkpoint given to extract-mini", "layer count out of range (extract-mini --layers)",
+    "data dir without dict.txt (step 2)", "data dir that does not exist (MiniJoint pretraining)",
+    "classification dir without label/dict.txt (step 3)",
+    "step-3 data binarized with another language's dictionary", "output exists (extract-mini without --force)",
+]
+
+
+@pytest.mark.parametrize("case", CASE_NAMES)
+def test_bad_input_fails_clearly_and_touches_nothing(case, bible_data, tiny_minijoint, transformer_lm, files):
+    shutil.copytree(bible_data / "en" / "cls" / "input0", files / "cls_no_label" / "input0")
+    cmd, message = _cases(bible_data, tiny_minijoint, transformer_lm, files)[case]
+    before = _snapshot(files)
+    proc = run_cli(cmd, cwd=ROOT, check=False)
+    assert proc.returncode != 0, proc.stdout[-2000:]
+    assert message in proc.stderr, proc.stderr[-3000:]
+    if cmd[0] == "minimodel":  # our own commands: exactly one line, exit status 2
+        assert proc.returncode == 2 and proc.stderr.count(": error: ") == 1, proc.stderr
+    assert _snapshot(files) == before  # nothing written, nothing changed (out.pt still "precious")

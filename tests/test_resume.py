@@ -1,0 +1,70 @@
+"""A step-2 run killed with SIGKILL and restarted with the same command ends where an
+uninterrupted run ends.
+
+fairseq restores the model, Adam's state, the LR schedule and the position in the
+epoch from checkpoint_last.pt; masking is seeded by (seed, epoch, index) and
+dropout by (seed, update), so on one CPU thread the resumed run redoes exactly
+the updates it lost: the trainable tensors must be bitwise equal (atol 0). Every
+checkpoint file on disk must load at every moment (fairseq writes the first
+file of a save atomically, and the plugin's compat layer makes its copies to
+checkpoint_last.pt atomic too).
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+import minimodel_fairseq  # noqa: F401
+from minimodel_fairseq import surgery
+from minimodel_fairseq.compat import load_checkpoint
+
+from conftest import ROOT, TINY_TRAIN
+
+pytestmark = pytest.mark.slow
+UPDATES = 60
+
+
+def _cmd(bible_data, body, save):
+    exe = os.path.join(os.path.dirname(sys.executable), "fairseq-train")
+    return [exe, str(bible_data / "de" / "mlm"), "--user-dir", str(ROOT / "minimodel_fairseq"),
+            "--task", "new_language_mlm", "--criterion", "masked_lm", "--arch", "roberta",
+            "--body-checkpoint", str(body), "--tokens-per-sample", "64", *TINY_TRAIN,
+            "--dropout", "0.1", "--max-update", str(UPDATES), "--save-interval-updates", "4",
+            "--keep-interval-updates", "1", "--disable-validation", "--save-dir", str(save)]
+
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+
+
+def test_sigkill_then_restart_equals_uninterrupted(bible_data, tiny_minijoint, tmp_path):
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    subprocess.run(_cmd(bible_data, tiny_minijoint, whole), check=True, capture_output=True, env=ENV)
+
+    proc = subprocess.Popen(_cmd(bible_data, tiny_minijoint, cut), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=ENV)
+    last = cut / "checkpoint_last.pt"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not list(cut.glob("checkpoint_*_8.pt")):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)  # mid-run: just after the save at update 8, long before the end
+    proc.wait()
+    killed_at = load_checkpoint(str(last))["optimizer_history"][-1]["num_updates"]
+    assert 4 <= killed_at < UPDATES, killed_at
+    for path in cut.glob("*.pt"):  # nothing half-written under a checkpoint name
+        load_checkpoint(str(path))
+
+    rerun = subprocess.run(_cmd(bible_data, tiny_minijoint, cut), check=True, capture_output=True,
+                           text=True, env=ENV)
+    assert f"@ {killed_at} updates" in rerun.stdout + rerun.stderr  # it resumed, it did not restart
+
+    a, b = (load_checkpoint(str(d / "checkpoint_last.pt")) for d in (whole, cut))
+    assert a["optimizer_history"][-1]["num_updates"] == b["optimizer_history"][-1]["num_updates"] == UPDATES
+    body = surgery.to_roberta(surgery.load_roberta_checkpoint(tiny_minijoint))["model"]
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+        if name not in {surgery.TOKENS, "encoder.lm_head.weight", "encoder.lm_head.bias"}:
+            assert torch.equal(tensor, body[name]), name
