@@ -24,8 +24,11 @@ def _extract_mini(args):
     # A MiniPost model is a mini-model already (its top head is the aligned one);
     # a MiniJoint model's mini-model is its bottom K layers + the secondary head.
     head = "primary" if getattr(state["cfg"]["model"], "mini_layers", None) else "mini"
-    mini = surgery.to_roberta(state, layers=args.layers, head=head,
-                              note={"made_by": "extract-mini", "source": os.path.abspath(args.checkpoint)})
+    try:
+        mini = surgery.to_roberta(state, layers=args.layers, head=head,
+                                  note={"made_by": "extract-mini", "source": os.path.abspath(args.checkpoint)})
+    except surgery.CheckpointError as e:
+        raise surgery.CheckpointError(f"{args.checkpoint}: {e}") from None
     surgery.save_checkpoint(mini, args.out, force=args.force)
     print(f"wrote {args.out}: roberta, {mini['minimodel']['layers']} layers, "
           f"LM head = {'MiniJoint secondary head' if head == 'mini' else 'MiniPost head'}")

@@ -47,6 +47,7 @@ def roberta_update_flops(model, shape: UpdateShape) -> dict:
     grad_below = se.embed_tokens.weight.requires_grad or (
         se.embed_positions is not None and _trainable(se.embed_positions)
     )
+    grad_below_layer = [grad_below]  # [k]: does gradient flow out of layer k's output downwards?
     for layer in se.layers:
         f = layer.fc1.out_features
         linear = 2 * tokens * (4 * d * d + 2 * d * f)  # q, k, v, out; fc1, fc2
@@ -60,19 +61,75 @@ def roberta_update_flops(model, shape: UpdateShape) -> dict:
         if weights_train:
             bwd += linear  # weight gradients
         grad_below = grad_below or weights_train
+        grad_below_layer.append(grad_below)
 
+    mini_grad_below = grad_below_layer[getattr(enc, "mini_layer", 0)] if hasattr(enc, "mini_lm_head") else None
     if se.layer_norm is not None:
         grad_below = grad_below or _trainable(se.layer_norm)
-    head = enc.lm_head
-    dense = 2 * shape.masked * d * d
-    proj = 2 * shape.masked * d * vocab
-    fwd += dense + proj
-    if grad_below:
-        bwd += dense
-    if head.dense.weight.requires_grad:
-        bwd += dense
-    if grad_below or _trainable(head.dense) or _trainable(head.layer_norm):
-        bwd += proj
-    if head.weight.requires_grad:
-        bwd += proj
+    heads = [(enc.lm_head, grad_below)]
+    if mini_grad_below is not None:  # MiniJoint: the secondary head on layer K's output
+        norm = enc.mini_layer_norm
+        heads.append((enc.mini_lm_head, mini_grad_below or (norm is not None and _trainable(norm))))
+    for head, below in heads:
+        dense = 2 * shape.masked * d * d
+        proj = 2 * shape.masked * d * vocab
+        fwd += dense + proj
+        if below:
+            bwd += dense
+        if head.dense.weight.requires_grad:
+            bwd += dense
+        if below or _trainable(head.dense) or _trainable(head.layer_norm):
+            bwd += proj
+        if head.weight.requires_grad:
+            bwd += proj
     return {"forward": fwd, "backward": bwd, "total": fwd + bwd}
+
+
+def update_shape(sample, pad) -> UpdateShape:
+    """The shape of one fairseq batch: sequences, padded length, masked positions.
+
+    Masked-LM targets are pad except at masked positions; a sentence-prediction
+    batch (labels, one per sequence) projects nothing through an LM head.
+    """
+    src = sample["net_input"]["src_tokens"]
+    target = sample.get("target")
+    masked = int(target.ne(pad).sum()) if target is not None and target.dim() == 2 else 0
+    return UpdateShape(src.size(0), src.size(1), masked)
+
+
+class LogsTrainingFlops:
+    """Task mixin: the training log shows each run's cumulative FLOPs next to its wall time.
+
+    Every training batch is counted from its real shape with ``roberta_update_flops``
+    (what is frozen costs less); across data-parallel workers the counts add up.
+    fairseq prints ``tflops`` (cumulative, 10^12) in every train line, beside ``wall``;
+    the total is saved in checkpoints, so a resumed run keeps counting from there.
+    """
+
+    _flops_total = 0
+
+    def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
+        loss, sample_size, logging_output = super().train_step(
+            sample, model, criterion, optimizer, update_num, ignore_grad)
+        if not ignore_grad:  # fairseq's dummy batches (ignore_grad) are not real work
+            shape = update_shape(sample, self.source_dictionary.pad())
+            logging_output["flops"] = roberta_update_flops(model, shape)["total"]
+        return loss, sample_size, logging_output
+
+    def reduce_metrics(self, logging_outputs, criterion):
+        from fairseq.logging import metrics
+
+        super().reduce_metrics(logging_outputs, criterion)
+        flops = sum(log.get("flops", 0) for log in logging_outputs)
+        if flops:
+            self._flops_total += flops
+            # weight 0: the meter shows the latest value (the running total), not an average
+            metrics.log_scalar("tflops", self._flops_total / 1e12, weight=0, priority=900)
+
+    # fairseq saves get_checkpoint_dict() into the checkpoint's extra state and hands
+    # extra_state[<task class name>] back to set_checkpoint_dict() on resume
+    def get_checkpoint_dict(self):
+        return {type(self).__name__: {"minimodel_flops_total": self._flops_total}}
+
+    def set_checkpoint_dict(self, state):
+        self._flops_total = state.get("minimodel_flops_total", 0)

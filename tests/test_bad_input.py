@@ -33,7 +33,7 @@ def _snapshot(root):
 
 
 @pytest.fixture()
-def files(tiny_minijoint, tmp_path):
+def files(tiny_minijoint, bible_data, tmp_path):
     """Bad files next to a good one; `out` already exists and must survive every failure."""
     good = tiny_minijoint.read_bytes()
     (tmp_path / "truncated.pt").write_bytes(good[: len(good) // 2])
@@ -42,6 +42,8 @@ def files(tiny_minijoint, tmp_path):
     (tmp_path / "no_dict").mkdir()
     (tmp_path / "no_dict" / "train.bin").write_bytes(b"")
     (tmp_path / "out.pt").write_bytes(b"precious")
+    shutil.copytree(bible_data / "en" / "cls" / "input0", tmp_path / "cls_no_label" / "input0")
+    run_cli(["minimodel", "extract-mini", str(tiny_minijoint), "--out", str(tmp_path / "plain.pt")])
     return tmp_path
 
 
@@ -84,6 +86,12 @@ def _cases(bible_data, tiny_minijoint, transformer_lm, f):
         "step-3 data binarized with another language's dictionary": (
             step3_cmd(bible_data, tiny_minijoint, save, data=bible_data / "de" / "cls"),
             "dictionary mismatch: the data's input0/dict.txt is not the dictionary"),
+        "extract-mini on a plain RoBERTa (no secondary head)": (
+            ["minimodel", "extract-mini", str(f / "plain.pt"), "--out", str(f / "new.pt")],
+            "has no secondary (mini) MLM head: extract-mini needs a MiniJoint checkpoint"),
+        "evaluate on a data dir without label/dict.txt": (
+            ["minimodel", "evaluate", "--classifier", str(tiny_minijoint), "--data", str(f / "cls_no_label")],
+            f"{f / 'cls_no_label'} is not a classification data dir: {f / 'cls_no_label' / 'label' / 'dict.txt'} is missing"),
         "output exists (extract-mini without --force)": (
             ["minimodel", "extract-mini", str(tiny_minijoint), "--out", str(f / "out.pt")],
             f"{f / 'out.pt'} exists: choose another --out or pass --force to overwrite it"),
@@ -96,13 +104,13 @@ CASE_NAMES = [
     "translation-family checkpoint given to extract-mini", "layer count out of range (extract-mini --layers)",
     "data dir without dict.txt (step 2)", "data dir that does not exist (MiniJoint pretraining)",
     "classification dir without label/dict.txt (step 3)",
-    "step-3 data binarized with another language's dictionary", "output exists (extract-mini without --force)",
+    "step-3 data binarized with another language's dictionary", "extract-mini on a plain RoBERTa (no secondary head)",
+    "evaluate on a data dir without label/dict.txt", "output exists (extract-mini without --force)",
 ]
 
 
 @pytest.mark.parametrize("case", CASE_NAMES)
 def test_bad_input_fails_clearly_and_touches_nothing(case, bible_data, tiny_minijoint, transformer_lm, files):
-    shutil.copytree(bible_data / "en" / "cls" / "input0", files / "cls_no_label" / "input0")
     cmd, message = _cases(bible_data, tiny_minijoint, transformer_lm, files)[case]
     before = _snapshot(files)
     proc = run_cli(cmd, cwd=ROOT, check=False)

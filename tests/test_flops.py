@@ -60,3 +60,58 @@ def test_mini_model_and_frozen_body_cost_less():
     small = roberta_update_flops(mini, shape)["total"]
     assert 0.6 < frozen / train_all < 0.75  # no weight gradients in the body: about 2/3
     assert 2.5 < frozen / small < 4.0  # 8 layers vs 2 (+ the same LM head)
+
+
+def test_minijoint_count_matches_flop_counter():
+    """Both heads of a MiniJoint model (the secondary one on layer K with its LayerNorm)."""
+    from minimodel_fairseq.models.minijoint_roberta import MiniJointRobertaModel, minijoint_roberta_small_architecture
+
+    words = " ".join(fixture_verses("4")).split()
+    d = Dictionary()
+    for w in words[:3000]:
+        d.add_symbol(w)
+    task = MaskedLMTask(MaskedLMConfig(data="unused"), d)
+    args = argparse.Namespace(encoder_layers=4, encoder_embed_dim=64, encoder_ffn_embed_dim=256,
+                              encoder_attention_heads=4, max_positions=64, mini_layer=2)
+    minijoint_roberta_small_architecture(args)
+    model = MiniJointRobertaModel.build_model(args, task)
+    lines = [d.encode_line(v, add_if_not_exist=False)[:48] for v in fixture_verses("4")[8:16]]
+    src = torch.nn.utils.rnn.pad_sequence(lines, batch_first=True, padding_value=d.pad())
+    masked = torch.rand(src.shape, generator=torch.Generator().manual_seed(1)) < 0.15
+    model.train()
+    with FlopCounterMode(display=False) as counter:
+        logits, extra = model(src, masked_tokens=masked)
+        (logits.logsumexp(-1).sum() + extra["mini_logits"].logsumexp(-1).sum()).backward()
+    ours = roberta_update_flops(model, UpdateShape(src.size(0), src.size(1), int(masked.sum())))["total"]
+    assert ours == pytest.approx(counter.get_total_flops(), rel=0.05)
+
+
+@pytest.mark.slow
+def test_training_log_shows_cumulative_flops(bible_data, tiny_minijoint, tmp_path):
+    """fairseq-train prints `tflops` (cumulative) beside `wall`; a full body costs more per update
+    than its mini-model, by the ratio the counter gives; a resumed run keeps counting."""
+    import json
+
+    from conftest import ROOT, TINY_TRAIN, run_cli
+
+    mini = tmp_path / "mini.pt"
+    run_cli(["minimodel", "extract-mini", str(tiny_minijoint), "--out", str(mini)])
+
+    def train(body, save, updates):
+        proc = run_cli(["fairseq-train", str(bible_data / "de" / "mlm"), "--user-dir", str(ROOT / "minimodel_fairseq"),
+                        "--task", "new_language_mlm", "--criterion", "masked_lm", "--arch", "roberta",
+                        "--body-checkpoint", str(body), "--tokens-per-sample", "64", *TINY_TRAIN,
+                        "--log-format", "json", "--log-interval", "1", "--max-update", str(updates),
+                        "--save-dir", str(save)])
+        return [json.loads(line[line.index("{"):]) for line in (proc.stdout + proc.stderr).splitlines()
+                if '"train_tflops"' in line or ('"tflops"' in line and "train_inner" in line)]
+
+    full = train(tiny_minijoint, tmp_path / "full", 4)
+    small = train(mini, tmp_path / "mini", 4)
+    steps = [float(r["tflops"]) for r in full if "tflops" in r]
+    assert len(steps) == 4 and all(b > a > 0 for a, b in zip(steps, steps[1:])) and "wall" in full[0]
+    ratio = steps[-1] / [float(r["tflops"]) for r in small if "tflops" in r][-1]
+    assert 1.3 < ratio < 3.0, ratio  # 4 frozen layers vs 2, plus the same embeddings and LM head
+    resumed = train(tiny_minijoint, tmp_path / "full", 6)  # continues from checkpoint_last (4 updates)
+    more = [float(r["tflops"]) for r in resumed if "tflops" in r]
+    assert more[0] > steps[-1] and len(more) == 2

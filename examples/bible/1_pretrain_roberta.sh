@@ -6,9 +6,12 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 LANGS="$SRC" bash examples/bible/prepare.sh
 out="$RUNS/pretrain/roberta"
+if [ -f "$out/DONE" ]; then echo "step 1: $out is done, skipped (delete $out/DONE to retrain)"; exit 0; fi
 mkdir -p "$out"
 "${FAIRSEQ_TRAIN[@]}" "$DATA/$SRC/mlm" \
   --task masked_lm --criterion masked_lm --arch "${PLAIN_ARCH:-roberta_small}" \
   $(echo "$MODEL_FLAGS" | sed 's/--mini-layer [0-9]*//') \
   "${PRETRAIN_FLAGS[@]}" --save-dir "$out" "$@" 2>&1 | tee "$out/train.log"
+train_seconds "$out/train.log" > "$out/train_seconds"
+touch "$out/DONE"
 echo "step 1 done: plain RoBERTa $PLAIN"

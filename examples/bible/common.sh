@@ -16,7 +16,7 @@ ARCH="${ARCH:-minijoint_roberta_small}"
 MODEL_FLAGS="${MODEL_FLAGS:-}"        # e.g. "--encoder-layers 4 --encoder-embed-dim 64" for a miniature run
 TOKENS="${TOKENS:-128}"               # tokens per sample
 # step 1: pretraining (MiniJoint, and the plain RoBERTa that MiniPost starts from)
-PRETRAIN_UPDATES="${PRETRAIN_UPDATES:-800}"
+PRETRAIN_UPDATES="${PRETRAIN_UPDATES:-2000}"
 PRETRAIN_BSZ="${PRETRAIN_BSZ:-16}"
 PRETRAIN_LR="${PRETRAIN_LR:-1e-3}"
 # step 1b: MiniPost (K copied + M new layers of the plain RoBERTa)

@@ -7,11 +7,12 @@ at build time instead of after hours of single-head training.
 from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
+from ..flops import LogsTrainingFlops
 from .data_checks import CheckedDataDir
 
 
 @register_task("minijoint_mlm", dataclass=MaskedLMConfig)
-class MiniJointMLMTask(CheckedDataDir, MaskedLMTask):
+class MiniJointMLMTask(CheckedDataDir, LogsTrainingFlops, MaskedLMTask):
     """Masked LM for ``minijoint_roberta`` models (use with ``--criterion minijoint_mlm``)."""
 
     def build_model(self, cfg, from_checkpoint=False):

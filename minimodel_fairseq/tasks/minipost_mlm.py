@@ -9,6 +9,7 @@ bottom and embeddings learned on it in step 2 fit the big model.
 from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
+from ..flops import LogsTrainingFlops
 from ..freezing import set_trainable
 from .data_checks import CheckedDataDir
 
@@ -20,7 +21,7 @@ def minipost_trainable(mini_layers: int, total_layers: int):
 
 
 @register_task("minipost_mlm", dataclass=MaskedLMConfig)
-class MiniPostMLMTask(CheckedDataDir, MaskedLMTask):
+class MiniPostMLMTask(CheckedDataDir, LogsTrainingFlops, MaskedLMTask):
     """Masked LM that trains only the new top of a ``minipost_roberta`` model."""
 
     def build_model(self, cfg, from_checkpoint=False):

@@ -19,6 +19,7 @@ from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
 from .. import surgery
+from ..flops import LogsTrainingFlops
 from ..freezing import LM_HEAD_BIAS, TOKEN_EMBEDDINGS, set_trainable
 from .data_checks import CheckedDataDir
 
@@ -52,7 +53,7 @@ class NewLanguageMLMConfig(MaskedLMConfig):
 
 
 @register_task("new_language_mlm", dataclass=NewLanguageMLMConfig)
-class NewLanguageMLMTask(CheckedDataDir, MaskedLMTask):
+class NewLanguageMLMTask(CheckedDataDir, LogsTrainingFlops, MaskedLMTask):
     """Masked LM on target-language text; trains only the new embeddings and LM-head bias."""
 
     def build_model(self, cfg, from_checkpoint=False):

@@ -14,6 +14,7 @@ from fairseq.tasks.sentence_prediction import SentencePredictionConfig, Sentence
 from omegaconf import open_dict
 
 from .. import surgery
+from ..flops import LogsTrainingFlops
 from ..freezing import TOKEN_EMBEDDINGS, set_trainable
 from .data_checks import CheckedDataDir
 
@@ -32,7 +33,7 @@ class SentencePredictionFrozenEmbeddingsConfig(SentencePredictionConfig):
 
 
 @register_task("sentence_prediction_frozen_embeddings", dataclass=SentencePredictionFrozenEmbeddingsConfig)
-class SentencePredictionFrozenEmbeddingsTask(CheckedDataDir, SentencePredictionTask):
+class SentencePredictionFrozenEmbeddingsTask(CheckedDataDir, LogsTrainingFlops, SentencePredictionTask):
     """fairseq's sentence_prediction with the token embeddings (and tied LM head) frozen."""
 
     @classmethod
