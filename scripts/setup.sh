@@ -26,7 +26,8 @@ $pip install "cython<3.2" "numpy>=1.26,<3" "setuptools<81" wheel
 # 3. fairseq itself, in its own pip call, without build isolation.
 $pip install --no-build-isolation "fairseq-fixed==0.12.3.1"
 # 4. the rest, and this package in editable mode (no deps: they are above).
-$pip install "sentencepiece==0.2.1" "pytest>=8,<9" "sacrebleu>=2.4,<3"
+#    matplotlib only draws benchmarks/transfer.py's accuracy-versus-compute plot.
+$pip install "sentencepiece==0.2.1" "pytest>=8,<9" "sacrebleu>=2.4,<3" "matplotlib>=3.8,<4"
 $pip install --no-build-isolation --no-deps -e "$root"
 touch "$stamp"
 echo "[setup] done: $venv" >&2

@@ -198,7 +198,7 @@ def test_miniature_recipes_end_to_end(bible_data, tmp_path):
         "MODEL_FLAGS": "--encoder-layers 3 --encoder-embed-dim 32 --encoder-ffn-embed-dim 64 "
                        "--encoder-attention-heads 2 --mini-layer 1",
         "TOKENS": "64", "PRETRAIN_UPDATES": "12", "MINIPOST_UPDATES": "4", "MINIPOST_K": "1",
-        "ADAPT_UPDATES": "4", "FT_UPDATES": "4", "THREADS": "1",
+        "ADAPT_UPDATES": "4", "FT_UPDATES": "4", "THREADS": "1", "METHODS": "full minijoint minipost random",
     }
     proc = subprocess.run(["bash", "examples/bible/run_all.sh"], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, **env})

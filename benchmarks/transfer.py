@@ -1,0 +1,290 @@
+"""Accuracy versus compute: the paper's headline, measured on the Bible genre task.
+
+    .venv/bin/python benchmarks/transfer.py [--langs de fr ru ar] [--seeds 1 2 3]
+        [--methods full minijoint minipost] [--points 5] [--out docs/results]
+
+Drives the recipes in examples/bible (their sizes come from the same environment
+variables: PRETRAIN_UPDATES, ADAPT_UPDATES, ... see common.sh; RUNS defaults to
+runs/transfer): step 1 (MiniJoint; the plain RoBERTa and its MiniPost mini-model
+when minipost is asked for), step 3 per seed, and step 2 per language, seed and
+method with a checkpoint every ADAPT_UPDATES / points updates. Every checkpoint
+is swapped into its step-3 classifier and scored zero-shot on the language's test
+chapters; its FLOPs (the running count the plugin's tasks keep) and its training
+seconds come from the checkpoint itself. Controls: majority class, random
+(untrained) target embeddings.
+
+Writes OUT/transfer.json (every point, and the summary), OUT/transfer.md (per
+language and on average: final accuracy per method, compute to reach the full
+method's final accuracy minus 1 point, and the ratios in FLOPs and in wall time)
+and OUT/transfer.png (accuracy against FLOPs, one line per method, one panel per
+language). A difference smaller than the seeds' spread is reported as a tie.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import minimodel_fairseq  # noqa: E402,F401
+from minimodel_fairseq import surgery  # noqa: E402
+from minimodel_fairseq.compat import load_checkpoint  # noqa: E402
+from minimodel_fairseq.evaluate import evaluate_classifier  # noqa: E402
+
+BIG_MODEL = {"full": "minijoint", "minijoint": "minijoint", "random": "minijoint",
+             "minipost": "roberta", "full_roberta": "roberta", "random_roberta": "roberta"}
+STEP2_TASK = "NewLanguageMLMTask"
+
+
+def log(msg):
+    print(f"[transfer {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def recipe(script, *args, env):
+    """Run one examples/bible recipe; its own output goes to the recipe's log files."""
+    proc = subprocess.run(["bash", f"examples/bible/{script}", *map(str, args)], cwd=ROOT, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{script} {' '.join(map(str, args))} failed:\n{proc.stdout[-3000:]}")
+    return proc.stdout
+
+
+def checkpoint_compute(state):
+    """(updates, FLOPs, training seconds) recorded in a step-2 checkpoint."""
+    extra = state.get("extra_state") or {}
+    flops = (extra.get(STEP2_TASK) or {}).get("minimodel_flops_total", 0)
+    return state["optimizer_history"][-1]["num_updates"], flops, extra.get("previous_training_time", 0.0)
+
+
+def score(classifier_state, step2_path, cls_data):
+    """Zero-shot accuracy of the classifier with step2_path's embeddings swapped in."""
+    step2 = load_checkpoint(str(step2_path))
+    swapped = surgery.swap_embeddings(classifier_state, step2)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = surgery.save_checkpoint(swapped, Path(tmp) / "swapped.pt")
+        result = evaluate_classifier(path, cls_data)
+    return step2, result
+
+
+def step2_points(run_dir):
+    """The run's interval checkpoints and its last one, in update order, without repeats."""
+    paths = sorted(run_dir.glob("checkpoint_*_*.pt"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+    last = run_dir / "checkpoint_last.pt"
+    return paths + [last] if last.exists() else paths
+
+
+def write_atomic(path, write):
+    """write(tmp_path), then rename onto path: a crash never leaves a half-written result."""
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def mean_spread(values):
+    return statistics.mean(values), (max(values) - min(values)) / 2 if len(values) > 1 else 0.0
+
+
+def summarise(points, langs, methods, seeds, majority, minipost_cost):
+    """Per language: final accuracy per method, compute to the full method's final - 1 point."""
+    summary = {}
+    for lang in langs:
+        curves = {}
+        for m in methods:
+            runs = [points[lang, m, s] for s in seeds if points.get((lang, m, s))]
+            if not runs:
+                continue
+            n = min(len(r) for r in runs)
+            curves[m] = [{
+                "updates": runs[0][i]["updates"],
+                "flops": statistics.mean(r[i]["flops"] for r in runs),
+                "seconds": statistics.mean(r[i]["seconds"] for r in runs),
+                "accuracy": mean_spread([r[i]["accuracy"] for r in runs])[0],
+                "spread": mean_spread([r[i]["accuracy"] for r in runs])[1],
+            } for i in range(n)]
+        row = {"majority": majority[lang], "methods": {}}
+        target = curves["full"][-1]["accuracy"] - 0.01 if "full" in curves else None
+        for m, curve in curves.items():
+            final = curve[-1]
+            reach = next((p for p in curve if target is not None and p["accuracy"] >= target), None)
+            row["methods"][m] = {"final_accuracy": final["accuracy"], "spread": final["spread"],
+                                 "final_flops": final["flops"], "final_seconds": final["seconds"],
+                                 "flops_to_target": reach and reach["flops"],
+                                 "seconds_to_target": reach and reach["seconds"], "curve": curve}
+        full = row["methods"].get("full")
+        for m, r in row["methods"].items():
+            if full and m != "full":
+                diff = r["final_accuracy"] - full["final_accuracy"]
+                r["vs_full"] = "tie" if abs(diff) <= max(r["spread"], full["spread"]) else (
+                    "win" if diff > 0 else "loss")
+                for unit in ("flops", "seconds"):
+                    a, b = full[f"{unit}_to_target"], r[f"{unit}_to_target"]
+                    r[f"{unit}_ratio"] = a / b if a and b else None
+        summary[lang] = row
+    return summary
+
+
+def markdown(summary, methods, english, minipost_cost, meta):
+    mini = [m for m in methods if m in ("minijoint", "minipost")]
+    lines = ["| language | majority | " + " | ".join(f"{m} final acc" for m in methods)
+             + " | " + " | ".join(f"{m}: FLOPs ratio / wall ratio to target" for m in mini) + " |",
+             "|---" * (2 + len(methods) + len(mini)) + "|"]
+    ratios = {m: {"flops": [], "seconds": []} for m in mini}
+    for lang, row in summary.items():
+        cells = []
+        for m in methods:
+            r = row["methods"].get(m)
+            cells.append("" if r is None else f"{100 * r['final_accuracy']:.1f} ± {100 * r['spread']:.1f}"
+                         + (f" ({r['vs_full']})" if "vs_full" in r else ""))
+        rcells = []
+        for m in mini:
+            r = row["methods"].get(m, {})
+            f, s = r.get("flops_ratio"), r.get("seconds_ratio")
+            if f:
+                ratios[m]["flops"].append(f)
+                ratios[m]["seconds"].append(s)
+            rcells.append(f"{f:.2f}x / {s:.2f}x" if f else "not reached")
+        lines.append(f"| {lang} | {100 * row['majority']:.1f} | " + " | ".join(cells) + " | " + " | ".join(rcells) + " |")
+    avg = [f"{statistics.mean(ratios[m]['flops']):.2f}x / {statistics.mean(ratios[m]['seconds']):.2f}x"
+           if ratios[m]["flops"] else "not reached" for m in mini]
+    finals = []
+    for m in methods:
+        vals = [row["methods"][m]["final_accuracy"] for row in summary.values() if m in row["methods"]]
+        finals.append(f"{100 * statistics.mean(vals):.1f}" if vals else "")
+    lines.append("| average | " + f"{100 * statistics.mean(r['majority'] for r in summary.values()):.1f} | "
+                 + " | ".join(finals) + " | " + " | ".join(avg) + " |")
+    lines += ["", "Zero-shot accuracy (%) on the test chapters: mean ± half the range over seeds "
+              f"{meta['seeds']}; (tie/win/loss) against full, a tie when the difference is within the spread. "
+              "Ratio = compute the full method needs to reach its own final accuracy - 1 point, divided by "
+              "the compute the mini method needs to reach the same target (FLOPs from the tasks' counts; "
+              "wall = fairseq's training time)."]
+    if english:
+        lines += ["", "English in-language accuracy (step-3 classifier, unswapped): "
+                  + ", ".join(f"{k} {100 * v[0]:.1f} ± {100 * v[1]:.1f}" for k, v in english.items())]
+    if minipost_cost:
+        lines += ["", f"MiniPost's one-off cost (build its mini-model): {minipost_cost['flops'] / 1e12:.1f} TFLOPs, "
+                  f"{minipost_cost['seconds']:.0f} s; amortised over {len(summary)} languages: "
+                  f"{minipost_cost['flops'] / 1e12 / len(summary):.1f} TFLOPs, "
+                  f"{minipost_cost['seconds'] / len(summary):.0f} s each (not in the ratios above)."]
+    lines += ["", f"Settings: {json.dumps(meta['settings'])}; the run took {meta['seconds'] / 60:.0f} minutes."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(summary, methods, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    langs = list(summary)
+    fig, axes = plt.subplots(1, len(langs), figsize=(4 * len(langs), 3.4), squeeze=False)
+    for ax, lang in zip(axes[0], langs):
+        row = summary[lang]
+        for m in methods:
+            r = row["methods"].get(m)
+            if r is None:
+                continue
+            xs = [p["flops"] / 1e12 for p in r["curve"]]
+            ys = [100 * p["accuracy"] for p in r["curve"]]
+            if m.startswith("random"):
+                ax.axhline(ys[-1], ls=":", color="grey", label=m)
+            else:
+                ax.errorbar(xs, ys, yerr=[100 * p["spread"] for p in r["curve"]], marker="o", ms=3, capsize=2, label=m)
+        ax.axhline(100 * row["majority"], ls="--", color="black", lw=0.8, label="majority")
+        ax.set_title(lang)
+        ax.set_xscale("log")
+        ax.set_xlabel("step-2 TFLOPs")
+    axes[0][0].set_ylabel("zero-shot accuracy (%)")
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--langs", nargs="+", default=["de", "fr", "ru", "ar"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument("--methods", nargs="+", default=["full", "minijoint", "minipost", "random"])
+    parser.add_argument("--points", type=int, default=5, help="step-2 checkpoints per run (evenly spaced)")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "results"))
+    args = parser.parse_args(argv)
+
+    start = time.time()
+    env = {**os.environ, "RUNS": os.environ.get("RUNS", "runs/transfer")}
+    runs, data = ROOT / env["RUNS"], ROOT / env.get("DATA", "data/bible")
+    adapt_updates = int(env.get("ADAPT_UPDATES", 300))
+    every = max(1, adapt_updates // args.points)
+    src = env.get("SRC", "en")
+
+    log(f"data: {src} + {args.langs}")
+    subprocess.run(["bash", "examples/bible/prepare.sh"], cwd=ROOT, check=True,
+                   env={**env, "LANGS": ",".join([src, *args.langs])}, stdout=subprocess.DEVNULL)
+    log("step 1: MiniJoint pretraining")
+    recipe("1_pretrain_minijoint.sh", env=env)
+    models = sorted({BIG_MODEL[m] for m in args.methods})
+    minipost_cost = None
+    if "roberta" in models:
+        log("step 1: plain RoBERTa pretraining, then MiniPost")
+        recipe("1_pretrain_roberta.sh", env=env)
+        recipe("1b_minipost.sh", env=env)
+        state = load_checkpoint(str(runs / "pretrain" / "minipost" / "checkpoint_last.pt"))
+        extra = state.get("extra_state") or {}
+        minipost_cost = {"flops": (extra.get("MiniPostMLMTask") or {}).get("minimodel_flops_total", 0),
+                         "seconds": extra.get("previous_training_time", 0.0)}
+
+    english, classifiers = {}, {}
+    for model in models:
+        accs = []
+        for seed in args.seeds:
+            recipe("3_finetune.sh", seed, model, env=env)
+            path = runs / "finetune" / model / f"seed{seed}" / "checkpoint_best.pt"
+            classifiers[model, seed] = load_checkpoint(str(path))
+            accs.append(evaluate_classifier(path, data / src / "cls")["accuracy"])
+            log(f"step 3: {model} seed {seed}: English accuracy {accs[-1]:.4f}")
+        english[model] = mean_spread(accs)
+
+    points, majority = {}, {}
+    for lang in args.langs:
+        for seed in args.seeds:
+            for method in args.methods:
+                run_dir = runs / "adapt" / lang / method / f"seed{seed}"
+                flags = [] if method.startswith("random") else [
+                    "--save-interval-updates", every, "--keep-interval-updates", -1]
+                recipe("2_adapt_language.sh", lang, method, seed, *flags, env=env)
+                curve = []
+                for path in step2_points(run_dir):
+                    state, result = score(classifiers[BIG_MODEL[method], seed], path, data / lang / "cls")
+                    updates, flops, seconds = checkpoint_compute(state)
+                    if curve and curve[-1]["updates"] == updates:
+                        continue
+                    curve.append({"updates": updates, "flops": flops, "seconds": seconds,
+                                  "accuracy": result["accuracy"]})
+                    majority[lang] = result["majority"]
+                    log(f"{lang} {method} seed {seed}: {updates} updates, {flops / 1e12:.2f} TFLOPs, "
+                        f"{seconds:.0f} s -> accuracy {result['accuracy']:.4f}")
+                points[lang, method, seed] = curve
+
+    summary = summarise(points, args.langs, args.methods, args.seeds, majority, minipost_cost)
+    meta = {"seeds": args.seeds, "seconds": time.time() - start,
+            "settings": {k: env[k] for k in sorted(env) if k in {
+                "PRETRAIN_UPDATES", "PRETRAIN_LR", "ADAPT_UPDATES", "ADAPT_LR", "FT_UPDATES", "VOCAB", "ARCH",
+                "MODEL_FLAGS", "TOKENS", "MINIPOST_K", "MINIPOST_M", "MINIPOST_UPDATES"}}}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result = {"meta": meta, "english": english, "minipost_cost": minipost_cost, "summary": summary,
+              "points": [{"lang": k[0], "method": k[1], "seed": k[2], "curve": v} for k, v in points.items()]}
+    write_atomic(out / "transfer.json", lambda p: p.write_text(json.dumps(result, indent=1)))
+    table = markdown(summary, args.methods, english, minipost_cost, meta)
+    write_atomic(out / "transfer.md", lambda p: p.write_text(table))
+    write_atomic(out / "transfer.png", lambda p: plot(summary, args.methods, p))
+    print((out / "transfer.md").read_text())
+    log(f"wrote {out / 'transfer.json'}, transfer.md, transfer.png in {(time.time() - start) / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()

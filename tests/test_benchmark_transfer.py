@@ -1,0 +1,46 @@
+"""benchmarks/transfer.py in miniature: tiny models, fixture text, one language, one seed.
+
+Checks the instrument, not the result: every method gets a curve whose FLOPs and
+seconds grow with the updates, the mini-model's updates cost fewer FLOPs than the
+full model's, and the JSON, Markdown table and PNG plot are written.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def test_transfer_benchmark_miniature(bible_data, tmp_path):
+    env = {
+        **os.environ, "DATA": str(bible_data), "RUNS": str(tmp_path / "runs"), "PYTHONWARNINGS": "ignore",
+        "MODEL_FLAGS": "--encoder-layers 3 --encoder-embed-dim 32 --encoder-ffn-embed-dim 64 "
+                       "--encoder-attention-heads 2 --mini-layer 1",
+        "TOKENS": "64", "PRETRAIN_UPDATES": "12", "MINIPOST_UPDATES": "4", "MINIPOST_K": "1",
+        "ADAPT_UPDATES": "6", "FT_UPDATES": "4", "THREADS": "1",
+    }
+    out = tmp_path / "results"
+    proc = subprocess.run([sys.executable, "benchmarks/transfer.py", "--langs", "de", "--seeds", "1",
+                           "--methods", "full", "minijoint", "minipost", "random", "--points", "3",
+                           "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "de minijoint seed 1: 4 updates" in proc.stdout  # progress while it runs
+    result = json.loads((out / "transfer.json").read_text())
+    de = result["summary"]["de"]["methods"]
+    for method in ("full", "minijoint", "minipost"):
+        curve = de[method]["curve"]
+        assert [p["updates"] for p in curve] == [2, 4, 6], (method, curve)
+        assert all(b["flops"] > a["flops"] > 0 and b["seconds"] >= a["seconds"] for a, b in zip(curve, curve[1:]))
+        assert all(0 <= p["accuracy"] <= 1 for p in curve)
+    assert de["minijoint"]["final_flops"] < de["full"]["final_flops"]
+    assert len(de["random"]["curve"]) == 1
+    assert result["minipost_cost"]["flops"] > 0 and set(result["english"]) == {"minijoint", "roberta"}
+    table = (out / "transfer.md").read_text()
+    assert "| de |" in table and "| average |" in table and "MiniPost's one-off cost" in table
+    assert (out / "transfer.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(out.glob(".*tmp*"))
