@@ -5,7 +5,9 @@
 #         minijoint - the MiniJoint mini-model (bottom K layers + secondary head)
 #         minipost  - the MiniPost mini-model of the plain RoBERTa (1b_minipost.sh)
 #         full_roberta - the standard recipe on the plain RoBERTa (MiniPost's big model)
-#         random, random_roberta - controls: same init, learning rate 0 (untrained embeddings)
+#         random, random_roberta - controls: untrained embeddings (lr 0), random init
+#         copy_only - control: untrained embeddings with the shared init (only the copied rows)
+# The trained methods start from EMBED_INIT (common.sh: shared by default).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 lang="$1"; method="$2"; seed="${3:-1}"; shift $(( $# < 3 ? $# : 3 ))
 body=$(body_of "$method") || exit 2
@@ -15,9 +17,10 @@ out="$RUNS/adapt/$lang/$method/seed$seed"
 if [ -f "$out/train_seconds" ]; then echo "step 2: $out is done, skipped"; exit 0; fi
 mkdir -p "$out"
 updates="$ADAPT_UPDATES"; lr="$ADAPT_LR"
-case "$method" in random*) updates=1; lr=0 ;; esac
+init="$EMBED_INIT"
+case "$method" in random*) updates=1; lr=0; init=random ;; copy_only) updates=1; lr=0; init=shared ;; esac
 "${FAIRSEQ_TRAIN[@]}" "$DATA/$lang/mlm" \
-  --task new_language_mlm --criterion masked_lm --arch roberta --body-checkpoint "$body" \
+  --task new_language_mlm --criterion masked_lm --arch roberta --body-checkpoint "$body" --embedding-init "$init" \
   --tokens-per-sample "$TOKENS" --batch-size "$ADAPT_BSZ" \
   --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 0 \
   --lr "$lr" --lr-scheduler fixed --warmup-updates $((updates / 10)) \

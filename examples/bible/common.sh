@@ -27,6 +27,11 @@ MINIPOST_UPDATES="${MINIPOST_UPDATES:-200}"
 ADAPT_UPDATES="${ADAPT_UPDATES:-500}"
 ADAPT_BSZ="${ADAPT_BSZ:-16}"
 ADAPT_LR="${ADAPT_LR:-2e-3}"
+# shared: rows of tokens spelled as in the source dictionary start from the source embedding
+# (names, numbers, punctuation). At CPU scale it is what makes transfer work: over a weakly
+# contextual body, masked LM pins the new embeddings down only up to a rotation, and the copied
+# rows fix it (docs/results.md). random: the paper's N(0, 0.02) init.
+EMBED_INIT="${EMBED_INIT:-shared}"
 # step 3: fine-tuning
 FT_UPDATES="${FT_UPDATES:-400}"
 FT_BSZ="${FT_BSZ:-32}"
@@ -57,9 +62,9 @@ PRETRAIN_FLAGS=(--tokens-per-sample "$TOKENS" --batch-size "$PRETRAIN_BSZ"
   --keep-interval-updates 1 --max-epoch 1000 --seed 1)
 
 # which big model each step-2 METHOD belongs to: its body (step 2) and its classifier (step 3)
-body_of() { case "$1" in full|random) echo "$PRIMARY" ;; minijoint) echo "$MINI" ;;
+body_of() { case "$1" in full|random|copy_only) echo "$PRIMARY" ;; minijoint) echo "$MINI" ;;
   full_roberta|random_roberta) echo "$PLAIN" ;; minipost) echo "$MINIPOST" ;;
-  *) echo "unknown METHOD '$1': use full, minijoint, random, minipost, full_roberta or random_roberta" >&2; return 2 ;; esac; }
+  *) echo "unknown METHOD '$1': use full, minijoint, random, copy_only, minipost, full_roberta or random_roberta" >&2; return 2 ;; esac; }
 big_model_of() { case "$1" in minipost|full_roberta|random_roberta) echo roberta ;; *) echo minijoint ;; esac; }
 checkpoint_of() { case "$1" in roberta) echo "$PLAIN" ;; *) echo "$PRIMARY" ;; esac; }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole method on the Bible genre task: English -> each of $LANGS, over
-# $SEEDS: the standard recipe (full), MiniJoint and the random-embedding control.
+# $SEEDS: the standard recipe (full), MiniJoint, and two controls with untrained target
+# embeddings: random init (random) and the shared init's copied rows alone (copy_only).
 # METHODS picks the set: add minipost for MiniPost (it pretrains a plain RoBERTa too,
 # about as long again), full_roberta / random_roberta for that RoBERTa's own baseline
 # and control.
@@ -10,7 +11,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 start=$(date +%s)
 LANGS="$SRC,${LANGS// /,}" bash examples/bible/prepare.sh
-METHODS="${METHODS:-full minijoint random}"
+METHODS="${METHODS:-full minijoint random copy_only}"
 models=$(for m in $METHODS; do big_model_of "$m"; done | sort -u)
 bash examples/bible/1_pretrain_minijoint.sh > /dev/null
 echo "step 1 done: MiniJoint $PRIMARY, mini-model $MINI"

@@ -4,7 +4,7 @@ import sys
 from collections import defaultdict
 
 ORDER = ["in-language (minijoint)", "in-language (roberta)", "full", "minijoint", "minipost",
-         "full_roberta", "random", "random_roberta"]
+         "full_roberta", "random", "random_roberta", "copy_only"]
 
 
 def cell(values, scale=100.0, digits=1):
@@ -38,7 +38,7 @@ def main(path):
         print(f"| {lang} | {n[lang]} | {100 * majority[lang]:.1f} | "
               + " | ".join(cell(acc.get((lang, m), [])) for m in methods) + " |")
     print("\nZero-shot accuracy (%) on the test chapters, mean ± half the range over seeds; "
-          "majority = always the most frequent training genre; random* = untrained target embeddings.")
+          "majority = always the most frequent training genre; random* = untrained target embeddings (random init); copy_only = untrained, only the rows copied by the shared init.")
     timed = [m for m in ("full", "minijoint", "minipost", "full_roberta") if any(k[1] == m for k in secs)]
     if timed:
         print("\n| language | " + " | ".join(f"step-2 s {m}" for m in timed) + " | full / minijoint | full / minipost |")
