@@ -10,7 +10,7 @@ export DATA="${DATA:-data/bible}"     # output of prepare.sh
 RUNS="${RUNS:-runs/bible}"            # checkpoints and results
 SRC="${SRC:-en}"                      # source language (pretraining, fine-tuning)
 LANGS="${LANGS:-de fr ru}"            # target languages
-SEEDS="${SEEDS:-1 2}"                 # seeds of steps 2-3
+SEEDS="${SEEDS:-1}"                   # seeds of steps 2-3 (docs/results.md: SEEDS="1 2")
 export VOCAB="${VOCAB:-4000}"         # sentencepiece vocabulary per language (prepare.sh)
 ARCH="${ARCH:-minijoint_roberta_small}"
 MODEL_FLAGS="${MODEL_FLAGS:-}"        # e.g. "--encoder-layers 4 --encoder-embed-dim 64" for a miniature run

@@ -5,7 +5,8 @@
 # METHODS picks the set: add minipost for MiniPost (it pretrains a plain RoBERTa too,
 # about as long again), full_roberta / random_roberta for that RoBERTa's own baseline
 # and control.
-#   examples/bible/run_all.sh              # CPU default: 90 min measured on 2 cores (partly shared)
+#   examples/bible/run_all.sh              # CPU default, one seed: about 50 min on 2 cores
+#   SEEDS="1 2" examples/bible/run_all.sh    # docs/results.md's table: 78 min measured
 #   PRETRAIN_UPDATES=4000 ADAPT_UPDATES=1000 SEEDS="1 2 3" examples/bible/run_all.sh
 # Prints the results table and writes it to $RUNS/results.md.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
