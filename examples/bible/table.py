@@ -17,7 +17,7 @@ def cell(values, scale=100.0, digits=1):
 
 
 def _ratio(mean, a, b):
-    return f"{mean[a] / mean[b]:.2f}x" if a in mean and b in mean else ""
+    return f"{mean[a] / mean[b]:.2f}x" if mean.get(a) and mean.get(b) else ""  # 0 s: too short to time
 
 
 def main(path):
