@@ -79,18 +79,11 @@ def step2_points(run_dir):
     return paths + [last] if last.exists() else paths
 
 
-def write_atomic(path, write):
-    """write(tmp_path), then rename onto path: a crash never leaves a half-written result."""
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def mean_spread(values):
     return statistics.mean(values), (max(values) - min(values)) / 2 if len(values) > 1 else 0.0
 
 
-def summarise(points, langs, methods, seeds, majority, minipost_cost):
+def summarise(points, langs, methods, seeds, majority):
     """Per language: final accuracy per method, compute to the full method's final - 1 point."""
     summary = {}
     for lang in langs:
@@ -100,13 +93,13 @@ def summarise(points, langs, methods, seeds, majority, minipost_cost):
             if not runs:
                 continue
             n = min(len(r) for r in runs)
-            curves[m] = [{
-                "updates": runs[0][i]["updates"],
-                "flops": statistics.mean(r[i]["flops"] for r in runs),
-                "seconds": statistics.mean(r[i]["seconds"] for r in runs),
-                "accuracy": mean_spread([r[i]["accuracy"] for r in runs])[0],
-                "spread": mean_spread([r[i]["accuracy"] for r in runs])[1],
-            } for i in range(n)]
+            curves[m] = []
+            for i in range(n):
+                accuracy, spread = mean_spread([r[i]["accuracy"] for r in runs])
+                curves[m].append({"updates": runs[0][i]["updates"],
+                                  "flops": statistics.mean(r[i]["flops"] for r in runs),
+                                  "seconds": statistics.mean(r[i]["seconds"] for r in runs),
+                                  "accuracy": accuracy, "spread": spread})
         row = {"majority": majority[lang], "methods": {}}
         target = curves["full"][-1]["accuracy"] - 0.01 if "full" in curves else None
         for m, curve in curves.items():
@@ -202,7 +195,7 @@ def plot(summary, methods, path):
     axes[0][0].set_ylabel("zero-shot accuracy (%)")
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")  # path may be a temporary name
 
 
 def main(argv=None):
@@ -269,7 +262,7 @@ def main(argv=None):
                         f"{seconds:.0f} s -> accuracy {result['accuracy']:.4f}")
                 points[lang, method, seed] = curve
 
-    summary = summarise(points, args.langs, args.methods, args.seeds, majority, minipost_cost)
+    summary = summarise(points, args.langs, args.methods, args.seeds, majority)
     meta = {"seeds": args.seeds, "seconds": time.time() - start,
             "settings": {k: env[k] for k in sorted(env) if k in {
                 "PRETRAIN_UPDATES", "PRETRAIN_LR", "ADAPT_UPDATES", "ADAPT_LR", "FT_UPDATES", "VOCAB", "ARCH",
@@ -278,10 +271,10 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     result = {"meta": meta, "english": english, "minipost_cost": minipost_cost, "summary": summary,
               "points": [{"lang": k[0], "method": k[1], "seed": k[2], "curve": v} for k, v in points.items()]}
-    write_atomic(out / "transfer.json", lambda p: p.write_text(json.dumps(result, indent=1)))
     table = markdown(summary, args.methods, english, minipost_cost, meta)
-    write_atomic(out / "transfer.md", lambda p: p.write_text(table))
-    write_atomic(out / "transfer.png", lambda p: plot(summary, args.methods, p))
+    surgery.atomic_write(out / "transfer.json", lambda p: Path(p).write_text(json.dumps(result, indent=1)))
+    surgery.atomic_write(out / "transfer.md", lambda p: Path(p).write_text(table))
+    surgery.atomic_write(out / "transfer.png", lambda p: plot(summary, args.methods, p))
     print((out / "transfer.md").read_text())
     log(f"wrote {out / 'transfer.json'}, transfer.md, transfer.png in {(time.time() - start) / 60:.1f} min")
 

@@ -38,7 +38,6 @@ import functools
 import logging
 import os
 import shutil
-import tempfile
 import types
 
 import torch
@@ -76,16 +75,9 @@ class _AtomicCopyPathManager:
             return self._pm.copy(src_path, dst_path, overwrite)
         if os.path.exists(dst_path) and not overwrite:
             return False
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(dst_path)}.", suffix=".tmp",
-                                   dir=os.path.dirname(os.path.abspath(dst_path)))
-        os.close(fd)
-        try:
-            shutil.copyfile(src_path, tmp)
-            os.replace(tmp, dst_path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        from .surgery import atomic_write
+
+        atomic_write(dst_path, lambda tmp: shutil.copyfile(src_path, tmp))
         return True
 
     def __getattr__(self, name):

@@ -214,7 +214,7 @@ def training_dictionary_path(state, sub="") -> Path:
     return Path((state["cfg"].get("task") or {}).get("data") or "") / sub / "dict.txt"
 
 
-def _training_dictionary(state, sub=""):
+def training_dictionary(state, sub=""):
     """The dictionary a checkpoint was trained with, or None if that file is gone."""
     from fairseq.data import Dictionary
 
@@ -240,8 +240,8 @@ def swap_embeddings(classifier: dict, step2: dict, target_dict=None) -> dict:
         )
     if target_dict is not None and not Path(target_dict).is_file():
         raise CheckpointError(f"dictionary {target_dict} does not exist: check the path")
-    tgt = Dictionary.load(str(target_dict)) if target_dict else _training_dictionary(step2)
-    src = _training_dictionary(classifier, "input0")
+    tgt = Dictionary.load(str(target_dict)) if target_dict else training_dictionary(step2)
+    src = training_dictionary(classifier, "input0")
     if tgt is not None:
         if len(tgt) + 1 != new_w.size(0):  # + <mask>, added by the masked-LM task
             raise CheckpointError(
@@ -263,23 +263,30 @@ def swap_embeddings(classifier: dict, step2: dict, target_dict=None) -> dict:
     return out
 
 
-def save_checkpoint(state: dict, path, force: bool = False) -> Path:
-    """Write ``state`` to ``path`` atomically: a temporary name, then rename.
+def atomic_write(path, write) -> Path:
+    """``write(tmp)`` to a temporary file beside ``path``, then rename it onto ``path``.
 
-    An existing ``path`` is refused unless ``force``; a crash never leaves a
-    half-written file under the final name.
+    The one way this project writes files that must never be seen half-written
+    (checkpoints, fairseq's checkpoint copies, benchmark results); the temporary
+    file is removed if ``write`` fails.
     """
     path = Path(path)
-    if path.exists() and not force:
-        raise CheckpointError(f"{path} exists: choose another --out or pass --force to overwrite it")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def save_checkpoint(state: dict, path, force: bool = False) -> Path:
+    """Write ``state`` to ``path`` atomically; an existing ``path`` is refused unless ``force``."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise CheckpointError(f"{path} exists: choose another --out or pass --force to overwrite it")
+    return atomic_write(path, lambda tmp: torch.save(state, tmp))

@@ -45,11 +45,11 @@ class SentencePredictionFrozenEmbeddingsTask(CheckedDataDir, LogsTrainingFlops, 
         if self.cfg.body_checkpoint and not from_checkpoint:
             body = surgery.to_roberta(surgery.load_roberta_checkpoint(self.cfg.body_checkpoint))
             rows = body["model"][surgery.TOKENS].size(0)
-            trained_with = surgery.training_dictionary_path(body)
-            if trained_with.is_file() and _symbols(trained_with) != self.source_dictionary.symbols[: rows - 1]:
+            trained_with = surgery.training_dictionary(body)
+            if trained_with is not None and trained_with.symbols != self.source_dictionary.symbols[: rows - 1]:
                 raise ValueError(
                     f"dictionary mismatch: the data's input0/dict.txt is not the dictionary "
-                    f"{self.cfg.body_checkpoint} was trained with ({trained_with}): binarize the "
+                    f"{self.cfg.body_checkpoint} was trained with ({surgery.training_dictionary_path(body)}): binarize the "
                     f"classification data with that dict.txt (--srcdict)"
                 )
             if rows != len(self.source_dictionary):
@@ -69,9 +69,3 @@ class SentencePredictionFrozenEmbeddingsTask(CheckedDataDir, LogsTrainingFlops, 
         set_trainable(model, frozen=[TOKEN_EMBEDDINGS], what="step 3 (fine-tuning, embeddings frozen)")
         return model
 
-
-def _symbols(dict_txt):
-    """The symbols of a fairseq dict.txt as fairseq loads it (specials first)."""
-    from fairseq.data import Dictionary
-
-    return Dictionary.load(str(dict_txt)).symbols
