@@ -1,7 +1,8 @@
 """Accuracy versus compute: the paper's headline, measured on the Bible genre task.
 
-    .venv/bin/python benchmarks/transfer.py [--langs de fr ru ar] [--seeds 1 2 3]
-        [--methods full minijoint minipost] [--points 5] [--out docs/results]
+    .venv/bin/python benchmarks/transfer.py [--langs de fr ru es] [--seeds 1 2 3]
+        [--methods full minijoint minipost random copy_only] [--points 5] [--out docs/results]
+        [--report-only]
 
 Drives the recipes in examples/bible (their sizes come from the same environment
 variables: PRETRAIN_UPDATES, ADAPT_UPDATES, ... see common.sh; RUNS defaults to
@@ -11,13 +12,20 @@ method with a checkpoint every ADAPT_UPDATES / points updates. Every checkpoint
 is swapped into its step-3 classifier and scored zero-shot on the language's test
 chapters; its FLOPs (the running count the plugin's tasks keep) and its training
 seconds come from the checkpoint itself. Controls: majority class, random
-(untrained) target embeddings.
+(untrained) target embeddings, and copy_only (untrained, only the rows the shared
+init copies).
 
 Writes OUT/transfer.json (every point, and the summary), OUT/transfer.md (per
 language and on average: final accuracy per method, compute to reach the full
 method's final accuracy minus 1 point, and the ratios in FLOPs and in wall time)
 and OUT/transfer.png (accuracy against FLOPs, one line per method, one panel per
 language). A difference smaller than the seeds' spread is reported as a tie.
+
+Each finished measurement (a step-2 run's curve, a classifier's English accuracy)
+is kept in RUNS/points/*.json, and the recipes skip finished training, so an
+interrupted run resumes where it stopped; --report-only writes the report from
+what is finished, marked partial, without training anything. The loop runs seed
+by seed, so a partial report has whole seeds of every language and method.
 """
 import argparse
 import json
@@ -37,8 +45,9 @@ from minimodel_fairseq import surgery  # noqa: E402
 from minimodel_fairseq.compat import load_checkpoint  # noqa: E402
 from minimodel_fairseq.evaluate import evaluate_classifier  # noqa: E402
 
-BIG_MODEL = {"full": "minijoint", "minijoint": "minijoint", "random": "minijoint",
+BIG_MODEL = {"full": "minijoint", "minijoint": "minijoint", "random": "minijoint", "copy_only": "minijoint",
              "minipost": "roberta", "full_roberta": "roberta", "random_roberta": "roberta"}
+CONTROLS = {"random", "random_roberta", "copy_only"}  # untrained embeddings: one point, no curve
 STEP2_TASK = "NewLanguageMLMTask"
 
 
@@ -72,6 +81,34 @@ def score(classifier_state, step2_path, cls_data):
     return step2, result
 
 
+SETTINGS = ("PRETRAIN_UPDATES", "PRETRAIN_LR", "ADAPT_UPDATES", "ADAPT_LR", "EMBED_INIT", "FT_UPDATES",
+            "VOCAB", "ARCH", "MODEL_FLAGS", "TOKENS", "MINIPOST_K", "MINIPOST_M", "MINIPOST_UPDATES")
+
+
+def recipe_settings(env):
+    """The recipes' settings as they see them: the environment's values or common.sh's defaults."""
+    echo = "; ".join(f'echo "{k}=${k}"' for k in SETTINGS)
+    proc = subprocess.run(["bash", "-c", f"source examples/bible/common.sh >/dev/null; {echo}"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return dict(line.split("=", 1) for line in proc.stdout.splitlines()[-len(SETTINGS):])
+
+
+def cached(path, measure, report_only):
+    """measure()'s result, kept in path (JSON) so that a rerun does not measure it again.
+
+    With report_only, never measures: the cached result or None.
+    """
+    if path.exists():
+        return json.loads(path.read_text())
+    if report_only:
+        return None
+    start = time.time()
+    result = {**measure(), "measured_in_s": time.time() - start}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    surgery.atomic_write(path, lambda p: Path(p).write_text(json.dumps(result)))
+    return result
+
+
 def step2_points(run_dir):
     """The run's interval checkpoints and its last one, in update order, without repeats."""
     paths = sorted(run_dir.glob("checkpoint_*_*.pt"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
@@ -99,13 +136,13 @@ def summarise(points, langs, methods, seeds, majority):
                 curves[m].append({"updates": runs[0][i]["updates"],
                                   "flops": statistics.mean(r[i]["flops"] for r in runs),
                                   "seconds": statistics.mean(r[i]["seconds"] for r in runs),
-                                  "accuracy": accuracy, "spread": spread})
+                                  "accuracy": accuracy, "spread": spread, "seeds": len(runs)})
         row = {"majority": majority[lang], "methods": {}}
         target = curves["full"][-1]["accuracy"] - 0.01 if "full" in curves else None
         for m, curve in curves.items():
             final = curve[-1]
             reach = next((p for p in curve if target is not None and p["accuracy"] >= target), None)
-            row["methods"][m] = {"final_accuracy": final["accuracy"], "spread": final["spread"],
+            row["methods"][m] = {"final_accuracy": final["accuracy"], "spread": final["spread"], "seeds": final["seeds"],
                                  "final_flops": final["flops"], "final_seconds": final["seconds"],
                                  "flops_to_target": reach and reach["flops"],
                                  "seconds_to_target": reach and reach["seconds"], "curve": curve}
@@ -133,7 +170,8 @@ def markdown(summary, methods, english, minipost_cost, meta):
         for m in methods:
             r = row["methods"].get(m)
             cells.append("" if r is None else f"{100 * r['final_accuracy']:.1f} ± {100 * r['spread']:.1f}"
-                         + (f" ({r['vs_full']})" if "vs_full" in r else ""))
+                         + (f" ({r['vs_full']})" if "vs_full" in r else "")
+                         + (f" [{r['seeds']} seed{'s' * (r['seeds'] > 1)}]" if r["seeds"] < len(meta["seeds"]) else ""))
         rcells = []
         for m in mini:
             r = row["methods"].get(m, {})
@@ -151,6 +189,9 @@ def markdown(summary, methods, english, minipost_cost, meta):
         finals.append(f"{100 * statistics.mean(vals):.1f}" if vals else "")
     lines.append("| average | " + f"{100 * statistics.mean(r['majority'] for r in summary.values()):.1f} | "
                  + " | ".join(finals) + " | " + " | ".join(avg) + " |")
+    if not meta["complete"]:
+        lines += ["", "**Partial**: not every language, method and seed has been measured yet; a cell "
+                  "with fewer seeds says how many (rerun benchmarks/transfer.py to resume)."]
     lines += ["", "Zero-shot accuracy (%) on the test chapters: mean ± half the range over seeds "
               f"{meta['seeds']}; (tie/win/loss) against full, a tie when the difference is within the spread. "
               "Ratio = compute the full method needs to reach its own final accuracy - 1 point, divided by "
@@ -158,13 +199,15 @@ def markdown(summary, methods, english, minipost_cost, meta):
               "wall = fairseq's training time)."]
     if english:
         lines += ["", "English in-language accuracy (step-3 classifier, unswapped): "
-                  + ", ".join(f"{k} {100 * v[0]:.1f} ± {100 * v[1]:.1f}" for k, v in english.items())]
+                  + ", ".join(f"{k} {100 * v[0]:.1f} ± {100 * v[1]:.1f} ({v[2]} seeds)" for k, v in english.items())]
     if minipost_cost:
         lines += ["", f"MiniPost's one-off cost (build its mini-model): {minipost_cost['flops'] / 1e12:.1f} TFLOPs, "
                   f"{minipost_cost['seconds']:.0f} s; amortised over {len(summary)} languages: "
                   f"{minipost_cost['flops'] / 1e12 / len(summary):.1f} TFLOPs, "
                   f"{minipost_cost['seconds'] / len(summary):.0f} s each (not in the ratios above)."]
-    lines += ["", f"Settings: {json.dumps(meta['settings'])}; the run took {meta['seconds'] / 60:.0f} minutes."]
+    lines += ["", f"Settings: {json.dumps(meta['settings'])}. Steps 2-4 and step 3 took "
+              f"{meta['seconds'] / 60:.0f} minutes of measuring, pretraining {meta['pretrain_seconds'] / 60:.0f} "
+              "minutes of training."]
     return "\n".join(lines) + "\n"
 
 
@@ -184,8 +227,8 @@ def plot(summary, methods, path):
                 continue
             xs = [p["flops"] / 1e12 for p in r["curve"]]
             ys = [100 * p["accuracy"] for p in r["curve"]]
-            if m.startswith("random"):
-                ax.axhline(ys[-1], ls=":", color="grey", label=m)
+            if m in CONTROLS:
+                ax.axhline(ys[-1], ls=":", color="grey" if m.startswith("random") else "tab:olive", label=m)
             else:
                 ax.errorbar(xs, ys, yerr=[100 * p["spread"] for p in r["curve"]], marker="o", ms=3, capsize=2, label=m)
         ax.axhline(100 * row["majority"], ls="--", color="black", lw=0.8, label="majority")
@@ -200,73 +243,97 @@ def plot(summary, methods, path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--langs", nargs="+", default=["de", "fr", "ru", "ar"])
+    parser.add_argument("--langs", nargs="+", default=["de", "fr", "ru", "es"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
-    parser.add_argument("--methods", nargs="+", default=["full", "minijoint", "minipost", "random"])
+    parser.add_argument("--methods", nargs="+", default=["full", "minijoint", "minipost", "random", "copy_only"])
     parser.add_argument("--points", type=int, default=5, help="step-2 checkpoints per run (evenly spaced)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "results"))
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: write the report from the measurements finished so far "
+                        "(RUNS/points; a rerun without this flag resumes the rest)")
     args = parser.parse_args(argv)
 
     start = time.time()
     env = {**os.environ, "RUNS": os.environ.get("RUNS", "runs/transfer")}
     runs, data = ROOT / env["RUNS"], ROOT / env.get("DATA", "data/bible")
-    adapt_updates = int(env.get("ADAPT_UPDATES", 300))
-    every = max(1, adapt_updates // args.points)
+    settings = recipe_settings(env)
+    every = max(1, int(settings["ADAPT_UPDATES"]) // args.points)
     src = env.get("SRC", "en")
-
-    log(f"data: {src} + {args.langs}")
-    subprocess.run(["bash", "examples/bible/prepare.sh"], cwd=ROOT, check=True,
-                   env={**env, "LANGS": ",".join([src, *args.langs])}, stdout=subprocess.DEVNULL)
-    log("step 1: MiniJoint pretraining")
-    recipe("1_pretrain_minijoint.sh", env=env)
     models = sorted({BIG_MODEL[m] for m in args.methods})
+
+    if not args.report_only:
+        log(f"data: {src} + {args.langs}")
+        subprocess.run(["bash", "examples/bible/prepare.sh"], cwd=ROOT, check=True,
+                       env={**env, "LANGS": ",".join([src, *args.langs])}, stdout=subprocess.DEVNULL)
+        log("step 1: MiniJoint pretraining")
+        recipe("1_pretrain_minijoint.sh", env=env)
+        if "roberta" in models:
+            log("step 1: plain RoBERTa pretraining, then MiniPost")
+            recipe("1_pretrain_roberta.sh", env=env)
+            recipe("1b_minipost.sh", env=env)
     minipost_cost = None
-    if "roberta" in models:
-        log("step 1: plain RoBERTa pretraining, then MiniPost")
-        recipe("1_pretrain_roberta.sh", env=env)
-        recipe("1b_minipost.sh", env=env)
-        state = load_checkpoint(str(runs / "pretrain" / "minipost" / "checkpoint_last.pt"))
+    minipost = runs / "pretrain" / "minipost" / "checkpoint_last.pt"
+    if "roberta" in models and minipost.exists():
+        state = load_checkpoint(str(minipost))
         extra = state.get("extra_state") or {}
         minipost_cost = {"flops": (extra.get("MiniPostMLMTask") or {}).get("minimodel_flops_total", 0),
                          "seconds": extra.get("previous_training_time", 0.0)}
 
-    english, classifiers = {}, {}
-    for model in models:
-        accs = []
-        for seed in args.seeds:
+    def step2_curve(lang, method, seed):
+        model = BIG_MODEL[method]
+        if (model, seed) not in classifiers:
             recipe("3_finetune.sh", seed, model, env=env)
             path = runs / "finetune" / model / f"seed{seed}" / "checkpoint_best.pt"
             classifiers[model, seed] = load_checkpoint(str(path))
-            accs.append(evaluate_classifier(path, data / src / "cls")["accuracy"])
-            log(f"step 3: {model} seed {seed}: English accuracy {accs[-1]:.4f}")
-        english[model] = mean_spread(accs)
+        run_dir = runs / "adapt" / lang / method / f"seed{seed}"
+        flags = [] if method in CONTROLS else [
+            "--save-interval-updates", every, "--keep-interval-updates", -1]
+        recipe("2_adapt_language.sh", lang, method, seed, *flags, env=env)
+        curve, result = [], None
+        for path in step2_points(run_dir):
+            state, result = score(classifiers[model, seed], path, data / lang / "cls")
+            updates, flops, seconds = checkpoint_compute(state)
+            if curve and curve[-1]["updates"] == updates:
+                continue
+            curve.append({"updates": updates, "flops": flops, "seconds": seconds,
+                          "accuracy": result["accuracy"]})
+            log(f"{lang} {method} seed {seed}: {updates} updates, {flops / 1e12:.2f} TFLOPs, "
+                f"{seconds:.0f} s -> accuracy {result['accuracy']:.4f}")
+        return {"majority": result["majority"], "curve": curve}
 
-    points, majority = {}, {}
-    for lang in args.langs:
-        for seed in args.seeds:
+    cache = runs / "points"  # one JSON per finished measurement: a rerun resumes where it stopped
+    english, points, majority = {}, {}, {}
+    measured_s = 0.0
+    classifiers = {}
+    for seed in args.seeds:
+        for model in models:
+            def english_accuracy(model=model):
+                recipe("3_finetune.sh", seed, model, env=env)
+                path = runs / "finetune" / model / f"seed{seed}" / "checkpoint_best.pt"
+                return {"accuracy": evaluate_classifier(path, data / src / "cls")["accuracy"]}
+            acc = cached(cache / f"english_{model}_seed{seed}.json", english_accuracy, args.report_only)
+            if acc:
+                measured_s += acc.get("measured_in_s", 0.0)
+                english.setdefault(model, []).append(acc["accuracy"])
+                log(f"step 3: {model} seed {seed}: English accuracy {acc['accuracy']:.4f}")
+        for lang in args.langs:
             for method in args.methods:
-                run_dir = runs / "adapt" / lang / method / f"seed{seed}"
-                flags = [] if method.startswith("random") else [
-                    "--save-interval-updates", every, "--keep-interval-updates", -1]
-                recipe("2_adapt_language.sh", lang, method, seed, *flags, env=env)
-                curve = []
-                for path in step2_points(run_dir):
-                    state, result = score(classifiers[BIG_MODEL[method], seed], path, data / lang / "cls")
-                    updates, flops, seconds = checkpoint_compute(state)
-                    if curve and curve[-1]["updates"] == updates:
-                        continue
-                    curve.append({"updates": updates, "flops": flops, "seconds": seconds,
-                                  "accuracy": result["accuracy"]})
-                    majority[lang] = result["majority"]
-                    log(f"{lang} {method} seed {seed}: {updates} updates, {flops / 1e12:.2f} TFLOPs, "
-                        f"{seconds:.0f} s -> accuracy {result['accuracy']:.4f}")
-                points[lang, method, seed] = curve
+                run = cached(cache / f"{lang}_{method}_seed{seed}.json",
+                             lambda: step2_curve(lang, method, seed), args.report_only)
+                if run:
+                    measured_s += run.get("measured_in_s", 0.0)
+                    points[lang, method, seed] = run["curve"]
+                    majority[lang] = run["majority"]
 
-    summary = summarise(points, args.langs, args.methods, args.seeds, majority)
-    meta = {"seeds": args.seeds, "seconds": time.time() - start,
-            "settings": {k: env[k] for k in sorted(env) if k in {
-                "PRETRAIN_UPDATES", "PRETRAIN_LR", "ADAPT_UPDATES", "ADAPT_LR", "FT_UPDATES", "VOCAB", "ARCH",
-                "MODEL_FLAGS", "TOKENS", "MINIPOST_K", "MINIPOST_M", "MINIPOST_UPDATES"}}}
+    langs = [lang for lang in args.langs if lang in majority]
+    summary = summarise(points, langs, args.methods, args.seeds, majority)
+    pretrain_s = sum(float((runs / "pretrain" / m / "train_seconds").read_text() or 0)
+                     for m in ("minijoint", "roberta") if (runs / "pretrain" / m / "train_seconds").exists())
+    meta = {"seeds": args.seeds, "seconds": measured_s, "pretrain_seconds": pretrain_s,
+            "complete": len(points) == len(args.langs) * len(args.methods) * len(args.seeds)
+            and all(len(v) == len(args.seeds) for v in english.values()),
+            "settings": settings}
+    english = {m: (*mean_spread(v), len(v)) for m, v in english.items()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = {"meta": meta, "english": english, "minipost_cost": minipost_cost, "summary": summary,

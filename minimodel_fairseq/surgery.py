@@ -7,7 +7,8 @@
 - :func:`apply_body_architecture`: make a command-line model config describe the
   body checkpoint's architecture, so users never repeat layer sizes.
 - :func:`new_language_embeddings`: the target-language embedding matrix
-  (``random`` as in the paper, or ``shared`` surface forms copied).
+  (``random`` as in the paper, or ``shared`` surface forms copied, optionally
+  through transliteration).
 - :func:`swap_embeddings`: put step 2's embeddings into step 3's classifier.
 - :func:`save_checkpoint`: atomic writes that refuse to overwrite unless forced.
 
@@ -23,6 +24,9 @@ from pathlib import Path
 
 import torch
 
+from minimodel_fairseq import anchors
+
+INITS = ("random", "shared", "shared_translit")  # --embedding-init
 TOKENS = "encoder.sentence_encoder.embed_tokens.weight"
 LM_HEAD = "encoder.lm_head."
 MINI_HEAD = "encoder.mini_lm_head."
@@ -184,27 +188,28 @@ def new_language_embeddings(target_dict, body_weight, init="random", source_dict
     ``random``: N(0, 0.02), padding row zero (the paper's setting; RoBERTa's own
     init). ``shared``: rows of symbols whose surface form is also in
     ``source_dict`` are copied from ``body_weight``, the others random.
+    ``shared_translit``: as ``shared``, and Cyrillic symbols are also matched
+    through their romanisation (:mod:`minimodel_fairseq.anchors`).
     Returns (weight, number of rows copied).
     """
+    if init not in INITS:
+        raise ValueError(f"--embedding-init must be one of {', '.join(INITS)}, got {init!r}")
     g = torch.Generator().manual_seed(seed)
     dim = body_weight.size(1)
     weight = torch.randn(len(target_dict), dim, generator=g).mul_(0.02)
     copied = 0
-    if init == "shared":
+    if init != "random":
         if source_dict is None:
-            raise CheckpointError("--embedding-init shared needs the body's dictionary (--body-dict)")
+            raise CheckpointError(f"--embedding-init {init} needs the body's dictionary (--body-dict)")
         if len(source_dict) != body_weight.size(0):
             raise CheckpointError(
                 f"body dictionary has {len(source_dict)} symbols but the body's embeddings have "
                 f"{body_weight.size(0)} rows: give the dict.txt the body was trained with"
             )
-        for i, sym in enumerate(target_dict.symbols):
-            j = source_dict.indices.get(sym)
-            if j is not None:
-                weight[i] = body_weight[j]
-                copied += 1
-    elif init != "random":
-        raise ValueError(f"--embedding-init must be random or shared, got {init!r}")
+        found = anchors.match(target_dict.symbols, source_dict.indices, transliterate=init == "shared_translit")
+        for i, j in found.items():
+            weight[i] = body_weight[j]
+        copied = len(found)
     weight[target_dict.pad()] = 0
     return weight, copied
 

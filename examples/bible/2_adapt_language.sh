@@ -6,7 +6,8 @@
 #         minipost  - the MiniPost mini-model of the plain RoBERTa (1b_minipost.sh)
 #         full_roberta - the standard recipe on the plain RoBERTa (MiniPost's big model)
 #         random, random_roberta - controls: untrained embeddings (lr 0), random init
-#         copy_only - control: untrained embeddings with the shared init (only the copied rows)
+#         copy_only - control: untrained embeddings with the shared init (only the copied rows;
+#                     EMBED_INIT's matching, shared when EMBED_INIT is random)
 # The trained methods start from EMBED_INIT (common.sh: shared by default).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 lang="$1"; method="$2"; seed="${3:-1}"; shift $(( $# < 3 ? $# : 3 ))
@@ -18,7 +19,7 @@ if [ -f "$out/train_seconds" ]; then echo "step 2: $out is done, skipped"; exit 
 mkdir -p "$out"
 updates="$ADAPT_UPDATES"; lr="$ADAPT_LR"
 init="$EMBED_INIT"
-case "$method" in random*) updates=1; lr=0; init=random ;; copy_only) updates=1; lr=0; init=shared ;; esac
+case "$method" in random*) updates=1; lr=0; init=random ;; copy_only) updates=1; lr=0; init="${EMBED_INIT/#random/shared}" ;; esac
 "${FAIRSEQ_TRAIN[@]}" "$DATA/$lang/mlm" \
   --task new_language_mlm --criterion masked_lm --arch roberta --body-checkpoint "$body" --embedding-init "$init" \
   --tokens-per-sample "$TOKENS" --batch-size "$ADAPT_BSZ" \

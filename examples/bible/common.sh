@@ -30,8 +30,10 @@ ADAPT_LR="${ADAPT_LR:-2e-3}"
 # shared: rows of tokens spelled as in the source dictionary start from the source embedding
 # (names, numbers, punctuation). At CPU scale it is what makes transfer work: over a weakly
 # contextual body, masked LM pins the new embeddings down only up to a rotation, and the copied
-# rows fix it (docs/results.md). random: the paper's N(0, 0.02) init.
-EMBED_INIT="${EMBED_INIT:-shared}"
+# rows fix it (docs/results.md). shared_translit: shared, plus Cyrillic tokens matched through
+# their romanisation (Давид -> David; Russian: 281 rows instead of 50); the same as shared for
+# Latin-script languages. random: the paper's N(0, 0.02) init.
+EMBED_INIT="${EMBED_INIT:-shared_translit}"
 # step 3: fine-tuning
 FT_UPDATES="${FT_UPDATES:-400}"
 FT_BSZ="${FT_BSZ:-32}"

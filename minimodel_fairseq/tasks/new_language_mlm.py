@@ -38,11 +38,13 @@ class NewLanguageMLMConfig(MaskedLMConfig):
             "architecture is used; layer sizes on the command line are ignored"
         },
     )
-    embedding_init: ChoiceEnum(["random", "shared"]) = field(
+    embedding_init: ChoiceEnum(list(surgery.INITS)) = field(
         default="random",
         metadata={
             "help": "random: N(0, 0.02), padding row zero (the paper's setting); shared: "
-            "tokens whose surface form is in the body's dictionary start from its embedding"
+            "tokens whose surface form is in the body's dictionary start from its embedding; "
+            "shared_translit: shared, and Cyrillic tokens also match through their "
+            "romanisation (names: David, Jacob, Babylon)"
         },
     )
     body_dict: Optional[str] = field(
@@ -80,7 +82,7 @@ class NewLanguageMLMTask(CheckedDataDir, LogsTrainingFlops, MaskedLMTask):
         missing, unexpected = model.load_state_dict(weights, strict=False)
         assert set(missing) == new and not unexpected, (missing, unexpected)
         source_dict = None
-        if self.cfg.embedding_init == "shared":
+        if self.cfg.embedding_init != "random":
             source_dict = self._body_dictionary(body)
         weight, copied = surgery.new_language_embeddings(
             self.source_dictionary, body["model"][surgery.TOKENS], self.cfg.embedding_init,
@@ -97,7 +99,7 @@ class NewLanguageMLMTask(CheckedDataDir, LogsTrainingFlops, MaskedLMTask):
     def _body_dictionary(self, body):
         path = self.cfg.body_dict or str(surgery.training_dictionary_path(body))
         if not os.path.isfile(path):
-            raise ValueError(f"--embedding-init shared: body dictionary {path} not found; pass --body-dict")
+            raise ValueError(f"--embedding-init {self.cfg.embedding_init}: body dictionary {path} not found; pass --body-dict")
         d = Dictionary.load(path)
         d.add_symbol("<mask>")  # as the masked-LM task that trained the body did
         return d
