@@ -2,7 +2,8 @@
 
 Checks the instrument, not the result: every method gets a curve whose FLOPs and
 seconds grow with the updates, the mini-model's updates cost fewer FLOPs than the
-full model's, and the JSON, Markdown table and PNG plot are written.
+full model's, and the JSON, Markdown table and PNG plot are written; a rerun
+measures nothing again, and --report-only reports what is finished, marked partial.
 """
 import json
 import os
@@ -25,9 +26,9 @@ def test_transfer_benchmark_miniature(bible_data, tmp_path):
         "ADAPT_UPDATES": "6", "FT_UPDATES": "4", "THREADS": "1",
     }
     out = tmp_path / "results"
-    proc = subprocess.run([sys.executable, "benchmarks/transfer.py", "--langs", "de", "--seeds", "1",
-                           "--methods", "full", "minijoint", "minipost", "random", "--points", "3",
-                           "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True)
+    args = [sys.executable, "benchmarks/transfer.py", "--langs", "de", "--seeds", "1",
+            "--methods", "full", "minijoint", "minipost", "random", "copy_only", "--points", "3", "--out", str(out)]
+    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "de minijoint seed 1: 4 updates" in proc.stdout  # progress while it runs
     result = json.loads((out / "transfer.json").read_text())
@@ -38,9 +39,21 @@ def test_transfer_benchmark_miniature(bible_data, tmp_path):
         assert all(b["flops"] > a["flops"] > 0 and b["seconds"] >= a["seconds"] for a, b in zip(curve, curve[1:]))
         assert all(0 <= p["accuracy"] <= 1 for p in curve)
     assert de["minijoint"]["final_flops"] < de["full"]["final_flops"]
-    assert len(de["random"]["curve"]) == 1
+    assert len(de["random"]["curve"]) == 1 and len(de["copy_only"]["curve"]) == 1
     assert result["minipost_cost"]["flops"] > 0 and set(result["english"]) == {"minijoint", "roberta"}
     table = (out / "transfer.md").read_text()
     assert "| de |" in table and "| average |" in table and "MiniPost's one-off cost" in table
     assert (out / "transfer.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob(".*tmp*"))
+
+    # a rerun resumes: everything is cached, nothing is trained or scored again, same summary
+    rerun = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert "updates," not in rerun.stdout and "Partial" not in rerun.stdout
+    assert json.loads((out / "transfer.json").read_text())["summary"] == result["summary"]
+    # a second seed that has not run yet: --report-only trains nothing and marks the report partial
+    report = subprocess.run(args[:5] + ["1", "2"] + args[6:] + ["--report-only"], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    assert report.returncode == 0, report.stdout[-3000:] + report.stderr[-3000:]
+    assert "Partial" in report.stdout and "[1 seed]" in report.stdout
+    assert not (tmp_path / "runs" / "adapt" / "de" / "full" / "seed2").exists()

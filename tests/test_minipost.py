@@ -19,10 +19,10 @@ pytestmark = pytest.mark.slow
 USER_DIR = str(ROOT / "minimodel_fairseq")
 
 
-def build(source, data, k, m, init):
+def build(source, data, k, m, init, head_init="copy"):
     task = MaskedLMTask(MaskedLMConfig(data=str(data)), Dictionary.load(str(data / "dict.txt")))
     args = argparse.Namespace(source_checkpoint=str(source), mini_layers=k, mini_new_layers=m,
-                              new_layer_init=init, tokens_per_sample=64)
+                              new_layer_init=init, mini_head_init=head_init, tokens_per_sample=64)
     return MiniPostRobertaModel.build_model(args, task), task, args
 
 
@@ -56,6 +56,24 @@ def test_truncation_is_exact(tiny_minijoint, bible_data, en_tokens, k, m, init):
     src_state = surgery.load_roberta_checkpoint(tiny_minijoint)["model"]
     for name, p in mini.encoder.lm_head.named_parameters():
         assert torch.equal(p, src_state[f"encoder.lm_head.{name}"]), name
+
+
+def test_new_head_replaces_only_the_head(tiny_minijoint, bible_data, en_tokens):
+    mini, _, _ = build(tiny_minijoint, bible_data / "en" / "mlm", 2, 0, "copy", head_init="random")
+    copied, _, _ = build(tiny_minijoint, bible_data / "en" / "mlm", 2, 0, "copy")
+    head, src_head = mini.encoder.lm_head, copied.encoder.lm_head
+    assert not torch.allclose(head.dense.weight, src_head.dense.weight)
+    assert head.dense.weight.std().item() == pytest.approx(0.02, rel=0.2)
+    assert head.dense.bias.abs().sum() == 0 and head.bias.abs().sum() == 0
+    assert torch.equal(head.layer_norm.weight, torch.ones_like(head.layer_norm.weight))
+    assert head.weight is mini.encoder.sentence_encoder.embed_tokens.weight  # still tied
+    others = {k: v for k, v in copied.state_dict().items() if not k.startswith("encoder.lm_head.")
+              or k == "encoder.lm_head.weight"}
+    for k, v in mini.state_dict().items():
+        if k in others:
+            assert torch.equal(v, others[k]), k
+    ours, theirs = hidden_states(mini, en_tokens), hidden_states(copied, en_tokens)
+    torch.testing.assert_close(ours[2], theirs[2], rtol=0, atol=0)
 
 
 def test_aligned_training_touches_only_the_new_top(tiny_minijoint, bible_data, tmp_path):

@@ -2,14 +2,15 @@
 # Step 1b (MiniPost): truncate the plain RoBERTa to its bottom K layers, add M
 # new layers (copies of layers K+1..K+M) and train only those and the LM head
 # on the source language, so the mini-model stays aligned with the big model.
-#   MINIPOST_K=2 MINIPOST_M=1 MINIPOST_UPDATES=200 examples/bible/1b_minipost.sh [extra flags]
+#   MINIPOST_K=2 MINIPOST_M=1 MINIPOST_UPDATES=200 [MINIPOST_HEAD_INIT=copy|random] \
+#     examples/bible/1b_minipost.sh [extra flags]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 [ -f "$PLAIN" ] || { echo "no $PLAIN: run examples/bible/1_pretrain_roberta.sh first" >&2; exit 2; }
 out="$RUNS/pretrain/minipost"
 mkdir -p "$out"
 "${FAIRSEQ_TRAIN[@]}" "$DATA/$SRC/mlm" \
   --task minipost_mlm --criterion masked_lm --arch minipost_roberta --source-checkpoint "$PLAIN" \
-  --mini-layers "$MINIPOST_K" --mini-new-layers "$MINIPOST_M" --new-layer-init copy \
+  --mini-layers "$MINIPOST_K" --mini-new-layers "$MINIPOST_M" --new-layer-init copy --mini-head-init "$MINIPOST_HEAD_INIT" \
   --tokens-per-sample "$TOKENS" --batch-size "$PRETRAIN_BSZ" \
   --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 0 --lr "$PRETRAIN_LR" \
   --lr-scheduler polynomial_decay --warmup-updates $((MINIPOST_UPDATES / 10)) \

@@ -23,6 +23,7 @@ PRETRAIN_LR="${PRETRAIN_LR:-1e-3}"
 MINIPOST_K="${MINIPOST_K:-2}"
 MINIPOST_M="${MINIPOST_M:-1}"
 MINIPOST_UPDATES="${MINIPOST_UPDATES:-200}"
+MINIPOST_HEAD_INIT="${MINIPOST_HEAD_INIT:-copy}"  # copy: the big model's LM head; random: a new one
 # step 2: new-language embeddings
 ADAPT_UPDATES="${ADAPT_UPDATES:-500}"
 ADAPT_BSZ="${ADAPT_BSZ:-16}"

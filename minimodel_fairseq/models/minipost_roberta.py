@@ -5,7 +5,9 @@ builds a RoBERTa of K+M layers with the source's sizes (never the command
 line's): the source's token and position embeddings, embedding LayerNorm and
 bottom K layers, then M new layers (``--new-layer-init copy``: the source's
 layers K+1..K+M; ``random``: RoBERTa's init) and the source's LM head (and, for
-pre-norm, its final LayerNorm). Task ``minipost_mlm`` then trains only the new
+pre-norm, its final LayerNorm); ``--mini-head-init random`` gives it a new LM head
+instead (RoBERTa's init; the output projection stays tied to the embeddings), the
+"newly trained head" that docs/method.md compares against. Task ``minipost_mlm`` then trains only the new
 layers and the head, so the bottom K layers stay exactly the big model's.
 
 The model config is rewritten to plain ``roberta`` with K+M layers once the
@@ -16,6 +18,7 @@ import contextlib
 import logging
 import os
 
+import torch
 from fairseq.models import register_model, register_model_architecture
 from fairseq.models.roberta.model import RobertaModel, base_architecture
 from fairseq.utils import safe_getattr
@@ -42,6 +45,9 @@ class MiniPostRobertaModel(RobertaModel):
                             help="trainable transformer layers added on top of the K copied ones")
         parser.add_argument("--new-layer-init", choices=["copy", "random"],
                             help="copy: the source's layers K+1..K+M; random: RoBERTa's init")
+        parser.add_argument("--mini-head-init", choices=["copy", "random"],
+                            help="copy: the source's LM head (dense, LayerNorm, bias); random: a new "
+                            "head with RoBERTa's init (output projection still tied to the embeddings)")
 
     @classmethod
     def build_model(cls, args, task):
@@ -73,8 +79,15 @@ class MiniPostRobertaModel(RobertaModel):
         new_keys = {f"encoder.sentence_encoder.layers.{i}." for i in range(limit, k + m)}
         assert not unexpected and all(any(key.startswith(p) for p in new_keys) for key in missing), (
             missing, unexpected)
-        logger.info("MiniPost: %d layers from the source (%d copied and frozen, %d new, init %s)",
-                    k + m, k, m, init)
+        if args.mini_head_init == "random":
+            head = model.encoder.lm_head
+            with torch.no_grad():
+                head.dense.weight.normal_(mean=0.0, std=0.02)
+                head.dense.bias.zero_()
+                head.layer_norm.reset_parameters()
+                head.bias.zero_()
+        logger.info("MiniPost: %d layers from the source (%d copied and frozen, %d new, init %s), LM head %s",
+                    k + m, k, m, init, "new" if args.mini_head_init == "random" else "the source's")
         return model
 
 
@@ -84,4 +97,5 @@ def minipost_roberta_architecture(args):
     args.mini_layers = safe_getattr(args, "mini_layers", 2)
     args.mini_new_layers = safe_getattr(args, "mini_new_layers", 1)
     args.new_layer_init = safe_getattr(args, "new_layer_init", "copy")
+    args.mini_head_init = safe_getattr(args, "mini_head_init", "copy")
     base_architecture(args)
