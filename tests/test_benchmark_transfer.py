@@ -34,11 +34,11 @@ def test_transfer_benchmark_miniature(bible_data, tmp_path):
     result = json.loads((out / "transfer.json").read_text())
     de = result["summary"]["de"]["methods"]
     for method in ("full", "minijoint", "minipost"):
-        curve = de[method]["curve"]
-        assert [p["updates"] for p in curve] == [2, 4, 6], (method, curve)
+        curve = de[method]["curve"]  # the mini methods run --mini-budget 2 x ADAPT_UPDATES
+        assert [p["updates"] for p in curve] == ([2, 4, 6] if method == "full" else [2, 4, 6, 8, 10, 12]), curve
         assert all(b["flops"] > a["flops"] > 0 and b["seconds"] >= a["seconds"] for a, b in zip(curve, curve[1:]))
         assert all(0 <= p["accuracy"] <= 1 for p in curve)
-    assert de["minijoint"]["final_flops"] < de["full"]["final_flops"]
+    assert de["minijoint"]["curve"][2]["flops"] < de["full"]["curve"][2]["flops"]  # same updates, fewer FLOPs
     assert len(de["random"]["curve"]) == 1 and len(de["copy_only"]["curve"]) == 1
     assert result["minipost_cost"]["flops"] > 0 and set(result["english"]) == {"minijoint", "roberta"}
     table = (out / "transfer.md").read_text()

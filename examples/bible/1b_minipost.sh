@@ -7,6 +7,9 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 [ -f "$PLAIN" ] || { echo "no $PLAIN: run examples/bible/1_pretrain_roberta.sh first" >&2; exit 2; }
 out="$RUNS/pretrain/minipost"
+# done once: a rerun would resume at the last update and train one more at lr 0 (fairseq),
+# adding its start-up time to the recorded one-off cost
+if [ -f "$out/train_seconds" ]; then echo "step 1b: $out is done, skipped (delete $out/train_seconds to retrain)"; exit 0; fi
 mkdir -p "$out"
 "${FAIRSEQ_TRAIN[@]}" "$DATA/$SRC/mlm" \
   --task minipost_mlm --criterion masked_lm --arch minipost_roberta --source-checkpoint "$PLAIN" \

@@ -18,13 +18,14 @@ out="$RUNS/adapt/$lang/$method/seed$seed"
 if [ -f "$out/train_seconds" ]; then echo "step 2: $out is done, skipped"; exit 0; fi
 mkdir -p "$out"
 updates="$ADAPT_UPDATES"; lr="$ADAPT_LR"
+case "$method" in minijoint|minipost) updates="$MINI_ADAPT_UPDATES" ;; esac
 init="$EMBED_INIT"
 case "$method" in random*) updates=1; lr=0; init=random ;; copy_only) updates=1; lr=0; init="${EMBED_INIT/#random/shared}" ;; esac
 "${FAIRSEQ_TRAIN[@]}" "$DATA/$lang/mlm" \
   --task new_language_mlm --criterion masked_lm --arch roberta --body-checkpoint "$body" --embedding-init "$init" \
   --tokens-per-sample "$TOKENS" --batch-size "$ADAPT_BSZ" \
   --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 0 \
-  --lr "$lr" --lr-scheduler fixed --warmup-updates $((updates / 10)) \
+  --lr "$lr" --lr-scheduler fixed --warmup-updates $((ADAPT_UPDATES / 10)) \
   --max-update "$updates" --max-epoch 1000 --disable-validation --seed "$seed" \
   --save-dir "$out" "$@" > "$out/train.log" 2>&1 || { tail -n 30 "$out/train.log" >&2; exit 1; }
 train_seconds "$out/train.log" > "$out/train_seconds"

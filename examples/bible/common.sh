@@ -26,6 +26,7 @@ MINIPOST_UPDATES="${MINIPOST_UPDATES:-200}"
 MINIPOST_HEAD_INIT="${MINIPOST_HEAD_INIT:-copy}"  # copy: the big model's LM head; random: a new one
 # step 2: new-language embeddings
 ADAPT_UPDATES="${ADAPT_UPDATES:-500}"
+MINI_ADAPT_UPDATES="${MINI_ADAPT_UPDATES:-$ADAPT_UPDATES}"  # minijoint/minipost (cheaper updates; benchmarks give them more)
 ADAPT_BSZ="${ADAPT_BSZ:-16}"
 ADAPT_LR="${ADAPT_LR:-2e-3}"
 # shared: rows of tokens spelled as in the source dictionary start from the source embedding
