@@ -30,6 +30,7 @@ by seed, so a partial report has whole seeds of every language and method.
 """
 import argparse
 import json
+import logging
 import os
 import statistics
 import subprocess
@@ -150,9 +151,11 @@ def summarise(points, langs, methods, seeds, majority):
         full = row["methods"].get("full")
         for m, r in row["methods"].items():
             if full and m != "full":
-                diff = r["final_accuracy"] - full["final_accuracy"]
-                r["vs_full"] = "tie" if abs(diff) <= max(r["spread"], full["spread"]) else (
-                    "win" if diff > 0 else "loss")
+                if m not in CONTROLS and min(r["seeds"], full["seeds"]) > 1:
+                    # one seed gives no spread to tell a difference from noise: no verdict then
+                    diff = r["final_accuracy"] - full["final_accuracy"]
+                    r["vs_full"] = "tie" if abs(diff) <= max(r["spread"], full["spread"]) else (
+                        "win" if diff > 0 else "loss")
                 for unit in ("flops", "seconds"):
                     a, b = full[f"{unit}_to_target"], r[f"{unit}_to_target"]
                     r[f"{unit}_ratio"] = a / b if a and b else None
@@ -183,6 +186,8 @@ def markdown(summary, methods, english, minipost_cost, meta):
             rcells.append(f"{f:.2f}x / {s:.2f}x" if f else "not reached")
         lines.append(f"| {lang} | {100 * row['majority']:.1f} | " + " | ".join(cells) + " | " + " | ".join(rcells) + " |")
     avg = [f"{statistics.mean(ratios[m]['flops']):.2f}x / {statistics.mean(ratios[m]['seconds']):.2f}x"
+           + (f" (the {len(ratios[m]['flops'])} of {len(summary)} that reach it)"
+              if len(ratios[m]["flops"]) < len(summary) else "")
            if ratios[m]["flops"] else "not reached" for m in mini]
     finals = []
     for m in methods:
@@ -202,7 +207,7 @@ def markdown(summary, methods, english, minipost_cost, meta):
               "wall = fairseq's training time)."]
     if english:
         lines += ["", "English in-language accuracy (step-3 classifier, unswapped): "
-                  + ", ".join(f"{k} {100 * v[0]:.1f} ± {100 * v[1]:.1f} ({v[2]} seeds)" for k, v in english.items())]
+                  + ", ".join(f"{k} {100 * v[0]:.1f} ± {100 * v[1]:.1f} ({v[2]} seed{'s' * (v[2] > 1)})" for k, v in english.items())]
     if minipost_cost:
         lines += ["", f"MiniPost's one-off cost (build its mini-model): {minipost_cost['flops'] / 1e12:.1f} TFLOPs, "
                   f"{minipost_cost['seconds']:.0f} s; amortised over {len(summary)} languages: "
@@ -215,7 +220,9 @@ def markdown(summary, methods, english, minipost_cost, meta):
 
 
 def plot(summary, methods, path):
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # fairseq's logging config lets its DEBUG through
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -237,6 +244,10 @@ def plot(summary, methods, path):
         ax.axhline(100 * row["majority"], ls="--", color="black", lw=0.8, label="majority")
         ax.set_title(lang)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}"))
+        ax.set_xticks([t for t in (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500) if t <= 2 * max(
+            p["flops"] / 1e12 for r in row["methods"].values() for p in r["curve"])])
         ax.set_xlabel("step-2 TFLOPs")
     axes[0][0].set_ylabel("zero-shot accuracy (%)")
     axes[0][-1].legend(fontsize=7)
