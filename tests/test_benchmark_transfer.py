@@ -49,7 +49,7 @@ def test_transfer_benchmark_miniature(bible_data, tmp_path):
     # a rerun resumes: everything is cached, nothing is trained or scored again, same summary
     rerun = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
-    assert "updates," not in rerun.stdout and "Partial" not in rerun.stdout
+    assert "-> accuracy" not in rerun.stdout and "Partial" not in rerun.stdout  # no step-2 point scored again
     assert json.loads((out / "transfer.json").read_text())["summary"] == result["summary"]
     # a second seed that has not run yet: --report-only trains nothing and marks the report partial
     report = subprocess.run(args[:5] + ["1", "2"] + args[6:] + ["--report-only"], cwd=ROOT, env=env,
