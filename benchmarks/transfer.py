@@ -29,6 +29,7 @@ what is finished, marked partial, without training anything. The loop runs seed
 by seed, so a partial report has whole seeds of every language and method.
 """
 import argparse
+import functools
 import json
 import logging
 import os
@@ -43,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import minimodel_fairseq  # noqa: E402,F401
-from minimodel_fairseq import surgery  # noqa: E402
+from minimodel_fairseq import flops as flop_count, surgery  # noqa: E402
 from minimodel_fairseq.compat import load_checkpoint  # noqa: E402
 from minimodel_fairseq.evaluate import evaluate_classifier  # noqa: E402
 
@@ -68,19 +69,16 @@ def recipe(script, *args, env):
 
 def checkpoint_compute(state):
     """(updates, FLOPs, training seconds) recorded in a step-2 checkpoint."""
-    extra = state.get("extra_state") or {}
-    flops = (extra.get(STEP2_TASK) or {}).get("minimodel_flops_total", 0)
-    return state["optimizer_history"][-1]["num_updates"], flops, extra.get("previous_training_time", 0.0)
+    return (state["optimizer_history"][-1]["num_updates"], *flop_count.checkpoint_cost(state, STEP2_TASK))
 
 
-def score(classifier_state, step2_path, cls_data):
-    """Zero-shot accuracy of the classifier with step2_path's embeddings swapped in."""
-    step2 = load_checkpoint(str(step2_path))
+def score(classifier_state, step2, cls_data):
+    """Zero-shot accuracy of the classifier with the step-2 checkpoint's embeddings swapped in."""
     swapped = surgery.swap_embeddings(classifier_state, step2)
     with tempfile.TemporaryDirectory() as tmp:
         path = surgery.save_checkpoint(swapped, Path(tmp) / "swapped.pt")
         result = evaluate_classifier(path, cls_data)
-    return step2, result
+    return result
 
 
 SETTINGS = ("PRETRAIN_UPDATES", "PRETRAIN_LR", "ADAPT_UPDATES", "MINI_ADAPT_UPDATES", "ADAPT_LR", "EMBED_INIT", "FT_UPDATES",
@@ -112,7 +110,7 @@ def cached(path, measure, report_only):
 
 
 def step2_points(run_dir):
-    """The run's interval checkpoints and its last one, in update order, without repeats."""
+    """The run's interval checkpoints and its last one, in update order (the last may repeat one)."""
     paths = sorted(run_dir.glob("checkpoint_*_*.pt"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
     last = run_dir / "checkpoint_last.pt"
     return paths + [last] if last.exists() else paths
@@ -274,9 +272,9 @@ def main(argv=None):
     start = time.time()
     env = {**os.environ, "RUNS": os.environ.get("RUNS", "runs/transfer")}
     runs, data = ROOT / env["RUNS"], ROOT / env.get("DATA", "data/bible")
-    adapt_updates = int(recipe_settings(env)["ADAPT_UPDATES"])
-    env["MINI_ADAPT_UPDATES"] = str(round(args.mini_budget * adapt_updates))
     settings = recipe_settings(env)
+    adapt_updates = int(settings["ADAPT_UPDATES"])
+    env["MINI_ADAPT_UPDATES"] = settings["MINI_ADAPT_UPDATES"] = str(round(args.mini_budget * adapt_updates))
     every = max(1, adapt_updates // args.points)
     src = env.get("SRC", "en")
     models = sorted({BIG_MODEL[m] for m in args.methods})
@@ -294,27 +292,30 @@ def main(argv=None):
     minipost_cost = None
     minipost = runs / "pretrain" / "minipost" / "checkpoint_last.pt"
     if "roberta" in models and minipost.exists():
-        state = load_checkpoint(str(minipost))
-        extra = state.get("extra_state") or {}
-        minipost_cost = {"flops": (extra.get("MiniPostMLMTask") or {}).get("minimodel_flops_total", 0),
-                         "seconds": extra.get("previous_training_time", 0.0)}
+        cost = flop_count.checkpoint_cost(load_checkpoint(str(minipost)), "MiniPostMLMTask")
+        minipost_cost = dict(zip(("flops", "seconds"), cost))
+
+    @functools.cache  # the step-3 recipe runs once per classifier
+    def classifier(model, seed):
+        recipe("3_finetune.sh", seed, model, env=env)
+        return runs / "finetune" / model / f"seed{seed}" / "checkpoint_best.pt"
+
+    @functools.cache  # loaded once, scored against every language and method
+    def classifier_state(model, seed):
+        return load_checkpoint(str(classifier(model, seed)))
 
     def step2_curve(lang, method, seed):
-        model = BIG_MODEL[method]
-        if (model, seed) not in classifiers:
-            recipe("3_finetune.sh", seed, model, env=env)
-            path = runs / "finetune" / model / f"seed{seed}" / "checkpoint_best.pt"
-            classifiers[model, seed] = load_checkpoint(str(path))
         run_dir = runs / "adapt" / lang / method / f"seed{seed}"
         flags = [] if method in CONTROLS else [
             "--save-interval-updates", every, "--keep-interval-updates", -1]
         recipe("2_adapt_language.sh", lang, method, seed, *flags, env=env)
         curve, result = [], None
         for path in step2_points(run_dir):
-            state, result = score(classifiers[model, seed], path, data / lang / "cls")
+            state = load_checkpoint(str(path))
             updates, flops, seconds = checkpoint_compute(state)
-            if curve and curve[-1]["updates"] == updates:
+            if curve and curve[-1]["updates"] == updates:  # checkpoint_last repeats the last interval save
                 continue
+            result = score(classifier_state(BIG_MODEL[method], seed), state, data / lang / "cls")
             curve.append({"updates": updates, "flops": flops, "seconds": seconds,
                           "accuracy": result["accuracy"]})
             log(f"{lang} {method} seed {seed}: {updates} updates, {flops / 1e12:.2f} TFLOPs, "
@@ -324,14 +325,10 @@ def main(argv=None):
     cache = runs / "points"  # one JSON per finished measurement: a rerun resumes where it stopped
     english, points, majority = {}, {}, {}
     measured_s = 0.0
-    classifiers = {}
     for seed in args.seeds:
         for model in models:
-            def english_accuracy(model=model):
-                recipe("3_finetune.sh", seed, model, env=env)
-                path = runs / "finetune" / model / f"seed{seed}" / "checkpoint_best.pt"
-                return {"accuracy": evaluate_classifier(path, data / src / "cls")["accuracy"]}
-            acc = cached(cache / f"english_{model}_seed{seed}.json", english_accuracy, args.report_only)
+            acc = cached(cache / f"english_{model}_seed{seed}.json", lambda: {"accuracy": evaluate_classifier(
+                classifier(model, seed), data / src / "cls")["accuracy"]}, args.report_only)
             if acc:
                 measured_s += acc.get("measured_in_s", 0.0)
                 english.setdefault(model, []).append(acc["accuracy"])

@@ -18,6 +18,8 @@ positions. ``tests/test_flops.py`` checks this against
 """
 from dataclasses import dataclass
 
+FLOPS_KEY = "minimodel_flops_total"  # the running count in a task's checkpoint state
+
 
 @dataclass
 class UpdateShape:
@@ -129,7 +131,13 @@ class LogsTrainingFlops:
     # fairseq saves get_checkpoint_dict() into the checkpoint's extra state and hands
     # extra_state[<task class name>] back to set_checkpoint_dict() on resume
     def get_checkpoint_dict(self):
-        return {type(self).__name__: {"minimodel_flops_total": self._flops_total}}
+        return {type(self).__name__: {FLOPS_KEY: self._flops_total}}
 
     def set_checkpoint_dict(self, state):
-        self._flops_total = state.get("minimodel_flops_total", 0)
+        self._flops_total = state.get(FLOPS_KEY, 0)
+
+
+def checkpoint_cost(state, task: str):
+    """(FLOPs, training seconds) a checkpoint of ``task`` (its class name) records so far."""
+    extra = state.get("extra_state") or {}
+    return (extra.get(task) or {}).get(FLOPS_KEY, 0), extra.get("previous_training_time", 0.0)

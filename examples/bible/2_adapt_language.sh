@@ -8,7 +8,7 @@
 #         random, random_roberta - controls: untrained embeddings (lr 0), random init
 #         copy_only - control: untrained embeddings with the shared init (only the copied rows;
 #                     EMBED_INIT's matching, shared when EMBED_INIT is random)
-# The trained methods start from EMBED_INIT (common.sh: shared by default).
+# The trained methods start from EMBED_INIT (common.sh: shared_translit by default).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 lang="$1"; method="$2"; seed="${3:-1}"; shift $(( $# < 3 ? $# : 3 ))
 body=$(body_of "$method") || exit 2

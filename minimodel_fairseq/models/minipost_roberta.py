@@ -21,6 +21,7 @@ import os
 import torch
 from fairseq.models import register_model, register_model_architecture
 from fairseq.models.roberta.model import RobertaModel, base_architecture
+from fairseq.modules.transformer_sentence_encoder import init_bert_params
 from fairseq.utils import safe_getattr
 
 from .. import surgery
@@ -80,11 +81,10 @@ class MiniPostRobertaModel(RobertaModel):
         assert not unexpected and all(any(key.startswith(p) for p in new_keys) for key in missing), (
             missing, unexpected)
         if args.mini_head_init == "random":
-            head = model.encoder.lm_head
+            head = model.encoder.lm_head  # RoBERTa's init; its output projection stays the tied embeddings
+            init_bert_params(head.dense)
+            head.layer_norm.reset_parameters()
             with torch.no_grad():
-                head.dense.weight.normal_(mean=0.0, std=0.02)
-                head.dense.bias.zero_()
-                head.layer_norm.reset_parameters()
                 head.bias.zero_()
         logger.info("MiniPost: %d layers from the source (%d copied and frozen, %d new, init %s), LM head %s",
                     k + m, k, m, init, "new" if args.mini_head_init == "random" else "the source's")
