@@ -27,18 +27,20 @@ def test_transfer_benchmark_miniature(bible_data, tmp_path):
     }
     out = tmp_path / "results"
     args = [sys.executable, "benchmarks/transfer.py", "--langs", "de", "--seeds", "1",
-            "--methods", "full", "minijoint", "minipost", "random", "copy_only", "--points", "3", "--out", str(out)]
+            "--methods", "full", "minijoint", "minipost", "random", "copy_only", "full_roberta", "--points", "3",
+            "--out", str(out)]
     proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "de minijoint seed 1: 4 updates" in proc.stdout  # progress while it runs
     result = json.loads((out / "transfer.json").read_text())
     de = result["summary"]["de"]["methods"]
-    for method in ("full", "minijoint", "minipost"):
+    for method in ("full", "minijoint", "minipost", "full_roberta"):
         curve = de[method]["curve"]  # the mini methods run --mini-budget 2 x ADAPT_UPDATES
-        assert [p["updates"] for p in curve] == ([2, 4, 6] if method == "full" else [2, 4, 6, 8, 10, 12]), curve
+        assert [p["updates"] for p in curve] == ([2, 4, 6] if method.startswith("full") else [2, 4, 6, 8, 10, 12])
         assert all(b["flops"] > a["flops"] > 0 and b["seconds"] >= a["seconds"] for a, b in zip(curve, curve[1:]))
         assert all(0 <= p["accuracy"] <= 1 for p in curve)
     assert de["minijoint"]["curve"][2]["flops"] < de["full"]["curve"][2]["flops"]  # same updates, fewer FLOPs
+    assert de["minipost"]["baseline"] == "full_roberta" and de["minijoint"]["baseline"] == "full"
     assert len(de["random"]["curve"]) == 1 and len(de["copy_only"]["curve"]) == 1
     assert result["minipost_cost"]["flops"] > 0 and set(result["english"]) == {"minijoint", "roberta"}
     table = (out / "transfer.md").read_text()
@@ -57,3 +59,45 @@ def test_transfer_benchmark_miniature(bible_data, tmp_path):
     assert report.returncode == 0, report.stdout[-3000:] + report.stderr[-3000:]
     assert "Partial" in report.stdout and "[1 seed]" in report.stdout
     assert not (tmp_path / "runs" / "adapt" / "de" / "full" / "seed2").exists()
+
+
+def _curve(updates, flops, accuracies):
+    return [{"updates": u, "flops": f, "seconds": f / 1e9, "accuracy": a} for u, f, a in zip(updates, flops, accuracies)]
+
+
+def test_summary_targets_ties_and_baselines():
+    """The ratio is the baseline's compute to its final accuracy - 1 point over the method's compute to
+    that target; differences within the seeds' spread are ties; MiniPost is measured against full_roberta
+    when that ran, else against full; one seed gives no verdict."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import transfer
+
+    points = {}
+    for seed, noise in ((1, -0.01), (2, 0.0), (3, 0.01)):
+        points["de", "full", seed] = _curve([5, 10], [10e12, 20e12], [0.30, 0.40 + noise])
+        points["de", "minijoint", seed] = _curve([5, 10, 20], [2e12, 4e12, 8e12], [0.31, 0.395, 0.405 + noise])
+        points["de", "minipost", seed] = _curve([5, 10], [3e12, 6e12], [0.295, 0.30 + noise])
+        points["de", "full_roberta", seed] = _curve([5, 10], [10e12, 20e12], [0.27, 0.30])
+        points["de", "copy_only", seed] = _curve([0], [0.0], [0.26])
+    methods = ["full", "minijoint", "minipost", "full_roberta", "copy_only"]
+    row = transfer.summarise(points, ["de"], methods, [1, 2, 3], {"de": 0.276})["de"]["methods"]
+    assert row["full"]["final_accuracy"] == pytest.approx(0.40) and row["full"]["spread"] == pytest.approx(0.01)
+    # target 0.39: full reaches it at 20 TFLOPs, minijoint at 4 -> 5x; wall the same here
+    assert row["minijoint"]["baseline"] == "full" and row["minijoint"]["flops_ratio"] == pytest.approx(5.0)
+    assert row["minijoint"]["seconds_ratio"] == pytest.approx(5.0) and row["minijoint"]["vs_baseline"] == "tie"
+    # MiniPost against its own big model's standard recipe (target 0.29): reached at 3 TFLOPs, 20 / 3
+    assert row["minipost"]["baseline"] == "full_roberta" and row["minipost"]["vs_baseline"] == "tie"
+    assert row["minipost"]["flops_ratio"] == pytest.approx(20 / 3)
+    assert "vs_baseline" not in row["copy_only"] and "vs_baseline" not in row["full_roberta"]
+    # without full_roberta, MiniPost is measured against full: target 0.39 never reached, a loss
+    row = transfer.summarise(points, ["de"], methods[:3], [1, 2, 3], {"de": 0.276})["de"]["methods"]
+    assert row["minipost"]["baseline"] == "full" and row["minipost"]["flops_ratio"] is None
+    assert row["minipost"]["vs_baseline"] == "loss"
+    # a clear win beyond the spread, and no verdict from one seed
+    for seed in (1, 2, 3):
+        points["de", "minijoint", seed][-1]["accuracy"] = 0.45
+    row = transfer.summarise(points, ["de"], methods, [1, 2, 3], {"de": 0.276})["de"]["methods"]
+    assert row["minijoint"]["vs_baseline"] == "win"
+    one = {k: v for k, v in points.items() if k[2] == 1}
+    row = transfer.summarise(one, ["de"], methods, [1], {"de": 0.276})["de"]["methods"]
+    assert "vs_baseline" not in row["minijoint"] and row["minijoint"]["flops_ratio"] is not None
