@@ -21,7 +21,8 @@ init copies).
 
 Writes OUT/transfer.json (every point, and the summary), OUT/transfer.md (per
 language and on average: final accuracy per method, compute to reach the full
-method's final accuracy minus 1 point, and the ratios in FLOPs and in wall time)
+method's final accuracy minus 1 point, and the ratios in FLOPs and in wall time;
+per update: FLOPs and seconds, and how much of the FLOP ratio the wall time realises)
 and OUT/transfer.png (accuracy against FLOPs, one line per method, one panel per
 language). A difference smaller than the seeds' spread is reported as a tie.
 
@@ -158,6 +159,10 @@ def summarise(points, langs, methods, seeds, majority):
                                  "final_flops": final["flops"], "final_seconds": final["seconds"],
                                  "baseline": base, "flops_to_target": reach and reach["flops"],
                                  "seconds_to_target": reach and reach["seconds"], "curve": curve}
+            if len(curve) > 1:  # cost per update from the first to the last checkpoint: start-up excluded
+                steps = curve[-1]["updates"] - curve[0]["updates"]
+                row["methods"][m]["flops_per_update"] = (curve[-1]["flops"] - curve[0]["flops"]) / steps
+                row["methods"][m]["seconds_per_update"] = (curve[-1]["seconds"] - curve[0]["seconds"]) / steps
         for m, r in row["methods"].items():
             if r["baseline"] and r["baseline"] != m:
                 full = row["methods"][r["baseline"]]
@@ -169,6 +174,11 @@ def summarise(points, langs, methods, seeds, majority):
                 for unit in ("flops", "seconds"):
                     a, b = full[f"{unit}_to_target"], r[f"{unit}_to_target"]
                     r[f"{unit}_ratio"] = a / b if a and b else None
+                if "flops_per_update" in r and "flops_per_update" in full:
+                    # how much of the per-update FLOP saving shows up as wall time (the goal: 90 % or more)
+                    f = full["flops_per_update"] / r["flops_per_update"]
+                    w = full["seconds_per_update"] / r["seconds_per_update"]
+                    r["per_update"] = {"flops_ratio": f, "seconds_ratio": w, "realised": w / f}
         summary[lang] = row
     return summary
 
@@ -206,6 +216,22 @@ def markdown(summary, methods, english, minipost_cost, meta):
         finals.append(f"{100 * statistics.mean(vals):.1f}" if vals else "")
     lines.append("| average | " + f"{100 * statistics.mean(r['majority'] for r in summary.values()):.1f} | "
                  + " | ".join(finals) + " | " + " | ".join(avg) + " |")
+    lines += ["", "Step 2 per update (from the first to the last checkpoint, start-up excluded): "
+              "FLOPs ratio / wall ratio to the baseline, and the share of the FLOP saving realised in wall time", "",
+              "| language | " + " | ".join(f"{m}: GFLOPs, s per update" for m in methods if m not in CONTROLS)
+              + " | " + " | ".join(f"{m}: FLOPs / wall ratio (realised)" for m in mini) + " |",
+              "|---" * (1 + len([m for m in methods if m not in CONTROLS]) + len(mini)) + "|"]
+    for lang, row in summary.items():
+        cells = []
+        for m in methods:
+            r = row["methods"].get(m, {})
+            if m not in CONTROLS:
+                cells.append(f"{r['flops_per_update'] / 1e9:.1f}, {r['seconds_per_update']:.3f}"
+                             if "flops_per_update" in r else "")
+        for m in mini:
+            u = row["methods"].get(m, {}).get("per_update")
+            cells.append(f"{u['flops_ratio']:.2f}x / {u['seconds_ratio']:.2f}x ({100 * u['realised']:.0f} %)" if u else "")
+        lines.append(f"| {lang} | " + " | ".join(cells) + " |")
     if not meta["complete"]:
         lines += ["", "**Partial**: not every language, method and seed has been measured yet; a cell "
                   "with fewer seeds says how many (rerun benchmarks/transfer.py to resume)."]

@@ -45,6 +45,7 @@ def test_transfer_benchmark_miniature(bible_data, tmp_path):
     assert result["minipost_cost"]["flops"] > 0 and set(result["english"]) == {"minijoint", "roberta"}
     table = (out / "transfer.md").read_text()
     assert "| de |" in table and "| average |" in table and "MiniPost's one-off cost" in table
+    assert "Step 2 per update" in table and "realised" in table
     assert (out / "transfer.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob(".*tmp*"))
 
@@ -85,6 +86,8 @@ def test_summary_targets_ties_and_baselines():
     # target 0.39: full reaches it at 20 TFLOPs, minijoint at 4 -> 5x; wall the same here
     assert row["minijoint"]["baseline"] == "full" and row["minijoint"]["flops_ratio"] == pytest.approx(5.0)
     assert row["minijoint"]["seconds_ratio"] == pytest.approx(5.0) and row["minijoint"]["vs_baseline"] == "tie"
+    # per update, first to last checkpoint: full 10 TFLOPs / 5 updates, minijoint 6 / 15 -> 5x, all of it realised
+    assert row["minijoint"]["per_update"] == pytest.approx({"flops_ratio": 5.0, "seconds_ratio": 5.0, "realised": 1.0})
     # MiniPost against its own big model's standard recipe (target 0.29): reached at 3 TFLOPs, 20 / 3
     assert row["minipost"]["baseline"] == "full_roberta" and row["minipost"]["vs_baseline"] == "tie"
     assert row["minipost"]["flops_ratio"] == pytest.approx(20 / 3)
