@@ -133,7 +133,7 @@ def baseline(method, curves):
 
 
 def summarise(points, langs, methods, seeds, majority):
-    """Per language: final accuracy per method, compute to the full method's final - 1 point."""
+    """Per language: final accuracy per method, compute to its baseline's final accuracy - 1 point."""
     summary = {}
     for lang in langs:
         curves = {}
