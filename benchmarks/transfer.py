@@ -216,18 +216,18 @@ def markdown(summary, methods, english, minipost_cost, meta):
         finals.append(f"{100 * statistics.mean(vals):.1f}" if vals else "")
     lines.append("| average | " + f"{100 * statistics.mean(r['majority'] for r in summary.values()):.1f} | "
                  + " | ".join(finals) + " | " + " | ".join(avg) + " |")
+    trained = [m for m in methods if m not in CONTROLS]
     lines += ["", "Step 2 per update (from the first to the last checkpoint, start-up excluded): "
               "FLOPs ratio / wall ratio to the baseline, and the share of the FLOP saving realised in wall time", "",
-              "| language | " + " | ".join(f"{m}: GFLOPs, s per update" for m in methods if m not in CONTROLS)
+              "| language | " + " | ".join(f"{m}: GFLOPs, s per update" for m in trained)
               + " | " + " | ".join(f"{m}: FLOPs / wall ratio (realised)" for m in mini) + " |",
-              "|---" * (1 + len([m for m in methods if m not in CONTROLS]) + len(mini)) + "|"]
+              "|---" * (1 + len(trained) + len(mini)) + "|"]
     for lang, row in summary.items():
         cells = []
-        for m in methods:
+        for m in trained:
             r = row["methods"].get(m, {})
-            if m not in CONTROLS:
-                cells.append(f"{r['flops_per_update'] / 1e9:.1f}, {r['seconds_per_update']:.3f}"
-                             if "flops_per_update" in r else "")
+            cells.append(f"{r['flops_per_update'] / 1e9:.1f}, {r['seconds_per_update']:.3f}"
+                         if "flops_per_update" in r else "")
         for m in mini:
             u = row["methods"].get(m, {}).get("per_update")
             cells.append(f"{u['flops_ratio']:.2f}x / {u['seconds_ratio']:.2f}x ({100 * u['realised']:.0f} %)" if u else "")
