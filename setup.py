@@ -15,6 +15,12 @@ setup(
         "sentencepiece==0.2.1",
         "numpy>=1.26,<3",
     ],
-    extras_require={"test": ["pytest>=8,<9"]},
+    extras_require={
+        "test": ["pytest>=8,<9"],
+        # minimodel import-hf / export-hf (imported only inside those commands)
+        "hf": ["transformers==5.23.0", "safetensors==0.8.0", "tokenizers==0.23.3"],
+        "tensorboard": ["tensorboardX==2.6.5"],
+        "anchors": ["uroman==1.3.1.1"],
+    },
     entry_points={"console_scripts": ["minimodel=minimodel_fairseq.cli:main"]},
 )
