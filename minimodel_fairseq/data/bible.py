@@ -15,6 +15,10 @@ For one language, :func:`prepare_language` writes ``<out>/<lang>/``::
     cls/input0/, cls/label/               fairseq-preprocess (sentence_prediction data dir)
     DONE                                  JSON counts, written last
 
+With ``--hf-tokenizer DIR`` (``minimodel import-hf``'s output) no sentencepiece model is
+trained: the text is encoded with that model's own Hugging Face tokenizer into ``hf/``
+(one dict symbol per id, fairseq id == HF id) and binarized with ``--srcdict DIR/dict.txt``.
+
 Splits are by chapter (a SHA-256 hash of book and chapter), identical for every
 language; neighbouring verses share wording and would leak across a verse split.
 
@@ -356,6 +360,60 @@ def _encode(model: Path, pairs: list[tuple[Path, Path]], chunk: int = 10000) -> 
                     fout.write(" ".join(pieces) + "\n")
 
 
+def load_hf_vocabulary(model_dir) -> tuple:
+    """(tokenizer, symbols) of ``minimodel import-hf``'s output directory ``model_dir``.
+
+    ``symbols[i]`` is the fairseq dictionary symbol of id ``i`` (``dict.txt`` with the four
+    special symbols in front); the import writes ``dict.txt`` in the tokenizer's id order, so
+    an id the tokenizer gives is the same id in fairseq. Checks that the two belong together.
+    """
+    model_dir = Path(model_dir)
+    dict_txt, tok_dir = model_dir / "dict.txt", model_dir / "tokenizer"
+    if not dict_txt.is_file() or not tok_dir.is_dir():
+        raise DataPrepError(f"--hf-tokenizer {model_dir}: needs {dict_txt} and {tok_dir}/, the output of "
+                            f"'minimodel import-hf HF_DIR --out {model_dir}'")
+    from fairseq.data import Dictionary
+    try:
+        from transformers import AutoTokenizer
+    except ImportError:
+        raise DataPrepError("--hf-tokenizer needs the transformers package: run scripts/setup.sh") from None
+
+    symbols = Dictionary.load(str(dict_txt)).symbols
+    odd = next((s for s in symbols if not s or re.search(r"\s", s)), None)
+    if odd is not None or len(set(symbols)) != len(symbols):
+        problem = f"symbol {odd!r} is empty or contains whitespace" if odd is not None else "symbols repeat"
+        raise DataPrepError(f"{dict_txt}: {problem}, so text written as its symbols would not binarize "
+                            f"back to the same ids; re-create it with minimodel import-hf")
+    try:
+        tok = AutoTokenizer.from_pretrained(str(tok_dir))
+    except (OSError, ValueError) as e:
+        raise DataPrepError(f"--hf-tokenizer {model_dir}: cannot load the tokenizer in {tok_dir} "
+                            f"({str(e).splitlines()[0][:200]}); re-create it with minimodel import-hf") from None
+    tok.model_max_length = 1 << 60  # verses are encoded whole; fairseq truncates at training time
+    for name, fairseq_id in (("bos", 0), ("pad", 1), ("eos", 2), ("unk", 3)):
+        hf_id = getattr(tok, f"{name}_token_id", None)
+        if hf_id is not None and hf_id != fairseq_id:
+            raise DataPrepError(f"--hf-tokenizer {model_dir}: the tokenizer's {name} id is {hf_id}, fairseq's "
+                                f"is {fairseq_id}: {dict_txt} and {tok_dir} do not belong together; "
+                                f"re-create the directory with minimodel import-hf")
+    return tok, symbols
+
+
+def _encode_hf(tokenizer, symbols: list, pairs: list[tuple[Path, Path]], chunk: int = 2000) -> None:
+    """Write each line's token ids (no special tokens: fairseq adds <s> and </s>) as dict symbols."""
+    for src, dst in pairs:
+        with open(src, encoding="utf-8") as fin, open(dst, "w", encoding="utf-8") as fout:
+            lines = fin.read().splitlines()
+            for start in range(0, len(lines), chunk):
+                for i, ids in enumerate(tokenizer(lines[start:start + chunk], add_special_tokens=False)["input_ids"]):
+                    if ids and max(ids) >= len(symbols):
+                        raise DataPrepError(
+                            f"{src}:{start + i + 1}: the tokenizer gives id {max(ids)} "
+                            f"({tokenizer.convert_ids_to_tokens(max(ids))!r}), beyond the {len(symbols)} symbols "
+                            f"of the dictionary: the tokenizer and dict.txt do not belong together")
+                    fout.write(" ".join(symbols[t] for t in ids) + "\n")
+
+
 def _preprocess(destdir: Path, prefixes: dict, workers: int, srcdict: Path | None = None) -> subprocess.Popen:
     """Start fairseq-preprocess --only-source (the console script may not be on PATH)."""
     cmd = [sys.executable, "-m", "fairseq_cli.preprocess", "--only-source",
@@ -396,13 +454,16 @@ def _clear_leftovers(out_root: Path, lang: str) -> None:
         shutil.rmtree(final)
 
 
-def _warn_if_settings_differ(done_file: Path, vocab_size, max_verses, translations) -> None:
+def _warn_if_settings_differ(done_file: Path, vocab_size, max_verses, translations, hf_tokenizer=None) -> None:
     try:
         done = json.loads(done_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return
     wanted = {"vocab_size_requested": vocab_size, "max_verses": max_verses, "translations": translations}
     differ = [f"{k}={done[k]!r} (asked {v!r})" for k, v in wanted.items() if k in done and done[k] != v]
+    asked = str(hf_tokenizer) if hf_tokenizer is not None else None
+    if done.get("hf_tokenizer") != asked:  # absent: sentencepiece
+        differ.append(f"hf_tokenizer={done.get('hf_tokenizer')!r} (asked {asked!r})")
     if differ:
         _log(f"warning: the existing output was built with {', '.join(differ)}; delete {done_file.parent} to rebuild")
 
@@ -427,12 +488,14 @@ def _pid_alive(pid: int) -> bool:
 def prepare_language(lang: str, out_root, translations: Iterable[str] | None = None, vocab_size: int = 8000,
                      db=None, workers: int = 1, max_verses: int | None = None, raw_text=None,
                      valid_frac: float = 0.1, test_frac: float = 0.1, character_coverage: float | None = None,
-                     input_sentence_size: int = 2_000_000) -> Path:
+                     input_sentence_size: int = 2_000_000, hf_tokenizer=None) -> Path:
     """Build ``out_root/<lang>/`` (layout in the module docstring) and return its path.
 
     Skips a language whose DONE file exists. Builds in ``out_root/.<lang>.tmp-<pid>`` and
     renames it into place at the end, so an output without DONE is never left behind.
     With `raw_text` (a plain-text file, one sentence per line) only MLM data is built.
+    With `hf_tokenizer` (import-hf's output dir) the text is encoded with that model's
+    tokenizer and dictionary instead of a new sentencepiece model (`vocab_size` is unused).
     """
     out_root = Path(out_root)
     final = out_root / lang
@@ -440,7 +503,7 @@ def prepare_language(lang: str, out_root, translations: Iterable[str] | None = N
         _log(f"{lang}: skipped, {final / 'DONE'} exists (delete {final} to rebuild)")
         _warn_if_settings_differ(final / "DONE", vocab_size=vocab_size, max_verses=max_verses,
                                  translations=list(translations) if translations is not None
-                                 else LANG_TRANSLATIONS.get(lang))
+                                 else LANG_TRANSLATIONS.get(lang), hf_tokenizer=hf_tokenizer)
         return final
     _check_lang_name(lang)
     if vocab_size < 10:
@@ -452,6 +515,7 @@ def prepare_language(lang: str, out_root, translations: Iterable[str] | None = N
     except ValueError as e:
         raise DataPrepError(str(e)) from None
 
+    hf_vocab = load_hf_vocabulary(hf_tokenizer) if hf_tokenizer is not None else None
     con = None
     if raw_text is not None:
         raw_text = Path(raw_text)
@@ -487,25 +551,32 @@ def prepare_language(lang: str, out_root, translations: Iterable[str] | None = N
             if info["mlm_verses"][split] == 0:
                 _log(f"warning: {lang}: split {split!r} is empty")
 
-        coverage = character_coverage or (1.0 if info["train_chars"] <= 300 else 0.9995)
-        _log(f"{lang}: training sentencepiece (unigram, vocab {vocab_size}, coverage {coverage})")
-        pieces = _train_spm(tmp / "raw" / "train.txt", tmp / "spm", vocab_size, coverage, workers,
-                            input_sentence_size)
-
-        (tmp / "spm").mkdir()
         names = [f"{s}.txt" for s in SPLITS] + ([f"cls.{s}.input0" for s in SPLITS] if con else [])
-        _encode(tmp / "spm.model", [(tmp / "raw" / n, tmp / "spm" / (n + ".spm")) for n in names])
+        if hf_vocab is None:
+            coverage = character_coverage or (1.0 if info["train_chars"] <= 300 else 0.9995)
+            _log(f"{lang}: training sentencepiece (unigram, vocab {vocab_size}, coverage {coverage})")
+            pieces = _train_spm(tmp / "raw" / "train.txt", tmp / "spm", vocab_size, coverage, workers,
+                                input_sentence_size)
+            enc, ext, srcdict = "spm", "spm", None
+            (tmp / enc).mkdir()
+            _encode(tmp / "spm.model", [(tmp / "raw" / n, tmp / enc / f"{n}.{ext}") for n in names])
+            tokenizer_info = {"vocab_size_requested": vocab_size, "spm_pieces": pieces, "character_coverage": coverage}
+        else:
+            _log(f"{lang}: encoding with the Hugging Face tokenizer of {hf_tokenizer}")
+            enc, ext, srcdict = "hf", "hf", Path(hf_tokenizer) / "dict.txt"
+            (tmp / enc).mkdir()
+            _encode_hf(*hf_vocab, [(tmp / "raw" / n, tmp / enc / f"{n}.{ext}") for n in names])
+            tokenizer_info = {"hf_tokenizer": str(hf_tokenizer)}
 
         _log(f"{lang}: fairseq-preprocess")
-        _wait(_preprocess(tmp / "mlm", {s: tmp / "spm" / f"{s}.txt.spm" for s in SPLITS}, workers))
+        _wait(_preprocess(tmp / "mlm", {s: tmp / enc / f"{s}.txt.{ext}" for s in SPLITS}, workers, srcdict=srcdict))
         if con is not None:
-            _wait(_preprocess(tmp / "cls" / "input0", {s: tmp / "spm" / f"cls.{s}.input0.spm" for s in SPLITS},
+            _wait(_preprocess(tmp / "cls" / "input0", {s: tmp / enc / f"cls.{s}.input0.{ext}" for s in SPLITS},
                               workers, srcdict=tmp / "mlm" / "dict.txt"),
                   _preprocess(tmp / "cls" / "label", {s: tmp / "raw" / f"cls.{s}.label" for s in SPLITS}, workers))
 
         done = {
-            "lang": lang, **source, "vocab_size_requested": vocab_size, "spm_pieces": pieces,
-            "dict_size": _dict_size(tmp / "mlm" / "dict.txt"), "character_coverage": coverage,
+            "lang": lang, **source, **tokenizer_info, "dict_size": _dict_size(tmp / "mlm" / "dict.txt"),
             "max_verses": max_verses, "valid_frac": valid_frac, "test_frac": test_frac,
             "split_rule": "sha256 of book:chapter" if con is not None else f"sha256 of {RAW_BLOCK_LINES}-line block",
             **{k: v for k, v in info.items() if k != "train_chars"},
@@ -550,6 +621,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="build MLM-only data for ONE language from this text file (one sentence per line)")
     p.add_argument("--valid-frac", type=float, default=0.1, help="fraction of chapters for valid (default 0.1)")
     p.add_argument("--test-frac", type=float, default=0.1, help="fraction of chapters for test (default 0.1)")
+    p.add_argument("--hf-tokenizer", type=Path, metavar="DIR",
+                   help="encode with an imported model's own tokenizer: DIR is 'minimodel import-hf' output "
+                        "(tokenizer/ and dict.txt); no sentencepiece model is trained, --vocab-size is unused")
     p.add_argument("--character-coverage", type=float,
                    help="sentencepiece character coverage (default: 1.0 for <= 300 distinct characters, else 0.9995)")
     args = p.parse_args(argv)
@@ -566,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
             raise DataPrepError(f"--translations names {','.join(extra)}, which is not in --langs")
         common = dict(vocab_size=args.vocab_size, workers=args.workers, max_verses=args.max_verses,
                       valid_frac=args.valid_frac, test_frac=args.test_frac,
-                      character_coverage=args.character_coverage)
+                      character_coverage=args.character_coverage, hf_tokenizer=args.hf_tokenizer)
         if args.raw_text is not None:
             if len(langs) != 1 or overrides:
                 raise DataPrepError("--raw-text takes exactly one language in --langs and no --translations")
