@@ -5,19 +5,19 @@
 #   examples/bible/3_finetune.sh [SEED] [MODEL] [extra fairseq-train flags]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 seed="${1:-1}"; model="${2:-minijoint}"; shift $(( $# < 2 ? $# : 2 ))
-body=$(checkpoint_of "$model")
-[ -f "$body" ] || { echo "no $body: run the step-1 recipes first" >&2; exit 2; }
+body=$(checkpoint_of "$model") || exit 2
+need "$body" "run the step-1 recipes first"
 out="$RUNS/finetune/$model/seed$seed"
-if [ -f "$out/DONE" ]; then echo "step 3: $out is done, skipped"; exit 0; fi
-mkdir -p "$out"
-"${FAIRSEQ_TRAIN[@]}" "$DATA/$SRC/cls" \
+if [ -f "$out/DONE" ] && [ "$DRY_RUN" != 1 ]; then say "step 3/4: $out is done, skipped"; exit 0; fi
+prepare_data "$SRC"
+bpe_flags "$SRC"
+fairseq_train "step 3/4 fine-tuning $model seed $seed" "$FT_UPDATES" "$out" "$DATA/$SRC/cls" \
   --task sentence_prediction_frozen_embeddings --criterion sentence_prediction --arch roberta \
   --body-checkpoint "$body" --num-classes 6 --init-token 0 --separator-token 2 \
   --max-positions "$TOKENS" --shorten-method truncate --batch-size "$FT_BSZ" \
   --optimizer adam --adam-betas '(0.9,0.98)' --weight-decay 0.1 --clip-norm 0 \
   --lr "$FT_LR" --lr-scheduler polynomial_decay --warmup-updates $((FT_UPDATES / 10)) \
   --total-num-update "$FT_UPDATES" --max-update "$FT_UPDATES" --max-epoch 1000 \
-  --best-checkpoint-metric accuracy --maximize-best-checkpoint-metric --seed "$seed" \
-  --save-dir "$out" "$@" > "$out/train.log" 2>&1 || { tail -n 30 "$out/train.log" >&2; exit 1; }
+  --best-checkpoint-metric accuracy --maximize-best-checkpoint-metric --seed "$seed" "${BPE_FLAGS[@]}" "$@"
 touch "$out/DONE"
-echo "step 3 done: $model seed $seed: $out/checkpoint_best.pt"
+say "step 3/4 done: $model seed $seed: $out/checkpoint_best.pt"

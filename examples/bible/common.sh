@@ -1,52 +1,20 @@
-# Shared settings of the Bible recipes (sourced, not run). Every value is an
-# environment variable with a CPU-sized default; scale up by exporting them.
+# Shared part of the Bible recipes (sourced, not run). The settings and the method table are
+# defined once, in settings.py (also read by benchmarks/ and table.py): every setting is an
+# environment variable with a CPU-sized default; `.venv/bin/python examples/bible/settings.py`
+# lists them, `--methods` the step-2 methods. Scale up by exporting them.
+#   DRY_RUN=1 examples/bible/<recipe>.sh ...   prints the fairseq-train command instead of running it
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 bash scripts/setup.sh
 export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::DeprecationWarning}"
 
-export DATA="${DATA:-data/bible}"     # output of prepare.sh
-RUNS="${RUNS:-runs/bible}"            # checkpoints and results
-SRC="${SRC:-en}"                      # source language (pretraining, fine-tuning)
-LANGS="${LANGS:-de fr ru}"            # target languages
-SEEDS="${SEEDS:-1}"                   # seeds of steps 2-3 (docs/results.md: SEEDS="1 2")
-export VOCAB="${VOCAB:-4000}"         # sentencepiece vocabulary per language (prepare.sh)
-ARCH="${ARCH:-minijoint_roberta_small}"
-MODEL_FLAGS="${MODEL_FLAGS:-}"        # e.g. "--encoder-layers 4 --encoder-embed-dim 64" for a miniature run
-TOKENS="${TOKENS:-128}"               # tokens per sample
-# step 1: pretraining (MiniJoint, and the plain RoBERTa that MiniPost starts from)
-PRETRAIN_UPDATES="${PRETRAIN_UPDATES:-2000}"
-PRETRAIN_BSZ="${PRETRAIN_BSZ:-16}"
-PRETRAIN_LR="${PRETRAIN_LR:-1e-3}"
-# step 1b: MiniPost (K copied + M new layers of the plain RoBERTa)
-MINIPOST_K="${MINIPOST_K:-2}"
-MINIPOST_M="${MINIPOST_M:-1}"
-MINIPOST_UPDATES="${MINIPOST_UPDATES:-200}"
-MINIPOST_HEAD_INIT="${MINIPOST_HEAD_INIT:-copy}"  # copy: the big model's LM head; random: a new one
-# step 2: new-language embeddings
-ADAPT_UPDATES="${ADAPT_UPDATES:-500}"
-MINI_ADAPT_UPDATES="${MINI_ADAPT_UPDATES:-$ADAPT_UPDATES}"  # minijoint/minipost (cheaper updates; benchmarks give them more)
-ADAPT_BSZ="${ADAPT_BSZ:-16}"
-ADAPT_LR="${ADAPT_LR:-2e-3}"
-# shared: rows of tokens spelled as in the source dictionary start from the source embedding
-# (names, numbers, punctuation). At CPU scale it is what makes transfer work: over a weakly
-# contextual body, masked LM pins the new embeddings down only up to a rotation, and the copied
-# rows fix it (docs/results.md). shared_translit: shared, plus Cyrillic tokens matched through
-# their romanisation (Давид -> David; Russian: 281 rows instead of 50); the same as shared for
-# Latin-script languages. random: the paper's N(0, 0.02) init.
-EMBED_INIT="${EMBED_INIT:-shared_translit}"
-# step 3: fine-tuning
-FT_UPDATES="${FT_UPDATES:-400}"
-FT_BSZ="${FT_BSZ:-32}"
-FT_LR="${FT_LR:-2e-4}"
-LOG_FORMAT="${LOG_FORMAT:-simple}"
-THREADS="${THREADS:-$(nproc)}"
-
-PRIMARY="$RUNS/pretrain/minijoint/checkpoint_last.pt"   # MiniJoint's full model
-MINI="$RUNS/pretrain/minijoint/mini.pt"                 # its mini-model (extract-mini)
-PLAIN="$RUNS/pretrain/roberta/checkpoint_last.pt"       # plain RoBERTa (stock masked_lm)
-MINIPOST="$RUNS/pretrain/minipost/checkpoint_last.pt"   # MiniPost mini-model of PLAIN
+# exports DATA, RUNS, SRC, LANGS, SEEDS, METHODS, ... (settings.py); sets PRIMARY, MINI, PLAIN,
+# MINIPOST (the step-1 checkpoints), RESULTS_HEADER, and the method table as functions:
+# body_of METHOD, big_model_of METHOD, checkpoint_of BIG_MODEL, step2_of METHOD ("UPDATES LR INIT WARMUP")
+_settings=$(.venv/bin/python examples/bible/settings.py --shell)
+eval "$_settings"
+unset _settings
 
 export OMP_NUM_THREADS="$THREADS"
 # --data-buffer-size 0: fairseq otherwise prefetches batches in a daemon thread; when
@@ -54,7 +22,7 @@ export OMP_NUM_THREADS="$THREADS"
 # exit, and the process can abort ("terminate called without an active exception",
 # a non-zero exit after a finished run). With --num-workers 0 the buffer buys nothing.
 FAIRSEQ_TRAIN=(.venv/bin/fairseq-train --user-dir minimodel_fairseq --cpu --num-workers 0 --data-buffer-size 0
-  --log-format "$LOG_FORMAT" --log-interval 25 --no-epoch-checkpoints)
+  --log-format "$LOG_FORMAT" --log-interval 25 --no-epoch-checkpoints "${PRECISION_FLAGS[@]}")
 MINIMODEL=.venv/bin/minimodel
 
 # the pretraining flags shared by MiniJoint and the plain RoBERTa (same size, data, schedule)
@@ -65,12 +33,63 @@ PRETRAIN_FLAGS=(--tokens-per-sample "$TOKENS" --batch-size "$PRETRAIN_BSZ"
   --validate-interval-updates $((PRETRAIN_UPDATES / 4)) --save-interval-updates $((PRETRAIN_UPDATES / 4))
   --keep-interval-updates 1 --max-epoch 1000 --seed 1)
 
-# which big model each step-2 METHOD belongs to: its body (step 2) and its classifier (step 3)
-body_of() { case "$1" in full|random|copy_only) echo "$PRIMARY" ;; minijoint) echo "$MINI" ;;
-  full_roberta|random_roberta) echo "$PLAIN" ;; minipost) echo "$MINIPOST" ;;
-  *) echo "unknown METHOD '$1': use full, minijoint, random, copy_only, minipost, full_roberta or random_roberta" >&2; return 2 ;; esac; }
-big_model_of() { case "$1" in minipost|full_roberta|random_roberta) echo roberta ;; *) echo minijoint ;; esac; }
-checkpoint_of() { case "$1" in roberta) echo "$PLAIN" ;; *) echo "$PRIMARY" ;; esac; }
+# the tokenizer flags for text in LANG: fairseq stores them in the checkpoint, so that
+# RobertaModel.from_pretrained encodes raw text without being told (absolute: from any directory)
+bpe_flags() { local d="$DATA"; [[ "$d" == /* ]] || d="$ROOT/$d"; BPE_FLAGS=(--bpe sentencepiece --sentencepiece-model "$d/$1/spm.model"); }
+
+# prepare_data LANG[,LANG...]: prepare.sh, quiet about languages that are ready (not in a dry run)
+prepare_data() {
+  [ "$DRY_RUN" = 1 ] && return 0
+  { LANGS="$1" bash examples/bible/prepare.sh 2>&1 1>&3 | { grep -v ': skipped, ' || true; } >&2; } 3>&1
+}
+
+# need FILE WHAT: stop with a message unless FILE exists (not in a dry run: nothing is read there)
+need() { [ "$DRY_RUN" = 1 ] || [ -f "$1" ] || { echo "no $1: $2" >&2; exit 2; }; }
+
+# say MSG: a progress line (run_all.sh sets PROGRESS_PREFIX to its job counter)
+say() { echo "${PROGRESS_PREFIX:-}$*"; }
+
+# print a command, shell-quoted, on one line
+print_command() { printf '%q' "$1"; shift; [ $# = 0 ] || printf ' %q' "$@"; echo; }
+
+# fairseq_train LABEL UPDATES OUT ARGS...: one fairseq-train run saving to OUT, its full log in
+# OUT/train.log and tensorboard logs in OUT/tb. Prints a start line, a progress line every
+# PROGRESS_EVERY seconds (progress.py reads the log; training is not slowed), and the log's tail
+# on failure. DRY_RUN=1: prints the command and ends the recipe.
+fairseq_train() {
+  local label="$1" total="$2" out="$3"; shift 3
+  local cmd=("${FAIRSEQ_TRAIN[@]}" --save-dir "$out" --tensorboard-logdir "$out/tb" "$@")
+  if [ "$DRY_RUN" = 1 ]; then print_command "${cmd[@]}"; exit 0; fi
+  mkdir -p "$out"
+  say "$label: $total updates (full log $out/train.log)"
+  .venv/bin/python examples/bible/progress.py "$out/train.log" --label "${PROGRESS_PREFIX:-}$label" \
+    --total "$total" --every "$PROGRESS_EVERY" &
+  local follower=$! rc=0
+  "${cmd[@]}" > "$out/train.log" 2>&1 || rc=$?
+  kill "$follower" 2>/dev/null || true
+  wait "$follower" 2>/dev/null || true
+  if [ "$rc" != 0 ]; then
+    tail -n 30 "$out/train.log" >&2
+    echo "$label failed (exit $rc); full log: $out/train.log" >&2
+    exit 1
+  fi
+}
+
+# run_minimodel ARGS...: the plugin's command line tool (DRY_RUN=1: print it instead)
+run_minimodel() { if [ "$DRY_RUN" = 1 ]; then print_command "$MINIMODEL" "$@"; else "$MINIMODEL" "$@"; fi; }
+
+# results_row LANG METHOD SEED ACCURACY N MAJORITY STEP2_SECONDS: append to RUNS/results.tsv
+# (settings.RESULTS_COLUMNS; the header is written with the first row)
+results_row() {
+  local file="$RUNS/results.tsv"
+  if [ ! -s "$file" ]; then
+    printf '%s\n' "$RESULTS_HEADER" > "$file"
+  elif [ "$(head -n 1 "$file")" != "$RESULTS_HEADER" ]; then
+    echo "$file has no header line (an older version of the recipes wrote it): delete it or rerun run_all.sh" >&2
+    exit 2
+  fi
+  (IFS=$'\t'; printf '%s\n' "$*") >> "$file"
+}
 
 # seconds of training that a fairseq-train log reports ("done training in X seconds")
 train_seconds() { sed -n 's/.*done training in \([0-9.]*\) seconds.*/\1/p' "$1" | tail -n 1; }

@@ -4,39 +4,58 @@
 # embeddings: random init (random) and the shared init's copied rows alone (copy_only).
 # METHODS picks the set: add minipost for MiniPost (it pretrains a plain RoBERTa too,
 # about as long again), full_roberta / random_roberta for that RoBERTa's own baseline
-# and control.
-#   examples/bible/run_all.sh              # CPU default, one seed: about 50 min on 2 cores
+# and control (settings.py --methods).
+#   examples/bible/run_all.sh              # CPU default, one seed: about 50 min on 2 idle cores
 #   SEEDS="1 2" examples/bible/run_all.sh    # docs/results.md's table: 78 min measured
 #   PRETRAIN_UPDATES=4000 ADAPT_UPDATES=1000 SEEDS="1 2 3" examples/bible/run_all.sh
-# Prints the results table and writes it to $RUNS/results.md.
+#   DRY_RUN=1 examples/bible/run_all.sh    # print every command instead of running it
+# Every training step prints its progress and the time it has left; the full fairseq logs are
+# in RUNS/<step>/.../train.log. Ends with the table (RUNS/results.md) and a plot (RUNS/results.png).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 start=$(date +%s)
-LANGS="$SRC,${LANGS// /,}" bash examples/bible/prepare.sh
-METHODS="${METHODS:-full minijoint random copy_only}"
+elapsed() { local s=$(( $(date +%s) - start )); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
 models=$(for m in $METHODS; do big_model_of "$m"; done | sort -u)
-bash examples/bible/1_pretrain_minijoint.sh > /dev/null
-echo "step 1 done: MiniJoint $PRIMARY, mini-model $MINI"
-if [[ "$models" == *roberta* ]]; then
-  bash examples/bible/1_pretrain_roberta.sh > /dev/null
-  echo "step 1 done: plain RoBERTa $PLAIN"
-  bash examples/bible/1b_minipost.sh
+# the jobs, for the [i/n] counter: step 1 (MiniJoint; plain RoBERTa and MiniPost), step 3 per
+# big model and seed, steps 2 + 4 per language, seed and method
+n_models=$(wc -w <<<"$models"); n_seeds=$(wc -w <<<"$SEEDS")
+jobs=$(( 1 + ([[ "$models" == *roberta* ]] ? 2 : 0) + n_models * n_seeds + $(wc -w <<<"$LANGS") * n_seeds * $(wc -w <<<"$METHODS") ))
+job=0
+next_job() { job=$((job + 1)); export PROGRESS_PREFIX="[$job/$jobs] "; }
+
+if [ "$DRY_RUN" != 1 ]; then
+  echo "run_all: $SRC -> $LANGS; methods $METHODS; seeds $SEEDS; $jobs jobs, each with its progress and time left"
+  echo "run_all: settings: .venv/bin/python examples/bible/settings.py; full logs: $RUNS/<step>/.../train.log"
+  prepare_data "$SRC,${LANGS// /,}"
+  echo "run_all: data ready in $DATA ($SRC $LANGS)"
 fi
-: > "$RUNS/results.tsv"
+next_job; bash examples/bible/1_pretrain_minijoint.sh
+if [[ "$models" == *roberta* ]]; then
+  next_job; bash examples/bible/1_pretrain_roberta.sh
+  next_job; bash examples/bible/1b_minipost.sh
+fi
+[ "$DRY_RUN" = 1 ] || { mkdir -p "$RUNS"; printf '%s\n' "$RESULTS_HEADER" > "$RUNS/results.tsv"; }
 for model in $models; do
   for seed in $SEEDS; do
-    bash examples/bible/3_finetune.sh "$seed" "$model"
-    row=$($MINIMODEL evaluate --classifier "$RUNS/finetune/$model/seed$seed/checkpoint_best.pt" --data "$DATA/$SRC/cls" --lang "$SRC" | tail -n 1)
-    read -r _ acc n majority _ <<<"$row"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$SRC" "in-language ($model)" "$seed" "$acc" "$n" "$majority" NA >> "$RUNS/results.tsv"
+    next_job; bash examples/bible/3_finetune.sh "$seed" "$model"
+    evaluate=(evaluate --classifier "$RUNS/finetune/$model/seed$seed/checkpoint_best.pt" --data "$DATA/$SRC/cls" --lang "$SRC")
+    if [ "$DRY_RUN" = 1 ]; then run_minimodel "${evaluate[@]}"; continue; fi
+    read -r _ acc n majority _ <<<"$($MINIMODEL "${evaluate[@]}" | tail -n 1)"
+    results_row "$SRC" "in-language ($model)" "$seed" "$acc" "$n" "$majority" NA
+    say "step 3/4 $model seed $seed: in-language ($SRC) accuracy $acc (n=$n, majority $majority); $(elapsed) so far"
   done
 done
 for lang in $LANGS; do
   for seed in $SEEDS; do
     for method in $METHODS; do
+      next_job
       bash examples/bible/2_adapt_language.sh "$lang" "$method" "$seed"
       bash examples/bible/4_transfer.sh "$lang" "$method" "$seed"
     done
   done
 done
-.venv/bin/python examples/bible/table.py "$RUNS/results.tsv" | tee "$RUNS/results.md"
-echo "run_all: $(( $(date +%s) - start )) s in all; table in $RUNS/results.md"
+unset PROGRESS_PREFIX
+[ "$DRY_RUN" != 1 ] || exit 0
+.venv/bin/python examples/bible/table.py "$RUNS/results.tsv" --plot "$RUNS/results.png" | tee "$RUNS/results.md"
+echo
+echo "run_all: done in $(elapsed). Table: $RUNS/results.md (rows: $RUNS/results.tsv); plot: $RUNS/results.png;"
+echo "run_all: full training logs: $RUNS/{pretrain,finetune,adapt}/.../train.log; tensorboard logs: .../tb"
