@@ -33,8 +33,30 @@ minimodel_fairseq`` before fairseq loads any checkpoint, and by
    passes ``device_ids=[0]`` for a CPU module, which torch rejects; we pass
    none for CPU modules (what torch documents for CPU DDP). Also, without
    CUDA the default ``nccl`` backend becomes ``gloo``.
+
+4. ``--bf16`` without a TPU (CPU with ``--cpu``, or CUDA): mixed precision by
+   autocast, fp32 weights. fairseq 0.12 ties ``--bf16`` to TPUs: the parser
+   sets ``--tpu`` (the trainer then asks torch_xla for a device:
+   AttributeError on ``xla_device``), and the trainer casts the whole model
+   to bfloat16 with fp32 master copies of the trainable tensors only. That
+   would round every frozen tensor to bf16 (no longer bitwise what was
+   loaded), write bf16 weights into checkpoints, and resume from them (the
+   fp32 masters are not saved). Where torch_xla is not installed we drop the
+   implied ``--tpu`` and keep the model, the optimizer and the checkpoints
+   exactly as in fp32; the trainer's ``train_step``/``valid_step`` run under
+   ``torch.autocast(device, torch.bfloat16)``, so matrix products compute in
+   bf16 (AVX-512 BF16 / AMX on CPU, tensor cores on CUDA) while weights,
+   gradients, the optimizer step and the losses (fairseq's criterions take
+   log-softmax in fp32) stay fp32. bf16 needs no loss scaling. On CPU it is
+   as fast as a cast model for full training and up to ~15% slower with a
+   frozen body (elementwise ops stay fp32), for exact frozen tensors and
+   checkpoints (docs/benchmarks.md, "bfloat16 on CPU"). fairseq's own
+   ``--fp16`` (CUDA) is left as it is.
 """
+import argparse
+import contextlib
 import functools
+import importlib.util
 import logging
 import os
 import shutil
@@ -138,6 +160,66 @@ def patch_cpu_distributed() -> None:
     dist_utils._minimodel_patched = True
 
 
+def _have_xla() -> bool:
+    return importlib.util.find_spec("torch_xla") is not None
+
+
+def patch_bf16_without_tpu() -> None:
+    """``--bf16`` where there is no TPU: bf16 autocast around the trainer's steps, fp32 weights (idempotent)."""
+    from fairseq import options
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+    from fairseq.trainer import Trainer
+
+    if getattr(Trainer, "_minimodel_autocast_patched", False):
+        return
+    parse_args_and_arch = options.parse_args_and_arch
+    trainer_init, train_step, valid_step = Trainer.__init__, Trainer.train_step, Trainer.valid_step
+
+    @functools.wraps(parse_args_and_arch)
+    def parse_without_implied_tpu(*args, **kwargs):
+        out = parse_args_and_arch(*args, **kwargs)
+        ns = out[0] if isinstance(out, tuple) else out
+        if getattr(ns, "bf16", False) and getattr(ns, "tpu", False) and not _have_xla():
+            ns.tpu = False  # fairseq's "--bf16 implies --tpu"; without torch_xla there is no TPU
+        return out
+
+    @functools.wraps(trainer_init)
+    def __init__(self, cfg, *args, **kwargs):
+        if isinstance(cfg, argparse.Namespace):
+            cfg = convert_namespace_to_omegaconf(cfg)
+        common = cfg.common
+        if common.bf16 and common.tpu and not _have_xla():  # the command line was parsed unpatched
+            raise ValueError("--bf16 turned on --tpu but torch_xla is not installed: import minimodel_fairseq "
+                             "before fairseq parses the command line (fairseq-train --user-dir does)")
+        autocast = bool(common.bf16 and not common.tpu)
+        if autocast:  # the trainer then keeps the model, the optimizer and the samples in fp32
+            common.bf16 = common.memory_efficient_bf16 = False
+        trainer_init(self, cfg, *args, **kwargs)
+        self.minimodel_autocast = torch.bfloat16 if autocast else None
+        if autocast:
+            logger.info("--bf16 without a TPU: matrix products in bfloat16 (torch.autocast on %s), "
+                        "weights, optimizer and checkpoints in fp32", self.device.type)
+
+    def _autocast(self):
+        dtype = getattr(self, "minimodel_autocast", None)
+        return torch.autocast(self.device.type, dtype=dtype) if dtype else contextlib.nullcontext()
+
+    # the optimizer step inside train_step is elementwise fp32 work, which autocast leaves alone
+    @functools.wraps(train_step)
+    def train_step_autocast(self, *args, **kwargs):
+        with _autocast(self):
+            return train_step(self, *args, **kwargs)
+
+    @functools.wraps(valid_step)
+    def valid_step_autocast(self, *args, **kwargs):
+        with _autocast(self):
+            return valid_step(self, *args, **kwargs)
+
+    options.parse_args_and_arch = parse_without_implied_tpu
+    Trainer.__init__, Trainer.train_step, Trainer.valid_step = __init__, train_step_autocast, valid_step_autocast
+    Trainer._minimodel_autocast_patched = True
+
+
 def load_checkpoint(path):
     """Load a fairseq checkpoint file as fairseq does (trusted pickle, on CPU)."""
     from fairseq import checkpoint_utils
@@ -149,3 +231,4 @@ def load_checkpoint(path):
 patch_checkpoint_loading()
 patch_checkpoint_copies()
 patch_cpu_distributed()
+patch_bf16_without_tpu()
