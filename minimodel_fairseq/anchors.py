@@ -1,91 +1,268 @@
 """Which target-language symbols start step 2 from a source-language embedding row.
 
-``--embedding-init shared`` copies the rows of symbols spelled exactly as in the
-source dictionary: names, numbers, punctuation. Between Latin-script languages
-that anchors a few hundred rows (English -> German 341, French 446 of 4001 at a
-4k vocabulary), which is what makes step 2 identifiable over a small body
-(docs/results.md). Russian shares only punctuation and digits with English (50
-rows), and stays unanchored.
+At this scale step 2 transfers only from an anchored init (docs/results.md): rows
+of target symbols that mean what a source symbol means start from that symbol's
+embedding, and pin the new matrix to the body's space. The anchors come from the
+two vocabularies alone (symbols and their counts in ``dict.txt``, i.e. monolingual
+text); no parallel data is used. Three tiers, the first that matches wins:
 
-``--embedding-init shared_translit`` adds matches through transliteration, for
-targets written in Cyrillic:
+1. **exact**: the target symbol is spelled as a source symbol (names, numbers,
+   punctuation, shared subwords). ``--embedding-init shared`` stops here.
+2. **romanised**: the target symbol romanised by ``uroman`` (the universal
+   romaniser of USC/ISI; language-aware through the ISO 639-3 code, which the
+   library's own table maps from our 2-letter data codes) is spelled as a source
+   symbol: ``Давид`` -> ``David``, ``Jésus`` -> ``Jesus``; case-blind for
+   scripts without case (Arabic ``آسا`` asa -> ``Asa``).
+3. **name**: a source *name* (a capitalised word-initial symbol) whose consonant
+   skeleton equals the romanised target symbol's, under the letter classes by
+   which names change spelling between languages (b/v, f/ph, k/c/q/ch/kh,
+   s/z/ts/sh; i/j/y are vowels, u/w after a vowel is a v, a final h is silent;
+   :func:`skeleton`), the most similar spelling first: ``Вавилон`` Vavilon ->
+   ``Babylon``, ``ابراهيم`` abrahym -> ``Abraham``, ``दाऊद`` daauud -> ``David``,
+   ``アブラハム`` aburahamu -> ``Abraham``, ``Salomon`` -> ``Solomon``. It
+   replaces the hand-written Cyrillic table and its name-spelling variants
+   (which ``benchmarks/anchor_quality.py`` keeps, to measure against) and
+   works for every script uroman reads.
 
-- every symbol is romanised with one plain table (``море`` -> ``more``,
-  ``Давид`` -> ``David``) and matched if the result is a source symbol;
-- a word-initial capitalised symbol of 4+ letters (a proper name) is also tried
-  with the spelling variants by which Biblical and classical names came into
-  English (в: v/b, и: i/j, х: kh/h/ch, ф: f/ph, ...), so ``Иаков`` finds
-  ``Jacob`` and ``Вавилон`` ``Babylon``. Variants are kept to names because on
-  short common words they mostly find false friends (``вас`` 'you' -> ``was``).
-  The plain table finds some as well (``год`` 'year' -> ``god``).
+The guards were set by measurement (``benchmarks/anchor_quality.py`` scores each
+pair by its co-occurrence in the verse-aligned Bible; docs/results.md, "Anchors
+for every script"; the alignment is used for measuring only), each to keep more
+pairs the alignment supports than pairs it does not:
 
-Exact matches win over transliterated ones; a source row may anchor several
-target symbols. Symbols without Cyrillic letters are only matched exactly, so
-for Latin-script targets ``shared_translit`` equals ``shared``.
+- romanised matches need 3+ letters (single letters and two-letter pieces:
+  30-52 % supported), and under 5 letters relative frequencies within a factor
+  of 2 (false friends: ``год`` 'year' -> ``god``, ``اني`` 'I' -> ``any``);
+- names need 3+ consonants in the skeleton (``Иаков``/``ヤコブ`` -> ``akb`` also
+  fits a dozen short English words), relative frequencies within a factor of
+  2, and a spelling similarity of 0.7;
+- symbols with Han ideographs or hiragana are not romanised: their readings are
+  not the spellings names are borrowed with (10 of 97 Chinese and Japanese
+  matches supported, against 40 of 46 for katakana).
+
+Scripts written without spaces (Chinese, Japanese: fewer than a quarter of the
+target symbols are word-initial) are matched without the word-start marker, so
+a mid-text piece ``アブラハム`` anchors to the word ``▁Abraham``.
 """
-import itertools
+from __future__ import annotations
 
-# one plain romanisation (close to the scholarly system, without diacritics)
-PLAIN = {
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z",
-    "и": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r",
-    "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh",
-    "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya",
-    # Ukrainian, Belarusian, Serbian, Macedonian, Bulgarian letters
-    "є": "ye", "і": "i", "ї": "yi", "ґ": "g", "ў": "u", "ђ": "dj", "ј": "j", "љ": "lj",
-    "њ": "nj", "ћ": "c", "џ": "dz", "ѓ": "gj", "ќ": "kj", "ѕ": "dz",
-}
-# how the same letters appear in English spellings of Biblical and classical names
-NAME_VARIANTS = {
-    "в": ["b", "w"], "г": ["h"], "ж": ["j"], "з": ["s"], "и": ["j", "y"], "й": ["y", "j"],
-    "к": ["c"], "с": ["c"], "т": ["th"], "ф": ["ph"], "х": ["h", "ch"], "ц": ["c", "z"],
-    "ю": ["ju", "u"], "я": ["ja"],
-}
-MAX_VARIANTS = 256  # spellings tried per name (the product of the letters' choices)
+import functools
+import re
+import unicodedata
+from pathlib import Path
 
+WORD = "\u2581"  # sentencepiece's word-start marker
 
-def _case(ch, latin):
-    return latin.capitalize() if ch != ch.lower() else latin
+TIERS = ("exact", "romanised", "name")
+ROMAN_MIN = 3  # min letters of a romanised match
+SHORT = 5  # romanised matches of fewer letters need SHORT_RATIO (false friends: 'god', 'net', 'any')
+SHORT_RATIO = 2.0  # max ratio of the two relative frequencies for short romanised matches
+NAME_CONSONANTS = 3  # min consonants in a name's skeleton
+NAME_RATIO = 2.0  # max ratio of the two relative frequencies for name matches
+NAME_SIMILARITY = 0.7  # min 1 - edit distance / length between the two normalised spellings
+UNSPACED = 0.25  # below this share of word-initial target symbols, a script has no spaces
 
-
-def romanise(symbol):
-    """The plain romanisation of a symbol; characters other than Cyrillic letters stay."""
-    return "".join(_case(ch, PLAIN[ch.lower()]) if ch.lower() in PLAIN else ch for ch in symbol)
+# how the same name is spelled across languages: one class per group of letters
+_DIGRAPHS = (("sch", "s"), ("ph", "f"), ("th", "t"), ("kh", "h"), ("ch", "h"), ("sh", "s"),
+             ("ts", "s"), ("ck", "k"), ("gh", "g"))
+_CLASSES = {"c": "k", "q": "k", "v": "b", "z": "s", "x": "ks"}
+_VOWELS = frozenset("aeiouyjw")  # j/y: Iakov/Jacob; w: a word-initial Arabic waw is 'and' (wbnyamyn)
 
 
-def has_cyrillic(symbol):
-    return any(ch.lower() in PLAIN for ch in symbol)
+class AnchorError(ValueError):
+    """The romaniser is missing or cannot be used; the message says what to do."""
 
 
-def _is_name(symbol):
-    word = symbol.lstrip("\u2581")
-    return symbol.startswith("\u2581") and len(word) >= 4 and word[0].isupper() and word.isalpha()
+# --------------------------------------------------------------------------- romanisation
+
+@functools.cache
+def _uroman():
+    try:
+        import uroman
+    except ImportError:
+        raise AnchorError(
+            "--embedding-init shared_translit needs the uroman romaniser: install it with "
+            "'.venv/bin/pip install uroman==1.3.1.1' (scripts/setup.sh does), or use --embedding-init shared"
+        ) from None
+    return uroman.Uroman()  # loads its tables once per process (seconds)
 
 
-def name_spellings(symbol):
-    """Romanisations of a proper name: the plain one first, then spelling variants."""
-    choices = []
-    for ch in symbol:
-        lo = ch.lower()
-        if lo in PLAIN:
-            options = [PLAIN[lo]] + [v for v in NAME_VARIANTS.get(lo, []) if v != PLAIN[lo]]
-            choices.append([_case(ch, o) for o in options])
+@functools.cache
+def _iso_codes() -> dict:
+    """{code: ISO 639-3 code} for the 3-letter codes and the old 2-letter ones (de -> deu), from uroman's table."""
+    import uroman
+
+    table = Path(uroman.__file__).parent / "data" / "ISO-639-3-list.txt"
+    codes = {}
+    for line in table.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"::lang-code (\w+)", line)
+        if not m:
+            continue
+        codes[m.group(1)] = m.group(1)
+        old = re.search(r"::deprecated-lang-codes ([^:]*)", line)
+        for c in (old.group(1).split(";") if old else []):
+            codes.setdefault(c.strip(), m.group(1))
+    return codes
+
+
+def iso639_3(lang: str | None) -> str | None:
+    """uroman's language code for a data code (``ru`` -> ``rus``, ``zh`` -> ``zho``), None if unknown."""
+    if not lang:
+        return None
+    try:
+        return _iso_codes().get(lang.lower())
+    except ImportError:
+        return None
+
+
+_ROMAN: dict = {}  # (lcode, text) -> romanisation: a dictionary is romanised once per process
+
+
+def romanise(symbols, lang: str | None = None) -> list:
+    """Each symbol romanised by uroman (language-aware when ``lang`` is known); ASCII symbols unchanged."""
+    lcode = iso639_3(lang)
+    out = []
+    for sym in symbols:
+        body = sym.lstrip(WORD)
+        if body.isascii():
+            out.append(sym)
+            continue
+        key = (lcode, body)
+        if key not in _ROMAN:
+            _ROMAN[key] = _uroman().romanize_string(body, lcode=lcode)
+        out.append(sym[: len(sym) - len(body)] + _ROMAN[key])
+    return out
+
+
+# --------------------------------------------------------------------------- spelling keys
+
+def _letters(word: str) -> str:
+    """Lower-case ASCII letters of a Latin word, diacritics dropped (Moïse -> moise)."""
+    w = unicodedata.normalize("NFKD", word).lower()
+    return "".join(c for c in w if "a" <= c <= "z")
+
+
+def normalise(word: str) -> str:
+    """A name's spelling with the letter classes applied, each vowel run as 'a', doubles single."""
+    w = _letters(word)
+    for a, b in _DIGRAPHS:
+        w = w.replace(a, b)
+    out, prev = [], ""
+    for c in w:
+        if c in "uw" and prev in ("a", "e", "i", "o"):
+            x = "b"  # u/w after a vowel is the v of a name: dawd, daauud (Dāūd) -> David
         else:
-            choices.append([ch])
-    return ("".join(c) for c in itertools.islice(itertools.product(*choices), MAX_VARIANTS))
+            x = "a" if c in _VOWELS else _CLASSES.get(c, c)
+        prev = c
+        for y in x:
+            if not out or out[-1] != y:
+                out.append(y)
+    s = "".join(out)
+    return s[:-1] if len(s) > 2 and s.endswith("h") else s  # final h is silent (Jeremiah, Judah)
 
 
-def match(target_symbols, source_index, transliterate=False):
-    """{target position: source position} for the target symbols that get a source row.
+def skeleton(word: str) -> str:
+    """The consonant skeleton of a name: ``David``, ``dawd`` -> ``dbd``; an initial vowel is kept as 'a'."""
+    s = normalise(word)
+    return ("a" if s[:1] == "a" else "") + s.replace("a", "")
 
-    ``source_index`` maps a source symbol to its row (a fairseq ``Dictionary.indices``).
+
+def _consonants(skel: str) -> int:
+    return len(skel.lstrip("a"))
+
+
+def _distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def similarity(a: str, b: str) -> float:
+    """1 - edit distance / length of the two normalised spellings."""
+    a, b = normalise(a), normalise(b)
+    return 1 - _distance(a, b) / max(len(a), len(b), 1)
+
+
+# --------------------------------------------------------------------------- matching
+
+def _frequencies(d):
+    counts = list(d.count)
+    total = sum(counts) or 1
+    return [max(c, 1) / total for c in counts]
+
+
+def _ratio(a: float, b: float) -> float:
+    return max(a / b, b / a)
+
+
+def _is_name(sym: str) -> bool:
+    return sym.startswith(WORD) and sym[1:2].isupper()
+
+
+def _phonetic(sym: str) -> bool:
+    """False for symbols with Han ideographs or hiragana (their readings are not name spellings)."""
+    return not any(unicodedata.name(c, "").startswith(("CJK", "HIRAGANA")) for c in sym)
+
+
+def _caseless(sym: str) -> bool:
+    return sym.lower() == sym.upper()
+
+
+def match_tiers(target, source, lang: str | None = None, romanised: bool = True) -> dict:
+    """{target position: (source position, tier)} for the target symbols that get a source row.
+
+    ``target``, ``source``: fairseq ``Dictionary`` objects (``symbols`` and ``count``:
+    the symbols and their counts in each language's own text). ``lang``: the target
+    language's code, for uroman (``ru``, ``ara``...; None: language-independent).
+    ``romanised=False``: exact matches only (``--embedding-init shared``).
     """
-    found = {}
-    for i, sym in enumerate(target_symbols):
-        j = source_index.get(sym)
-        if j is None and transliterate and has_cyrillic(sym):
-            spellings = name_spellings(sym) if _is_name(sym) else [romanise(sym)]
-            j = next((source_index[s] for s in spellings if s in source_index), None)
-        if j is not None:
-            found[i] = j
+    src_index = {s: j for j, s in enumerate(source.symbols)}
+    found = {i: (src_index[s], "exact") for i, s in enumerate(target.symbols) if s in src_index}
+    if not romanised:
+        return found
+    tf, sf = _frequencies(target), _frequencies(source)
+    rest = [i for i in range(len(target.symbols))
+            if i not in found and not _special(target, i) and _phonetic(target.symbols[i])]
+    roman = dict(zip(rest, romanise([target.symbols[i] for i in rest], lang)))
+    lower = {}
+    for j, s in enumerate(source.symbols):
+        if lower.get(s.lower()) is None or sf[j] > sf[lower[s.lower()]]:
+            lower[s.lower()] = j
+    for i, r in roman.items():
+        j = src_index.get(r)
+        if j is None and _caseless(target.symbols[i]):
+            j = lower.get(r.lower())
+        letters = len(_letters(r))
+        if j is None or letters < ROMAN_MIN or (letters < SHORT and _ratio(tf[i], sf[j]) > SHORT_RATIO):
+            continue
+        found[i] = (j, "romanised")
+
+    unspaced = sum(s.startswith(WORD) for s in target.symbols) < UNSPACED * len(target.symbols)
+    names = {}
+    for j, s in enumerate(source.symbols):
+        if _is_name(s) and _consonants(skeleton(s)) >= NAME_CONSONANTS:
+            names.setdefault(skeleton(s), []).append(j)
+    for i, r in roman.items():
+        t = target.symbols[i]
+        if i in found or not (unspaced or t.startswith(WORD)) or not (_caseless(t) or _is_name(t)):
+            continue
+        best = None
+        for j in names.get(skeleton(r), ()):
+            sim = similarity(r, source.symbols[j])
+            if _ratio(tf[i], sf[j]) <= NAME_RATIO and sim >= NAME_SIMILARITY and (best is None or sim > best[0]):
+                best = (sim, j)
+        if best:
+            found[i] = (best[1], "name")
     return found
+
+
+def _special(d, i) -> bool:
+    return i < getattr(d, "nspecial", 0)
+
+
+def match(target, source, lang: str | None = None, romanised: bool = True) -> dict:
+    """{target position: source position}: :func:`match_tiers` without the tiers."""
+    return {i: j for i, (j, _) in match_tiers(target, source, lang, romanised).items()}

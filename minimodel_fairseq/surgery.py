@@ -27,6 +27,7 @@ import torch
 from minimodel_fairseq import anchors
 
 INITS = ("random", "shared", "shared_translit")  # --embedding-init
+UNANCHORED = ("random", "body_stats")  # --unanchored-init
 TOKENS = "encoder.sentence_encoder.embed_tokens.weight"
 LM_HEAD = "encoder.lm_head."
 MINI_HEAD = "encoder.mini_lm_head."
@@ -182,21 +183,34 @@ def apply_body_architecture(model_cfg, body_state, logger=None):
     return model_cfg
 
 
-def new_language_embeddings(target_dict, body_weight, init="random", source_dict=None, seed=1):
+def new_language_embeddings(target_dict, body_weight, init="random", source_dict=None, seed=1, lang=None,
+                            unanchored="random"):
     """The target-language token-embedding matrix, shape (len(target_dict), dim).
 
-    ``random``: N(0, 0.02), padding row zero (the paper's setting; RoBERTa's own
-    init). ``shared``: rows of symbols whose surface form is also in
-    ``source_dict`` are copied from ``body_weight``, the others random.
-    ``shared_translit``: as ``shared``, and Cyrillic symbols are also matched
-    through their romanisation (:mod:`minimodel_fairseq.anchors`).
-    Returns (weight, number of rows copied).
+    ``init`` picks the anchored rows (:mod:`minimodel_fairseq.anchors`): ``random``
+    none (the paper's setting); ``shared`` rows of symbols spelled as in
+    ``source_dict`` are copied from ``body_weight``; ``shared_translit`` also
+    symbols of any script matched through their romanisation (uroman; ``lang`` is
+    the target language's code, e.g. ``ru``, None for language-independent).
+    ``unanchored`` fills the other rows: ``random`` N(0, 0.02) (RoBERTa's own init);
+    ``body_stats`` drawn from a normal with the mean and covariance of the body's
+    embedding rows (Downey et al., 2023), so they start in the body's embedding
+    distribution. The padding row is zero. Returns (weight, number of rows copied).
     """
     if init not in INITS:
         raise ValueError(f"--embedding-init must be one of {', '.join(INITS)}, got {init!r}")
+    if unanchored not in UNANCHORED:
+        raise ValueError(f"--unanchored-init must be one of {', '.join(UNANCHORED)}, got {unanchored!r}")
     g = torch.Generator().manual_seed(seed)
     dim = body_weight.size(1)
-    weight = torch.randn(len(target_dict), dim, generator=g).mul_(0.02)
+    weight = torch.randn(len(target_dict), dim, generator=g)
+    if unanchored == "body_stats":
+        rows = body_weight[source_dict.nspecial if source_dict is not None else 4:].double()
+        mean, cov = rows.mean(0), torch.cov(rows.T)
+        jitter = 1e-6 * cov.diagonal().mean() * torch.eye(dim, dtype=cov.dtype)  # a few rows: cov is singular
+        weight = (mean + weight.double() @ torch.linalg.cholesky(cov + jitter).T).to(body_weight.dtype)
+    else:
+        weight.mul_(0.02)
     copied = 0
     if init != "random":
         if source_dict is None:
@@ -206,7 +220,7 @@ def new_language_embeddings(target_dict, body_weight, init="random", source_dict
                 f"body dictionary has {len(source_dict)} symbols but the body's embeddings have "
                 f"{body_weight.size(0)} rows: give the dict.txt the body was trained with"
             )
-        found = anchors.match(target_dict.symbols, source_dict.indices, transliterate=init == "shared_translit")
+        found = anchors.match(target_dict, source_dict, lang, romanised=init == "shared_translit")
         for i, j in found.items():
             weight[i] = body_weight[j]
         copied = len(found)

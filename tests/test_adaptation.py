@@ -122,31 +122,7 @@ def test_shared_init_copies_exactly_the_common_tokens():
     assert n == 0 and rnd.std().item() == pytest.approx(0.02, rel=0.3)
 
 
-def test_shared_translit_init_adds_romanised_matches():
-    src, tgt = Dictionary(), Dictionary()
-    for w in ["▁David", "▁Jacob", "▁more", "▁was", "▁and", ","]:
-        src.add_symbol(w)
-    # names match through spelling variants (и -> J, в -> b), other words only through the
-    # plain romanisation (море -> more); 'вас' (you) is not matched to 'was' by a variant
-    for w in ["▁Давид", "▁Иаков", "▁море", "▁вас", "▁и", ",", "▁Jacob"]:
-        tgt.add_symbol(w)
-    body = torch.randn(len(src), 8)
-    shared, n_shared = surgery.new_language_embeddings(tgt, body, "shared", src, seed=3)
-    translit, n_translit = surgery.new_language_embeddings(tgt, body, "shared_translit", src, seed=3)
-    expected = {"▁Давид": "▁David", "▁Иаков": "▁Jacob", "▁море": "▁more", ",": ",", "▁Jacob": "▁Jacob"}
-    assert n_shared == 2 + 4 and n_translit == len(expected) + 4  # + the 4 special symbols
-    for i, s in enumerate(tgt.symbols[tgt.nspecial:], tgt.nspecial):
-        if s in expected:
-            assert torch.equal(translit[i], body[src.index(expected[s])]), s
-        else:  # unmatched rows are the same random rows as under shared
-            assert torch.equal(translit[i], shared[i]) and not any(torch.equal(translit[i], r) for r in body), s
-    # Latin-script targets: exactly the shared init
-    de = Dictionary()
-    for w in ["▁und", "▁David", "▁more"]:
-        de.add_symbol(w)
-    a, _ = surgery.new_language_embeddings(de, body, "shared", src, seed=3)
-    b, _ = surgery.new_language_embeddings(de, body, "shared_translit", src, seed=3)
-    assert torch.equal(a, b)
+# shared_translit (anchors of every script through uroman): tests/test_anchors.py
 
 
 def test_shared_init_through_the_task(bible_data, tiny_minijoint, tmp_path):

@@ -10,6 +10,7 @@ only trainable tensors.
 import logging
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
 
 import torch
@@ -41,11 +42,22 @@ class NewLanguageMLMConfig(MaskedLMConfig):
     embedding_init: ChoiceEnum(list(surgery.INITS)) = field(
         default="random",
         metadata={
-            "help": "random: N(0, 0.02), padding row zero (the paper's setting); shared: "
-            "tokens whose surface form is in the body's dictionary start from its embedding; "
-            "shared_translit: shared, and Cyrillic tokens also match through their "
-            "romanisation (names: David, Jacob, Babylon)"
+            "help": "which rows start from a body row (anchors): random: none (the paper's setting); "
+            "shared: tokens spelled as in the body's dictionary; shared_translit: shared, and tokens "
+            "of any script matched through their romanisation by uroman (Давид, داود, दाऊद -> David; "
+            "names through their consonant skeleton: ابراهيم, アブラハム -> Abraham); minimodel_fairseq/anchors.py"
         },
+    )
+    target_lang: Optional[str] = field(
+        default=None,
+        metadata={"help": "the target language's code for --embedding-init shared_translit (ISO 639-1 "
+                  "or 639-3: ru, ara; uroman romanises language-aware). Default: the data directory's "
+                  "name (DATA/<lang>/mlm -> <lang>); an unknown code romanises language-independently"},
+    )
+    unanchored_init: ChoiceEnum(list(surgery.UNANCHORED)) = field(
+        default="random",
+        metadata={"help": "rows without an anchor: random: N(0, 0.02); body_stats: a normal with the "
+                  "mean and covariance of the body's embedding rows (Downey et al., 2023)"},
     )
     body_dict: Optional[str] = field(
         default=None,
@@ -84,17 +96,31 @@ class NewLanguageMLMTask(CheckedDataDir, LogsTrainingFlops, MaskedLMTask):
         source_dict = None
         if self.cfg.embedding_init != "random":
             source_dict = self._body_dictionary(body)
+        lang = self._target_lang()
         weight, copied = surgery.new_language_embeddings(
             self.source_dictionary, body["model"][surgery.TOKENS], self.cfg.embedding_init,
-            source_dict, seed=self.cfg.seed,
+            source_dict, seed=self.cfg.seed, lang=lang, unanchored=self.cfg.unanchored_init,
         )
         with torch.no_grad():
             model.encoder.sentence_encoder.embed_tokens.weight.copy_(weight)
             model.encoder.lm_head.bias.zero_()
         logger.info(
-            "new-language embeddings: %d x %d, init %s (%d rows copied from the body)",
-            *weight.shape, self.cfg.embedding_init, copied,
+            "new-language embeddings: %d x %d, init %s (%d rows copied from the body; target language %s), "
+            "unanchored rows %s", *weight.shape, self.cfg.embedding_init, copied, lang, self.cfg.unanchored_init,
         )
+
+    def _target_lang(self):
+        """--target-lang, else the data directory's name (DATA/<lang>/mlm -> <lang>)."""
+        if self.cfg.target_lang or self.cfg.embedding_init != "shared_translit":
+            return self.cfg.target_lang
+        from ..anchors import iso639_3
+
+        data = Path(self.cfg.data.split(os.pathsep)[0]).resolve()
+        lang = data.parent.name if data.name == "mlm" else data.name
+        if iso639_3(lang) is None:
+            logger.info("--embedding-init shared_translit: %r (from the data directory) is no language code "
+                        "uroman knows; romanising language-independently (pass --target-lang)", lang)
+        return lang
 
     def _body_dictionary(self, body):
         path = self.cfg.body_dict or str(surgery.training_dictionary_path(body))

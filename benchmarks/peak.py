@@ -1,0 +1,284 @@
+"""The machine's peak matrix-product rate, fp32 and bf16, and how close each step of the method runs to it.
+
+    .venv/bin/python benchmarks/peak.py            # roberta_small 8x256, batch 16x128, vocab 4000 (a few minutes)
+    .venv/bin/python benchmarks/peak.py --quick    # 4x128, batch 8x64, vocab 1000 (well under a minute idle)
+    .venv/bin/python benchmarks/peak.py --json results.json
+
+1. Peak: ``torch.mm``/``torch.bmm`` at the model's own shapes (the linear layers,
+   tokens x d x d and tokens x d x ffn, the attention products, the LM head's
+   masked x d x vocab), fp32 and bf16 inputs interleaved; the best of several
+   repetitions per shape, and the machine's peak at these shapes is the best shape.
+2. Steps: pretraining MiniJoint, step 2 over the full model, step 2 over the
+   mini-model, step 3 (fine-tuning, embeddings frozen), each as a real fairseq
+   trainer built from an ordinary command line, once without and once with
+   ``--bf16`` (compat.patch_bf16_without_tpu), fed the same batches, updates
+   alternating fp32, bf16, bf16, fp32, ... so outside load hits both alike.
+   Achieved GFLOP/s per update = ``flops.roberta_update_flops`` of its batch /
+   its wall time (forward, backward, Adam step, fairseq's bookkeeping); the
+   table gives the median, its share of the same precision's peak, and the
+   bf16 speed-up as the median of per-pair time ratios.
+
+Data is synthetic (random tokens of a dictionary of --vocab symbols, lines as long
+as the fixture's English verses) because only shapes matter here; the body of
+steps 2 and 3 is the untrained pretraining model, saved as a checkpoint.
+docs/benchmarks.md has results.
+"""
+import argparse
+import csv
+import json
+import logging
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+logging.disable(logging.INFO)  # fairseq logs INFO on every build
+warnings.filterwarnings("ignore")
+
+import torch
+from fairseq import options, tasks, utils
+from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+from fairseq.trainer import Trainer
+
+import minimodel_fairseq  # noqa: F401  (the plugin, and --bf16 without a TPU)
+from minimodel_fairseq import surgery
+from minimodel_fairseq.flops import roberta_update_flops, update_shape
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE_TSV = ROOT / "tests" / "fixtures" / "bible" / "verses.tsv"
+# (layers, dim, ffn, heads, K, batch, tokens, step-3 batch, vocab, timed pairs, warm-up)
+SIZES = {
+    "full": (8, 256, 1024, 4, 2, 16, 128, 32, 4000, 8, 2),  # the recipes' roberta_small defaults
+    "quick": (4, 128, 512, 2, 2, 8, 64, 16, 1000, 3, 1),
+}
+STEPS = ("pretraining MiniJoint", "step 2 full", "step 2 mini", "step 3")
+
+
+def say(*parts):
+    print(*parts, flush=True)
+
+
+# ---------------------------------------------------------------- peak matrix products
+
+
+def product_shapes(s):
+    """{name: (batch, M, K, N)} of the products one update of the model computes (batch 0: a 2-D mm)."""
+    tokens, masked = s.batch * s.tokens, round(0.15 * s.batch * s.tokens)
+    return {
+        "q/k/v/out: tokens x d x d": (0, tokens, s.dim, s.dim),
+        "fc1: tokens x d x ffn": (0, tokens, s.dim, s.ffn),
+        "fc2: tokens x ffn x d": (0, tokens, s.ffn, s.dim),
+        "attention QK^T: (b*h) x T x dh x T": (s.batch * s.heads, s.tokens, s.dim // s.heads, s.tokens),
+        "LM head: masked x d x vocab": (0, masked, s.dim, s.vocab),
+    }
+
+
+def product_rate(b, m, k, n, dtype, seconds):
+    """GFLOP/s of one product shape: best of 5 timings of enough repeats to fill `seconds`."""
+    g = torch.Generator().manual_seed(0)
+    lead = (b,) if b else ()
+    x = torch.randn(*lead, m, k, generator=g).to(dtype)
+    y = torch.randn(*lead, k, n, generator=g).to(dtype)
+    op = torch.bmm if b else torch.mm
+    flops = 2 * max(b, 1) * m * k * n
+    op(x, y)
+    t = time.perf_counter()
+    op(x, y)
+    reps = max(1, int(seconds / max(time.perf_counter() - t, 1e-6)))
+    best = float("inf")
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(reps):
+            op(x, y)
+        best = min(best, (time.perf_counter() - t) / reps)
+    return flops / best / 1e9
+
+
+def measure_peak(s, seconds):
+    rows = {}
+    for name, shape in product_shapes(s).items():
+        rates = {"fp32": [], "bf16": []}
+        for _ in range(2):  # interleaved: fp32, bf16, fp32, bf16
+            rates["fp32"].append(product_rate(*shape, torch.float32, seconds))
+            rates["bf16"].append(product_rate(*shape, torch.bfloat16, seconds))
+        rows[name] = {"shape": shape, "fp32": max(rates["fp32"]), "bf16": max(rates["bf16"])}
+        say(f"  {name:38} fp32 {rows[name]['fp32']:7.1f}  bf16 {rows[name]['bf16']:7.1f} GFLOP/s")
+    peak = {p: max(r[p] for r in rows.values()) for p in ("fp32", "bf16")}
+    return rows, peak
+
+
+# ---------------------------------------------------------------- data and bodies
+
+
+def build_data(tmp: Path, s, seed=1):
+    """A masked-LM dir and a 6-class classification dir over one synthetic dictionary of s.vocab symbols."""
+    with open(FIXTURE_TSV, encoding="utf-8", newline="") as f:
+        lengths = [round(1.25 * len(r["vText"].split())) for r in csv.DictReader(f, delimiter="\t")
+                   if r["bbName"] == "4"]  # about as many tokens as sentencepiece makes of a verse
+    rng = random.Random(seed)
+    symbols = [f"w{i}" for i in range(s.vocab - 5)]  # + 4 specials + <mask> = vocab rows
+    (tmp / "dict.txt").write_text("".join(f"{w} {s.vocab - i}\n" for i, w in enumerate(symbols)))
+    lines = [" ".join(rng.choices(symbols, k=rng.choice(lengths))) for _ in range(8 * len(lengths))]
+    (tmp / "text.txt").write_text("\n".join(lines) + "\n")
+    (tmp / "label.txt").write_text("\n".join(f"g{rng.randrange(6)}" for _ in lines) + "\n")
+
+    def preprocess(pref, dest, *extra):
+        subprocess.run([sys.executable, "-m", "fairseq_cli.preprocess", "--only-source", "--trainpref",
+                        str(pref), "--destdir", str(dest), "--workers", "1", *extra],
+                       check=True, capture_output=True)
+
+    preprocess(tmp / "text.txt", tmp / "mlm", "--srcdict", str(tmp / "dict.txt"))
+    preprocess(tmp / "text.txt", tmp / "cls" / "input0", "--srcdict", str(tmp / "dict.txt"))
+    preprocess(tmp / "label.txt", tmp / "cls" / "label")
+    return tmp / "mlm", tmp / "cls"
+
+
+def model_flags(s):
+    return ["--encoder-layers", s.layers, "--encoder-embed-dim", s.dim, "--encoder-ffn-embed-dim", s.ffn,
+            "--encoder-attention-heads", s.heads]
+
+
+def step_args(step, s, mlm, cls, full, mini):
+    """(data dir, fairseq-train arguments, batch size) of one step, as the recipes run it."""
+    if step == "pretraining MiniJoint":
+        return mlm, ["--task", "minijoint_mlm", "--criterion", "minijoint_mlm", "--arch", "minijoint_roberta_small",
+                     *model_flags(s), "--mini-layer", s.k, "--tokens-per-sample", s.tokens], s.batch
+    if step.startswith("step 2"):
+        body = full if step == "step 2 full" else mini
+        return mlm, ["--task", "new_language_mlm", "--criterion", "masked_lm", "--arch", "roberta",
+                     "--body-checkpoint", body, "--tokens-per-sample", s.tokens], s.batch
+    return cls, ["--task", "sentence_prediction_frozen_embeddings", "--criterion", "sentence_prediction",
+                 "--arch", "roberta", "--body-checkpoint", full, "--num-classes", 6, "--init-token", 0,
+                 "--separator-token", 2, "--max-positions", s.tokens, "--shorten-method", "truncate"], s.ft_batch
+
+
+def build(data, args, batch, precision, seed=1):
+    argv = [str(data), "--user-dir", str(ROOT / "minimodel_fairseq"), *map(str, args), "--batch-size", str(batch),
+            "--optimizer", "adam", "--lr", "1e-4", "--clip-norm", "0", "--cpu", "--num-workers", "0",
+            "--data-buffer-size", "0", "--seed", str(seed), *(["--bf16"] if precision == "bf16" else [])]
+    cfg = convert_namespace_to_omegaconf(options.parse_args_and_arch(options.get_training_parser(), input_args=argv))
+    utils.set_torch_seed(cfg.common.seed)
+    task = tasks.setup_task(cfg.task)
+    task.load_dataset("train")
+    model = task.build_model(cfg.model)
+    return task, Trainer(cfg, task, model, task.build_criterion(cfg.criterion))
+
+
+def batches(task, batch, n, max_positions, seed=1):
+    """n batches of the task's train set (masked LM: full batch x tokens ones), epoch after epoch."""
+    out, epoch = [], 1
+    while len(out) < n:
+        itr = task.get_batch_iterator(task.dataset("train"), max_sentences=batch, seed=seed, epoch=epoch,
+                                      max_positions=max_positions, disable_iterator_cache=True)
+        out += [b for b in itr.next_epoch_itr(shuffle=True) if b["nsentences"] == batch]
+        epoch += 1
+    return out[:n]
+
+
+def make_bodies(tmp, s, mlm):
+    """The (untrained) MiniJoint model as a checkpoint, and its mini-model (extract-mini)."""
+    data, args, batch = step_args("pretraining MiniJoint", s, mlm, None, None, None)
+    _, trainer = build(data, args, batch, "fp32")
+    full = tmp / "minijoint.pt"
+    trainer.consolidate_optimizer()  # what checkpoint_utils.save_checkpoint does first
+    trainer.save_checkpoint(str(full), {})
+    mini = surgery.to_roberta(surgery.load_roberta_checkpoint(full), head="mini")
+    surgery.save_checkpoint(mini, tmp / "mini.pt", force=True)
+    return full, tmp / "mini.pt"
+
+
+# ---------------------------------------------------------------- steps
+
+
+def time_step(step, s, mlm, cls, full, mini):
+    data, args, batch = step_args(step, s, mlm, cls, full, mini)
+    trainers = {p: build(data, args, batch, p) for p in ("fp32", "bf16")}
+    task = trainers["fp32"][0]
+    pad = task.source_dictionary.pad()
+    times, rates, losses, gflops = {"fp32": [], "bf16": []}, {"fp32": [], "bf16": []}, {"fp32": [], "bf16": []}, []
+    for i, b in enumerate(batches(task, batch, s.warmup + s.pairs, s.tokens)):
+        f = roberta_update_flops(trainers["fp32"][1].model, update_shape(b, pad))["total"]
+        for p in ("fp32", "bf16")[:: 1 if i % 2 == 0 else -1]:
+            t = time.perf_counter()
+            log = trainers[p][1].train_step([b])
+            dt = time.perf_counter() - t
+            if i >= s.warmup:
+                times[p].append(dt), rates[p].append(f / dt / 1e9), losses[p].append(float(log["loss"]))
+        if i >= s.warmup:
+            gflops.append(f / 1e9)
+    ratio = statistics.median(a / b for a, b in zip(times["fp32"], times["bf16"]))
+    return {
+        "gflops_per_update": statistics.median(gflops),
+        **{f"{p}_s_per_update": statistics.median(times[p]) for p in times},
+        **{f"{p}_gflops_per_s": statistics.median(rates[p]) for p in rates},
+        **{f"{p}_mean_loss": statistics.fmean(losses[p]) for p in losses},
+        "bf16_speedup": ratio,
+        "pairs": len(times["fp32"]),
+    }
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="reduced size (4x128, batch 8x64, vocab 1000, 3 pairs)")
+    p.add_argument("--pairs", type=int, help="timed fp32/bf16 update pairs per step (default 8; --quick 3)")
+    p.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS), metavar="STEP",
+                   help=f"which steps to time (default all: {', '.join(map(repr, STEPS))})")
+    p.add_argument("--peak-seconds", type=float, default=0.05,
+                   help="seconds per timing of one product shape (5 timings x 2 rounds per precision)")
+    p.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                   help="torch.set_num_threads (default: torch's, i.e. OMP_NUM_THREADS or the cores)")
+    p.add_argument("--json", type=Path, help="also write the results here (atomically)")
+    opt = p.parse_args()
+    torch.set_num_threads(opt.threads)
+    size = "quick" if opt.quick else "full"
+    s = argparse.Namespace(**dict(zip(("layers", "dim", "ffn", "heads", "k", "batch", "tokens", "ft_batch", "vocab",
+                                       "pairs", "warmup"), SIZES[size])))
+    s.pairs = opt.pairs or s.pairs
+    desc = (f"{size}: {s.layers}x{s.dim} (ffn {s.ffn}, {s.heads} heads, K={s.k}), batch {s.batch}x{s.tokens} "
+            f"(step 3: {s.ft_batch} verses), vocab {s.vocab}, torch {torch.__version__}, "
+            f"threads {torch.get_num_threads()}, CPU capability {torch.backends.cpu.get_cpu_capability()}")
+    say(desc)
+    say("peak matrix-product rate at the model's shapes (best of 10 timings per precision):")
+    rows, peak = measure_peak(s, opt.peak_seconds)
+    say(f"peak: fp32 {peak['fp32']:.1f} GFLOP/s, bf16 {peak['bf16']:.1f} GFLOP/s "
+        f"(bf16/fp32 {peak['bf16'] / peak['fp32']:.2f}x)")
+
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        mlm, cls = build_data(tmp, s)
+        full, mini = make_bodies(tmp, s, mlm)
+        for step in opt.steps:
+            say(f"timing {step}: {s.warmup} warm-up + {s.pairs} fp32/bf16 pairs ...")
+            results[step] = time_step(step, s, mlm, cls, full, mini)
+
+    say(f"\n{desc}\n")
+    say("| product | shape | fp32 GFLOP/s | bf16 GFLOP/s | bf16/fp32 |")
+    say("|---|---|---:|---:|---:|")
+    for name, r in rows.items():
+        b, m, k, n = r["shape"]
+        say(f"| {name.split(':')[0]} | {(f'{b} x ' if b else '')}{m} x {k} x {n} | {r['fp32']:.1f} | {r['bf16']:.1f} | "
+            f"{r['bf16'] / r['fp32']:.2f}x |")
+    say(f"| **peak** (best shape) | | **{peak['fp32']:.1f}** | **{peak['bf16']:.1f}** | "
+        f"{peak['bf16'] / peak['fp32']:.2f}x |\n")
+    say("| step | GFLOPs/update | fp32 s/update | fp32 GFLOP/s | % of fp32 peak | bf16 s/update | bf16 GFLOP/s "
+        "| % of bf16 peak | bf16 speed-up | mean loss fp32 / bf16 |")
+    say("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for step, r in results.items():
+        say(f"| {step} | {r['gflops_per_update']:.2f} | {r['fp32_s_per_update']:.3f} | {r['fp32_gflops_per_s']:.1f} | "
+            f"{100 * r['fp32_gflops_per_s'] / peak['fp32']:.0f}% | {r['bf16_s_per_update']:.3f} | "
+            f"{r['bf16_gflops_per_s']:.1f} | {100 * r['bf16_gflops_per_s'] / peak['bf16']:.0f}% | "
+            f"{r['bf16_speedup']:.2f}x | {r['fp32_mean_loss']:.3f} / {r['bf16_mean_loss']:.3f} |")
+    say(f"\n(medians over {s.pairs} pairs after {s.warmup} warm-up; speed-up = median of per-pair "
+        "fp32/bf16 time ratios; GFLOPs from minimodel_fairseq.flops, matrix products only)")
+    if opt.json:
+        out = {"size": size, "description": desc, "products": rows, "peak": peak, "steps": results}
+        surgery.atomic_write(opt.json, lambda tmp: Path(tmp).write_text(json.dumps(out, indent=1)))
+
+
+if __name__ == "__main__":
+    main()

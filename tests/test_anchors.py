@@ -1,0 +1,159 @@
+"""Anchors of the shared / shared_translit init across scripts, their guards, the fallback init.
+
+The symbol lists are real words of public-domain Bibles (Russian RST 1876, Arabic Van Dyck,
+Hindi and Japanese names as the Bible databases spell them), with counts in the ratio of their
+real frequencies, so the frequency guard sees what it sees on the real vocabularies.
+"""
+import pytest
+import torch
+from fairseq.data import Dictionary
+
+import minimodel_fairseq  # noqa: F401
+from minimodel_fairseq import anchors, surgery
+
+from conftest import ROOT, TINY_TRAIN, run_cli
+
+
+def dictionary(counts, total=None):
+    """A fairseq dictionary with these counts; ``total``: a filler word brings the text to that size."""
+    d = Dictionary()
+    for sym, n in counts.items():
+        d.add_symbol(sym, n)
+    if total:
+        d.add_symbol("▁filler", total - sum(counts.values()))
+    return d
+
+
+ENGLISH = dictionary({
+    ",": 4000, "▁the": 5000, "▁and": 3000, "▁was": 600, "▁any": 60, "▁year": 30, "▁god": 5, "▁God": 400,
+    "▁more": 50, "li": 100, "▁David": 100, "▁Jacob": 40, "▁Abraham": 30, "▁Israel": 200,
+    "▁Jerusalem": 80, "▁Asa": 20, "▁Babylon": 30, "▁Jonathan": 40,
+})
+TOTAL = sum(ENGLISH.count)  # the target texts below are as long: relative frequencies = counts
+
+
+def text(counts):
+    return dictionary(counts, TOTAL)
+
+
+def pairs(target, lang):
+    """{target symbol: (source symbol, tier)} for the anchored non-special symbols."""
+    found = anchors.match_tiers(target, ENGLISH, lang)
+    return {target.symbols[i]: (ENGLISH.symbols[j], tier) for i, (j, tier) in found.items()
+            if i >= target.nspecial and target.symbols[i] != "▁filler"}
+
+
+def test_names_of_every_script_match_their_english_spelling():
+    ru = pairs(text({"▁Давид": 100, "▁Израиль": 200, "▁Вавилон": 30, ",": 4000, "▁и": 3000}), "ru")
+    assert ru == {"▁Давид": ("▁David", "romanised"), "▁Израиль": ("▁Israel", "name"),
+                  "▁Вавилон": ("▁Babylon", "name"), ",": (",", "exact")}
+    ar = pairs(text({"▁داود": 100, "▁ابراهيم": 30, "▁اسرائيل": 200, "▁آسا": 20, "▁و": 3000}), "ar")
+    assert ar == {"▁داود": ("▁David", "name"), "▁ابراهيم": ("▁Abraham", "name"),
+                  "▁اسرائيل": ("▁Israel", "name"), "▁آسا": ("▁Asa", "romanised")}  # caseless: asa -> Asa
+    hi = pairs(text({"▁दाऊद": 100, "▁अब्राहम": 30, "▁इस्राएल": 200, "▁यरूशलेम": 80, "▁और": 3000}), "hi")
+    assert hi == {"▁दाऊद": ("▁David", "name"), "▁अब्राहम": ("▁Abraham", "name"),
+                  "▁इस्राएल": ("▁Israel", "name"), "▁यरूशलेम": ("▁Jerusalem", "name")}
+    # Japanese is written without spaces: a mid-text katakana piece anchors to the English word
+    ja = pairs(text({"ダビデ": 100, "アブラハム": 30, "ヨナタン": 40, "神": 400, "は": 3000}), "ja")
+    assert ja == {"ダビデ": ("▁David", "name"), "アブラハム": ("▁Abraham", "name"), "ヨナタン": ("▁Jonathan", "name")}
+
+
+def test_exact_matches_come_first_and_shared_is_exact_only():
+    target = text({"▁David": 100, "▁Давид": 100, ",": 4000})
+    assert pairs(target, "ru")["▁David"] == ("▁David", "exact")
+    shared = anchors.match(target, ENGLISH, "ru", romanised=False)
+    assert {target.symbols[i] for i in shared if i >= target.nspecial} == {"▁David", ","}
+
+
+def test_false_friends_are_guarded_by_frequency_and_length():
+    # 'год' (year) romanises to 'god', 'اني' (I) to 'any': short words whose frequencies differ
+    ru = text({"▁год": 30, "ли": 100, "▁море": 50})
+    ar = text({"▁اني": 600})
+    assert anchors.romanise(["▁год", "ли", "▁море"], "ru") == ["▁god", "li", "▁more"]
+    assert anchors.romanise(["▁اني"], "ar") == ["▁any"]
+    assert pairs(ru, "ru") == {"▁море": ("▁more", "romanised")}  # ratio 1: kept; год 6x rarer than god
+    assert pairs(ar, "ar") == {}  # 10x more frequent than 'any'
+    # the same short word at a matching frequency passes: the frequency decides, not the word
+    assert pairs(text({"▁год": 5}), "ru") == {"▁год": ("▁god", "romanised")}
+    # single letters and two-letter pieces are never matched through romanisation (ли -> li)
+    assert "ли" not in pairs(text({"ли": 100}), "ru")
+    # a name needs 3 consonants in its skeleton: Иаков, ヤコブ (Iakov, yakobu -> a-k-b) stay unanchored
+    assert anchors.skeleton("Iakov") == anchors.skeleton("yakobu") == anchors.skeleton("Jacob") == "akb"
+    assert pairs(text({"▁Иаков": 40}), "ru") == {} and pairs(text({"ヤコブ": 40}), "ja") == {}
+
+
+def test_chinese_characters_are_not_matched_through_their_reading():
+    assert anchors.romanise(["大卫"], "zh") == ["dawei"]
+    assert pairs(text({"大卫": 100, "亚伯拉罕": 30}), "zh") == {}
+
+
+def test_language_codes_and_the_romanisation_cache(monkeypatch):
+    assert [anchors.iso639_3(c) for c in ("ru", "ar", "hi", "zh", "ja", "deu", "xx", None)] == \
+        ["rus", "ara", "hin", "zho", "jpn", "deu", None, None]
+    symbols = ["▁Давид", "▁море", "ли"]
+    first = anchors.romanise(symbols, "ru")
+    monkeypatch.setattr(anchors, "_uroman", lambda: pytest.fail("romanised again instead of cached"))
+    assert anchors.romanise(symbols, "ru") == first
+    assert anchors.romanise(["▁David", ","], "xx") == ["▁David", ","]  # ASCII never goes to uroman
+
+
+def test_shared_translit_init_copies_the_anchored_rows():
+    target = text({"▁Давид": 100, "▁Израиль": 200, "▁море": 50, "▁вас": 200, ",": 4000})
+    body = torch.randn(len(ENGLISH), 8)
+    shared, n_shared = surgery.new_language_embeddings(target, body, "shared", ENGLISH, seed=3, lang="ru")
+    translit, n = surgery.new_language_embeddings(target, body, "shared_translit", ENGLISH, seed=3, lang="ru")
+    expected = {"▁Давид": "▁David", "▁Израиль": "▁Israel", "▁море": "▁more", ",": ","}
+    assert n_shared == 1 + 4 and n == len(expected) + 4  # + the 4 special symbols
+    for i, s in enumerate(target.symbols[target.nspecial:], target.nspecial):
+        if s in expected:
+            assert torch.equal(translit[i], body[ENGLISH.index(expected[s])]), s
+        else:  # unmatched rows are the same random rows as under shared
+            assert torch.equal(translit[i], shared[i]), s
+
+
+def test_body_stats_fallback_draws_from_the_body_distribution():
+    g = torch.Generator().manual_seed(0)
+    source = dictionary({f"▁s{i}": 10 for i in range(3000)})
+    mix = torch.randn(8, 8, generator=g)
+    body = torch.randn(len(source), 8, generator=g) @ mix * 0.3 + torch.linspace(-1, 1, 8)
+    target = dictionary({f"▁t{i}": 10 for i in range(4000)} | {"▁s7": 10})
+    w, n = surgery.new_language_embeddings(target, body, "shared", source, seed=5, unanchored="body_stats")
+    assert n == 1 + 4 and torch.equal(w[target.index("▁s7")], body[source.index("▁s7")])
+    assert w[target.pad()].abs().sum() == 0
+    rows = w[target.nspecial:-1]
+    ref = body[source.nspecial:]
+    assert torch.allclose(rows.mean(0), ref.mean(0), atol=0.05)
+    assert torch.allclose(torch.cov(rows.T), torch.cov(ref.T), atol=0.05)
+    again, _ = surgery.new_language_embeddings(target, body, "shared", source, seed=5, unanchored="body_stats")
+    assert torch.equal(w, again)
+    plain, _ = surgery.new_language_embeddings(target, body, "shared", source, seed=5)
+    assert plain[target.nspecial:-1].std().item() == pytest.approx(0.02, rel=0.1)
+    with pytest.raises(ValueError, match="--unanchored-init must be one of random, body_stats"):
+        surgery.new_language_embeddings(target, body, "shared", source, unanchored="mean")
+
+
+@pytest.mark.slow
+def test_step2_task_romanises_with_the_data_directorys_language(bible_data, tiny_minijoint, tmp_path):
+    """The task takes the language from DATA/<lang>/mlm and copies the romanised matches."""
+    from minimodel_fairseq.compat import load_checkpoint
+    from minimodel_fairseq.data import bible
+
+    db = bible.build_fixture_db(ROOT / "tests" / "fixtures" / "bible" / "verses.tsv", tmp_path / "f.db")
+    bible.prepare_language("ru", tmp_path / "data", translations=["r"], vocab_size=500, db=db)
+    proc = run_cli(["fairseq-train", str(tmp_path / "data" / "ru" / "mlm"), "--user-dir",
+                    str(ROOT / "minimodel_fairseq"), "--task", "new_language_mlm", "--criterion", "masked_lm",
+                    "--body-checkpoint", str(tiny_minijoint), "--body-dict", str(bible_data / "en" / "mlm" / "dict.txt"),
+                    "--embedding-init", "shared_translit", "--tokens-per-sample", "64", *TINY_TRAIN,
+                    "--lr", "0", "--max-update", "1", "--save-dir", str(tmp_path / "s2")])
+    assert "target language ru" in proc.stdout + proc.stderr
+    en = Dictionary.load(str(bible_data / "en" / "mlm" / "dict.txt"))
+    en.add_symbol("<mask>")
+    ru = Dictionary.load(str(tmp_path / "data" / "ru" / "mlm" / "dict.txt"))
+    ru.add_symbol("<mask>")
+    found = anchors.match(ru, en, "ru")
+    romanised = {i: j for i, j in found.items() if ru.symbols[i] not in en.indices}
+    assert romanised, "the fixture's Russian verses have romanised matches (names)"
+    emb = load_checkpoint(str(tmp_path / "s2" / "checkpoint_last.pt"))["model"][surgery.TOKENS]
+    body = surgery.load_roberta_checkpoint(tiny_minijoint)["model"][surgery.TOKENS]
+    for i, j in romanised.items():  # lr 0: the copied rows are the body's rows
+        assert torch.equal(emb[i], body[j]), ru.symbols[i]
