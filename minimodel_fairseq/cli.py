@@ -4,6 +4,8 @@
     minimodel extract-mini MINIJOINT.pt --out MINI.pt    MiniJoint -> standalone mini-model
     minimodel swap-embeddings --classifier FT.pt --embeddings STEP2.pt --out TARGET.pt
     minimodel evaluate --classifier TARGET.pt --data DATA/de/cls [--lang de] ...
+    minimodel import-hf HF_DIR --out OUTDIR              Hugging Face masked LM -> fairseq checkpoint + dict
+    minimodel export-hf CHECKPOINT --out OUTDIR [--spm M] [--dict D] [--label-dict L]   -> Hugging Face
 
 Every command that writes refuses an existing output unless ``--force`` and
 writes to a temporary name first. Bad input: one line on stderr, exit code 2.
@@ -46,6 +48,35 @@ def _swap_embeddings(args):
     surgery.save_checkpoint(out, args.out, force=args.force)
     rows = out["model"][surgery.TOKENS].shape[0]
     print(f"wrote {args.out}: classifier with {rows} target-language embedding rows")
+
+
+def _import_hf(args):
+    from . import hf
+
+    r = hf.import_hf(args.dir, args.out, force=args.force)
+    f = r["fairseq"]
+    print(f"wrote {args.out}: model.pt (roberta, {r['layout']}, {f['encoder_layers']} layers x "
+          f"{f['encoder_embed_dim']}), dict.txt ({r['dict_symbols']} symbols, {r['placeholder_symbols']} "
+          f"placeholders; {r['embedding_rows']} rows with <mask>), tokenizer/, import.json; from a {r['class']}")
+    if r.get("note"):
+        print(f"note: {r['note']}")
+
+
+def _export_hf(args):
+    from . import hf
+
+    r = hf.export_hf(args.checkpoint, args.out, spm=args.spm, dict_path=args.dict, label_dict=args.label_dict,
+                     tokenizer=args.tokenizer, force=args.force)
+    labels = f", labels {', '.join(r['labels'])}" if r["labels"] else ""
+    print(f"wrote {args.out}: {r['class']} ({r['rows']} token rows{labels}), model.safetensors, tokenizer "
+          f"({r['tokenizer']['construction']}; dictionary {r['dict']})")
+    for note in r["notes"]:
+        print(f"note: {note}")
+    missing = r["tokenizer"].get("sentencepiece_pieces_not_in_dict") or []
+    if missing:
+        print(f"note: {len(missing)} sentencepiece pieces are not in the dictionary ({' '.join(missing[:10])}"
+              f"{' ...' if len(missing) > 10 else ''}): fairseq reads them as <unk>; the tokenizer gives them ids "
+              f"{r['rows']}.. whose embedding is <unk>'s (docs/usage.md, Hugging Face import and export)")
 
 
 def _evaluate(args):
@@ -97,6 +128,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", action="append", help="row name (default: the data dir's parent name)")
     p.add_argument("--subset", default="test", help="split to score (default test)")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("import-hf", help="Hugging Face RoBERTa-family masked LM -> fairseq checkpoint, dict.txt, tokenizer",
+                       description="Read a local Hugging Face directory (config.json, model.safetensors or "
+                       "pytorch_model.bin, tokenizer files) of a RobertaForMaskedLM, XLMRobertaForMaskedLM, "
+                       "RobertaPreLayerNormForMaskedLM or XLMRobertaXLForMaskedLM and write OUTDIR/model.pt (a "
+                       "fairseq roberta checkpoint for --body-checkpoint and --source-checkpoint), OUTDIR/dict.txt "
+                       "(its vocabulary in Hugging Face id order), OUTDIR/tokenizer/ and OUTDIR/import.json.")
+    p.add_argument("dir", help="the Hugging Face model directory")
+    p.add_argument("--out", required=True, help="output directory (must not exist)")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=_import_hf)
+
+    p = sub.add_parser("export-hf", help="fairseq RoBERTa checkpoint (MLM, MiniJoint, classifier) -> Hugging Face directory",
+                       description="Write OUTDIR/config.json, model.safetensors and a tokenizer whose ids are the "
+                       "fairseq dictionary's, loadable with AutoTokenizer and AutoModelForMaskedLM or (for a "
+                       "classifier with sentence_classification_head) AutoModelForSequenceClassification.")
+    p.add_argument("checkpoint", help="fairseq RoBERTa-family checkpoint (a MiniJoint one exports its primary model)")
+    p.add_argument("--out", required=True, help="output directory (must not exist)")
+    p.add_argument("--spm", "--sentencepiece-model", dest="spm",
+                   help="the sentencepiece model of the embeddings' language (default: the checkpoint's recorded "
+                   "--sentencepiece-model, else spm.model beside its data directory)")
+    p.add_argument("--dict", help="the dict.txt of the embeddings (default: from the checkpoint's data directory; "
+                   "for a swapped classifier, the step-2 data's)")
+    p.add_argument("--label-dict", help="classifiers: label/dict.txt (default: the checkpoint's data directory's)")
+    p.add_argument("--tokenizer", help="copy this Hugging Face tokenizer directory instead of building one (e.g. "
+                   "import-hf's OUTDIR/tokenizer); default: DATA/tokenizer when the data directory has one")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=_export_hf)
     return parser
 
 
