@@ -30,7 +30,10 @@ Each finished measurement (a step-2 run's curve, a classifier's English accuracy
 is kept in RUNS/points/*.json, and the recipes skip finished training, so an
 interrupted run resumes where it stopped; --report-only writes the report from
 what is finished, marked partial, without training anything. The loop runs seed
-by seed, so a partial report has whole seeds of every language and method.
+by seed, so a partial report has whole seeds of every language and method. Each
+point records the settings it was measured with (examples/bible/settings.py, and
+--points); a rerun with other settings is refused before anything runs, because
+the recipes would skip the finished training of the old settings: use another RUNS.
 """
 import argparse
 import functools
@@ -47,14 +50,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "examples" / "bible"))
+import settings as recipe_settings  # noqa: E402  (the recipes' settings and method table)
 import minimodel_fairseq  # noqa: E402,F401
 from minimodel_fairseq import flops as flop_count, surgery  # noqa: E402
 from minimodel_fairseq.compat import load_checkpoint  # noqa: E402
 from minimodel_fairseq.evaluate import evaluate_classifier  # noqa: E402
 
-BIG_MODEL = {"full": "minijoint", "minijoint": "minijoint", "random": "minijoint", "copy_only": "minijoint",
-             "minipost": "roberta", "full_roberta": "roberta", "random_roberta": "roberta"}
-CONTROLS = {"random", "random_roberta", "copy_only"}  # untrained embeddings: one point, no curve
+METHODS = recipe_settings.METHODS
+CONTROLS = recipe_settings.CONTROLS  # untrained embeddings: one point, no curve
+# the standard recipe (step 2 over the whole big model) of each big model: the baseline of its methods
+STANDARD = {m.big_model: name for name, m in METHODS.items() if m.kind == "standard"}
 STEP2_TASK = "NewLanguageMLMTask"
 
 
@@ -85,20 +91,29 @@ def score(classifier_state, step2, cls_data):
     return result
 
 
-SETTINGS = ("PRETRAIN_UPDATES", "PRETRAIN_LR", "ADAPT_UPDATES", "MINI_ADAPT_UPDATES", "ADAPT_LR", "EMBED_INIT", "FT_UPDATES",
-            "VOCAB", "ARCH", "MODEL_FLAGS", "TOKENS", "MINIPOST_K", "MINIPOST_M", "MINIPOST_UPDATES")
+def check_cache(cache, stamp):
+    """Refuse a cache of points measured with other settings than stamp; warn about points that
+    predate recorded settings (they are assumed to match)."""
+    unstamped = []
+    for path in sorted(cache.glob("*.json")):
+        stored = json.loads(path.read_text()).get("settings")
+        if stored is None:
+            unstamped.append(path.name)
+        elif stored != stamp:
+            diff = "; ".join(f"{k} {stored.get(k)!r} there, {stamp.get(k)!r} now"
+                             for k in sorted(set(stored) | set(stamp)) if stored.get(k) != stamp.get(k))
+            raise SystemExit(
+                f"refusing to reuse {path}: it was measured with other settings ({diff}). Nothing is "
+                "recomputed, because the recipes would skip the finished training of the old settings: "
+                f"run these settings in another RUNS (now {cache.parent}), or delete that folder to measure again")
+    if unstamped:
+        log(f"warning: {len(unstamped)} points in {cache} record no settings (measured before they were "
+            f"recorded, e.g. {unstamped[0]}): assumed to be these settings")
 
 
-def recipe_settings(env):
-    """The recipes' settings as they see them: the environment's values or common.sh's defaults."""
-    echo = "; ".join(f'echo "{k}=${k}"' for k in SETTINGS)
-    proc = subprocess.run(["bash", "-c", f"source examples/bible/common.sh >/dev/null; {echo}"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    return dict(line.split("=", 1) for line in proc.stdout.splitlines()[-len(SETTINGS):])
-
-
-def cached(path, measure, report_only):
-    """measure()'s result, kept in path (JSON) so that a rerun does not measure it again.
+def cached(path, measure, report_only, stamp):
+    """measure()'s result, kept in path (JSON, with the settings stamp it was measured with) so that
+    a rerun does not measure it again (check_cache has refused other settings).
 
     With report_only, never measures: the cached result or None.
     """
@@ -107,7 +122,7 @@ def cached(path, measure, report_only):
     if report_only:
         return None
     start = time.time()
-    result = {**measure(), "measured_in_s": time.time() - start}
+    result = {**measure(), "measured_in_s": time.time() - start, "settings": stamp}
     path.parent.mkdir(parents=True, exist_ok=True)
     surgery.atomic_write(path, lambda p: Path(p).write_text(json.dumps(result)))
     return result
@@ -127,8 +142,9 @@ def mean_spread(values):
 def baseline(method, curves):
     """The standard recipe a method is measured against: full step 2 on the same big model
     (full_roberta for MiniPost when it was run, else full on the MiniJoint model)."""
-    if BIG_MODEL[method] == "roberta" and "full_roberta" in curves:
-        return "full_roberta"
+    own = STANDARD[METHODS[method].big_model]
+    if own in curves:
+        return own
     return "full" if "full" in curves else None
 
 
@@ -303,7 +319,7 @@ def main(argv=None):
     parser.add_argument("--langs", nargs="+", default=["de", "fr", "ru", "es"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--methods", nargs="+", default=["full", "minijoint", "minipost", "random", "copy_only"],
-                        choices=list(BIG_MODEL), help="step-2 methods and controls (full_roberta: the standard "
+                        choices=list(METHODS), help="step-2 methods and controls (full_roberta: the standard "
                         "recipe on MiniPost's big model, then MiniPost's baseline)")
     parser.add_argument("--points", type=int, default=5, help="step-2 checkpoints per run (evenly spaced)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "results"))
@@ -319,12 +335,18 @@ def main(argv=None):
     start = time.time()
     env = {**os.environ, "RUNS": os.environ.get("RUNS", "runs/transfer")}
     runs, data = ROOT / env["RUNS"], ROOT / env.get("DATA", "data/bible")
-    settings = recipe_settings(env)
-    adapt_updates = int(settings["ADAPT_UPDATES"])
-    env["MINI_ADAPT_UPDATES"] = settings["MINI_ADAPT_UPDATES"] = str(round(args.mini_budget * adapt_updates))
+    try:
+        adapt_updates = int(recipe_settings.resolve(env)["ADAPT_UPDATES"])
+        env["MINI_ADAPT_UPDATES"] = str(round(args.mini_budget * adapt_updates))
+        settings = recipe_settings.affecting_results(recipe_settings.resolve(env))  # what the recipes will run
+    except recipe_settings.SettingError as e:
+        raise SystemExit(f"transfer.py: error: {e}") from None
     every = max(1, adapt_updates // args.points)
-    src = env.get("SRC", "en")
-    models = sorted({BIG_MODEL[m] for m in args.methods})
+    src = settings["SRC"]
+    models = sorted({METHODS[m].big_model for m in args.methods})
+    cache = runs / "points"  # one JSON per finished measurement: a rerun resumes where it stopped
+    stamp = {**settings, "points": args.points}
+    check_cache(cache, stamp)
 
     if not args.report_only:
         log(f"data: {src} + {args.langs}")
@@ -362,20 +384,19 @@ def main(argv=None):
             updates, flops, seconds = checkpoint_compute(state)
             if curve and curve[-1]["updates"] == updates:  # checkpoint_last repeats the last interval save
                 continue
-            result = score(classifier_state(BIG_MODEL[method], seed), state, data / lang / "cls")
+            result = score(classifier_state(METHODS[method].big_model, seed), state, data / lang / "cls")
             curve.append({"updates": updates, "flops": flops, "seconds": seconds,
                           "accuracy": result["accuracy"]})
             log(f"{lang} {method} seed {seed}: {updates} updates, {flops / 1e12:.2f} TFLOPs, "
                 f"{seconds:.0f} s -> accuracy {result['accuracy']:.4f}")
         return {"majority": result["majority"], "curve": curve}
 
-    cache = runs / "points"  # one JSON per finished measurement: a rerun resumes where it stopped
     english, points, majority = {}, {}, {}
     measured_s = 0.0
     for seed in args.seeds:
         for model in models:
             acc = cached(cache / f"english_{model}_seed{seed}.json", lambda: {"accuracy": evaluate_classifier(
-                classifier(model, seed), data / src / "cls")["accuracy"]}, args.report_only)
+                classifier(model, seed), data / src / "cls")["accuracy"]}, args.report_only, stamp)
             if acc:
                 measured_s += acc.get("measured_in_s", 0.0)
                 english.setdefault(model, []).append(acc["accuracy"])
@@ -383,7 +404,7 @@ def main(argv=None):
         for lang in args.langs:
             for method in args.methods:
                 run = cached(cache / f"{lang}_{method}_seed{seed}.json",
-                             lambda: step2_curve(lang, method, seed), args.report_only)
+                             lambda: step2_curve(lang, method, seed), args.report_only, stamp)
                 if run:
                     measured_s += run.get("measured_in_s", 0.0)
                     points[lang, method, seed] = run["curve"]

@@ -61,6 +61,20 @@ def test_transfer_benchmark_miniature(bible_data, tmp_path):
     assert "Partial" in report.stdout and "[1 seed]" in report.stdout
     assert not (tmp_path / "runs" / "adapt" / "de" / "full" / "seed2").exists()
 
+    # other settings over the same RUNS: refused before anything runs, nothing on disk changes
+    points = tmp_path / "runs" / "points"
+    before = {p: p.read_bytes() for p in points.iterdir()}
+    other = subprocess.run(args, cwd=ROOT, env={**env, "ADAPT_UPDATES": "8"}, capture_output=True, text=True)
+    assert other.returncode == 1, other.stdout[-3000:] + other.stderr[-3000:]
+    assert "refusing to reuse" in other.stderr and "ADAPT_UPDATES '6' there, '8' now" in other.stderr
+    assert "MINI_ADAPT_UPDATES '12' there, '16' now" in other.stderr and "another RUNS" in other.stderr
+    assert "step 1" not in other.stdout and {p: p.read_bytes() for p in points.iterdir()} == before
+    # a point from before settings were recorded: used, with a warning
+    old = points / "de_full_seed1.json"
+    old.write_text(json.dumps({k: v for k, v in json.loads(old.read_text()).items() if k != "settings"}))
+    report = subprocess.run(args + ["--report-only"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert report.returncode == 0 and "1 points in" in report.stdout and "record no settings" in report.stdout
+
 
 def _curve(updates, flops, accuracies):
     return [{"updates": u, "flops": f, "seconds": f / 1e9, "accuracy": a} for u, f, a in zip(updates, flops, accuracies)]

@@ -37,10 +37,12 @@ PRETRAIN_FLAGS=(--tokens-per-sample "$TOKENS" --batch-size "$PRETRAIN_BSZ"
 # RobertaModel.from_pretrained encodes raw text without being told (absolute: from any directory)
 bpe_flags() { local d="$DATA"; [[ "$d" == /* ]] || d="$ROOT/$d"; BPE_FLAGS=(--bpe sentencepiece --sentencepiece-model "$d/$1/spm.model"); }
 
-# prepare_data LANG[,LANG...]: prepare.sh, quiet about languages that are ready (not in a dry run)
+# prepare_data LANG[,LANG...] [prepare.sh flags]: prepare.sh, quiet about languages that are ready
+# (not in a dry run)
 prepare_data() {
   [ "$DRY_RUN" = 1 ] && return 0
-  { LANGS="$1" bash examples/bible/prepare.sh 2>&1 1>&3 | { grep -v ': skipped, ' || true; } >&2; } 3>&1
+  local langs="$1"; shift
+  { LANGS="$langs" bash examples/bible/prepare.sh "$@" 2>&1 1>&3 | { grep -v ': skipped, ' || true; } >&2; } 3>&1
 }
 
 # need FILE WHAT: stop with a message unless FILE exists (not in a dry run: nothing is read there)
@@ -61,7 +63,7 @@ fairseq_train() {
   local cmd=("${FAIRSEQ_TRAIN[@]}" --save-dir "$out" --tensorboard-logdir "$out/tb" "$@")
   if [ "$DRY_RUN" = 1 ]; then print_command "${cmd[@]}"; exit 0; fi
   mkdir -p "$out"
-  say "$label: $total updates (full log $out/train.log)"
+  say "$label: $total update$([ "$total" = 1 ] || echo s) (full log $out/train.log)"
   .venv/bin/python examples/bible/progress.py "$out/train.log" --label "${PROGRESS_PREFIX:-}$label" \
     --total "$total" --every "$PROGRESS_EVERY" &
   local follower=$! rc=0
@@ -78,10 +80,11 @@ fairseq_train() {
 # run_minimodel ARGS...: the plugin's command line tool (DRY_RUN=1: print it instead)
 run_minimodel() { if [ "$DRY_RUN" = 1 ]; then print_command "$MINIMODEL" "$@"; else "$MINIMODEL" "$@"; fi; }
 
-# results_row LANG METHOD SEED ACCURACY N MAJORITY STEP2_SECONDS: append to RUNS/results.tsv
-# (settings.RESULTS_COLUMNS; the header is written with the first row)
+# results_row LANG METHOD SEED ACCURACY N MAJORITY STEP2_SECONDS: append to RUNS/results.tsv, or to
+# RESULTS_TSV if set (run_langs.sh: one file per result) (settings.RESULTS_COLUMNS; the header is
+# written with the first row)
 results_row() {
-  local file="$RUNS/results.tsv"
+  local file="${RESULTS_TSV:-$RUNS/results.tsv}"
   if [ ! -s "$file" ]; then
     printf '%s\n' "$RESULTS_HEADER" > "$file"
   elif [ "$(head -n 1 "$file")" != "$RESULTS_HEADER" ]; then

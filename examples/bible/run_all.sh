@@ -17,13 +17,14 @@ elapsed() { local s=$(( $(date +%s) - start )); printf '%dm%02ds' $((s / 60)) $(
 models=$(for m in $METHODS; do big_model_of "$m"; done | sort -u)
 # the jobs, for the [i/n] counter: step 1 (MiniJoint; plain RoBERTa and MiniPost), step 3 per
 # big model and seed, steps 2 + 4 per language, seed and method
-n_models=$(wc -w <<<"$models"); n_seeds=$(wc -w <<<"$SEEDS")
-jobs=$(( 1 + ([[ "$models" == *roberta* ]] ? 2 : 0) + n_models * n_seeds + $(wc -w <<<"$LANGS") * n_seeds * $(wc -w <<<"$METHODS") ))
+n_models=$(wc -w <<<"$models"); n_seeds=$(wc -w <<<"$SEEDS"); n_pretrain=1
+[[ "$models" != *roberta* ]] || n_pretrain=3
+n_jobs=$(( n_pretrain + n_models * n_seeds + $(wc -w <<<"$LANGS") * n_seeds * $(wc -w <<<"$METHODS") ))
 job=0
-next_job() { job=$((job + 1)); export PROGRESS_PREFIX="[$job/$jobs] "; }
+next_job() { job=$((job + 1)); export PROGRESS_PREFIX="[$job/$n_jobs] "; }
 
 if [ "$DRY_RUN" != 1 ]; then
-  echo "run_all: $SRC -> $LANGS; methods $METHODS; seeds $SEEDS; $jobs jobs, each with its progress and time left"
+  echo "run_all: $SRC -> $LANGS; methods $METHODS; seeds $SEEDS; $n_jobs jobs, each with its progress and time left"
   echo "run_all: settings: .venv/bin/python examples/bible/settings.py; full logs: $RUNS/<step>/.../train.log"
   prepare_data "$SRC,${LANGS// /,}"
   echo "run_all: data ready in $DATA ($SRC $LANGS)"

@@ -96,6 +96,7 @@ def plot(rows, path):
                   label="majority" if j == 0 else None)
     ax.set_xticks(range(len(langs)), langs)
     ax.set_ylabel("accuracy (%)")
+    ax.set_title("genre accuracy: the source in-language, the targets zero-shot", fontsize=9)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     tmp = Path(path).with_name(f".{Path(path).name}.tmp")  # never a half-written plot under the real name

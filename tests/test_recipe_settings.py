@@ -1,0 +1,139 @@
+"""examples/bible/settings.py (the recipes' settings and method table), table.py and progress.py.
+
+No training: the shell side of the settings against the Python side, the refusals, results.tsv
+read by its header, and the progress line on a real fairseq log.
+"""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "examples" / "bible"))
+import progress  # noqa: E402
+import settings  # noqa: E402
+
+CLEAN = {k: v for k, v in os.environ.items() if k not in settings.BY_NAME and k != "PROGRESS_PREFIX"}
+
+
+def bash(script, **env):
+    return subprocess.run(["bash", "-c", f"source examples/bible/common.sh; {script}"], cwd=ROOT,
+                          capture_output=True, text=True, env={**CLEAN, **env})
+
+
+def test_the_shell_sees_the_python_method_table(tmp_path):
+    """common.sh's functions are generated from settings.METHODS: same bodies, classifiers, step-2 runs."""
+    env = {"RUNS": str(tmp_path), "ADAPT_UPDATES": "40", "MINI_ADAPT_UPDATES": "80", "EMBED_INIT": "random"}
+    s = settings.resolve({**CLEAN, **env})
+    script = "; ".join(f'echo "$(body_of {m}) $(big_model_of {m}) $(step2_of {m})"' for m in settings.METHODS)
+    proc = bash(script + '; echo "$PRIMARY|$MINI|$PLAIN|$MINIPOST|$ADAPT_UPDATES|$RESULTS_HEADER"', **env)
+    assert proc.returncode == 0, proc.stderr
+    *rows, last = proc.stdout.splitlines()
+    for line, (name, m) in zip(rows, settings.METHODS.items()):
+        r = settings.step2(name, s)
+        assert line == f"{r['body']} {m.big_model} {r['updates']} {r['lr']} {r['init']} {r['warmup']}", name
+    assert rows[1].split()[2:] == ["80", "2e-3", "random", "4"]        # minijoint: MINI_ADAPT_UPDATES
+    assert rows[0].split()[2:] == ["40", "2e-3", "random", "4"]        # full: ADAPT_UPDATES
+    assert rows[-1].split()[2:] == ["1", "0", "shared", "4"]           # copy_only: the shared init's rows
+    assert last == "|".join([*(settings.checkpoint(k, s) for k in settings.CHECKPOINTS), "40",
+                             "\t".join(settings.RESULTS_COLUMNS)])
+    proc = bash("body_of nope")
+    assert proc.returncode == 2 and "unknown METHOD 'nope': use full, minijoint" in proc.stderr
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"ADAPT_UPDATES": "5OO"}, "ADAPT_UPDATES must be a whole number of at least 1, got '5OO'"),
+    ({"PRETRAIN_UPDATES": "0"}, "PRETRAIN_UPDATES must be a whole number of at least 1, got '0'"),
+    ({"ADAPT_LR": "fast"}, "ADAPT_LR must be a number (e.g. 2e-3), got 'fast'"),
+    ({"EMBED_INIT": "shared-translit"}, "EMBED_INIT must be one of random, shared, shared_translit, got 'shared-translit'"),
+    ({"METHODS": "full minijiont"}, "unknown METHODS 'minijiont': use full, minijoint, minipost"),
+    ({"PRECISION": "fp8"}, "PRECISION must be one of fp32"),
+])
+def test_a_bad_setting_stops_every_recipe_with_one_message(env, message, tmp_path):
+    proc = subprocess.run(["bash", "examples/bible/2_adapt_language.sh", "de", "full"], cwd=ROOT, capture_output=True,
+                          text=True, env={**CLEAN, "RUNS": str(tmp_path / "runs"), **env})
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().startswith(f"examples/bible settings: error: {message}"), proc.stderr
+    assert proc.stderr.count("error") == 1 and not (tmp_path / "runs").exists()
+
+
+RESULTS = [  # columns in another order than the recipes write them: read by name
+    "seed\tmethod\tlang\tn\tmajority\taccuracy\tstep2_seconds",
+    "1\tin-language (minijoint)\ten\t100\t0.25\t0.60\tNA",
+    "1\tfull\tde\t80\t0.30\t0.40\t100",
+    "2\tfull\tde\t80\t0.30\t0.44\t110",
+    "1\tminijoint\tde\t80\t0.30\t0.42\t25",
+]
+
+
+def table(path, *args):
+    return subprocess.run([sys.executable, "examples/bible/table.py", str(path), *args], cwd=ROOT,
+                          capture_output=True, text=True)
+
+
+def test_table_reads_results_by_column_name(tmp_path):
+    path = tmp_path / "results.tsv"
+    path.write_text("\n".join(RESULTS) + "\n")
+    with pytest.raises(settings.SettingError):  # not the recipes' header order: refused by read_results...
+        settings.read_results(path)
+    header = "\t".join(settings.RESULTS_COLUMNS)  # ...and the same rows under the recipes' header are read
+    cols = RESULTS[0].split("\t")
+    rows = ["\t".join(dict(zip(cols, r.split("\t")))[c] for c in settings.RESULTS_COLUMNS) for r in RESULTS[1:]]
+    path.write_text("\n".join([header, *rows]) + "\n")
+    proc = table(path, "--plot", str(tmp_path / "results.png"))
+    assert proc.returncode == 0, proc.stderr
+    assert "| language | n | majority | in-language (minijoint) | full | minijoint |" in proc.stdout
+    assert "| en | 100 | 25.0 | 60.0 |  |  |" in proc.stdout
+    assert "| de | 80 | 30.0 |  | 42.0 ± 2.0 | 42.0 |" in proc.stdout
+    assert "| de | 105 | 25 | 4.20x |" in proc.stdout  # step-2 seconds: full / minijoint
+    assert (tmp_path / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_table_refuses_results_without_header(tmp_path):
+    """A results.tsv from before the header (columns by position) gets one message that says what to do."""
+    path = tmp_path / "results.tsv"
+    path.write_text("de\tfull\t1\t0.4\t80\t0.3\t100\n")
+    proc = table(path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "does not start with the header line lang method seed accuracy n majority step2_seconds" in proc.stderr
+    assert "rerun examples/bible/run_all.sh" in proc.stderr and proc.stderr.count("error") == 1
+
+
+LOG = """\
+2026-11-27 14:28:04 | INFO | fairseq_cli.train | {'_name': None, 'common': {'loss': 1}}
+2026-11-27 14:32:09 | INFO | train_inner | epoch 001:     25 / 1254 loss=23.112, primary_loss=11.499, mini_loss=11.614, wps=213.5, ups=0.1, bsz=16, num_updates=25, lr=0.000125, train_wall=239, wall=244
+2026-11-27 14:33:09 | INFO | train_inner | epoch 001:     50 / 1254 loss=20.5, primary_loss=10.2, mini_loss=10.3, wps=213.5, ups=0.4, bsz=16, num_updates=50, lr=0.00025, train_wall=299, wall=304
+2026-11-27 14:40:09 | INFO | train | epoch 001 | loss 19.9 | primary_loss 9.9 | num_updates 100 | lr 0.0005 | wall 724
+2026-11-27 14:40:10 | INFO | fairseq_cli.train | done training in 724.0 seconds
+"""
+
+
+def test_progress_line_from_fairseq_log():
+    lines = LOG.splitlines(True)
+    f = progress.Follower("step 1/4 pretraining MiniJoint", 2000, start=0.0)
+    assert not f.feed("".join(lines[:2]), now=40.0)
+    assert f.line() == "step 1/4 pretraining MiniJoint: update 25/2000 (1 %), loss 23.11, 0m40s, about 53m left"
+    assert not f.feed(lines[2], now=100.0)  # 25 updates in 60 s since the first: 1950 left at that rate
+    assert f.line() == "step 1/4 pretraining MiniJoint: update 50/2000 (2 %), loss 20.50, 1m40s, about 1h18m left"
+    assert f.feed("".join(lines[3:]), now=300.0)  # done training: the follower stops
+    assert f.line() == "step 1/4 pretraining MiniJoint: update 100/2000 (5 %), loss 19.90, 5m00s, about 1h49m left"
+
+
+def test_progress_follows_a_growing_log(tmp_path):
+    """The follower prints while the log grows and ends when the log says training is done."""
+    log = tmp_path / "train.log"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "bible" / "progress.py"), str(log), "--label", "x",
+                             "--total", "100", "--every", "0", "--poll", "0.05"], stdout=subprocess.PIPE, text=True)
+    lines = LOG.splitlines(True)
+    for chunk in (lines[:2], [lines[2][:40]], [lines[2][40:]], lines[3:]):
+        with open(log, "a") as f:
+            f.write("".join(chunk))
+        time.sleep(0.3)
+    out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert [line.split(",")[0] for line in out.splitlines()] == [
+        "x: update 25/100 (25 %)", "x: update 50/100 (50 %)", "x: update 100/100 (100 %)"]
