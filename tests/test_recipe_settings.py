@@ -103,6 +103,18 @@ def test_table_refuses_results_without_header(tmp_path):
     assert "rerun examples/bible/run_all.sh" in proc.stderr and proc.stderr.count("error") == 1
 
 
+def test_results_rows_are_not_appended_to_a_file_without_header(tmp_path):
+    old = tmp_path / "results.tsv"
+    old.write_text("de\tfull\t1\t0.4\t80\t0.3\t100\n")
+    proc = bash("results_row de minijoint 1 0.42 80 0.3 25", RUNS=str(tmp_path))
+    assert proc.returncode == 2 and "has no header line" in proc.stderr and "delete it or rerun run_all.sh" in proc.stderr
+    assert old.read_text() == "de\tfull\t1\t0.4\t80\t0.3\t100\n"
+    new = tmp_path / "new"
+    proc = bash("results_row de minijoint 1 0.42 80 0.3 25; results_row de full 1 0.4 80 0.3 100", RUNS=str(new))
+    assert proc.returncode == 0, proc.stderr
+    assert [r["method"] for r in settings.read_results(new / "results.tsv")] == ["minijoint", "full"]
+
+
 LOG = """\
 2026-11-27 14:28:04 | INFO | fairseq_cli.train | {'_name': None, 'common': {'loss': 1}}
 2026-11-27 14:32:09 | INFO | train_inner | epoch 001:     25 / 1254 loss=23.112, primary_loss=11.499, mini_loss=11.614, wps=213.5, ups=0.1, bsz=16, num_updates=25, lr=0.000125, train_wall=239, wall=244

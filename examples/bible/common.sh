@@ -86,6 +86,7 @@ run_minimodel() { if [ "$DRY_RUN" = 1 ]; then print_command "$MINIMODEL" "$@"; e
 results_row() {
   local file="${RESULTS_TSV:-$RUNS/results.tsv}"
   if [ ! -s "$file" ]; then
+    mkdir -p "$RUNS"
     printf '%s\n' "$RESULTS_HEADER" > "$file"
   elif [ "$(head -n 1 "$file")" != "$RESULTS_HEADER" ]; then
     echo "$file has no header line (an older version of the recipes wrote it): delete it or rerun run_all.sh" >&2
