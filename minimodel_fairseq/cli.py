@@ -4,6 +4,9 @@
     minimodel extract-mini MINIJOINT.pt --out MINI.pt    MiniJoint -> standalone mini-model
     minimodel swap-embeddings --classifier FT.pt --embeddings STEP2.pt --out TARGET.pt
     minimodel evaluate --classifier TARGET.pt --data DATA/de/cls [--lang de] ...
+    minimodel retrieve --big BIG.pt --data DATA/de --embeddings STEP2.pt [--controls]   verse retrieval
+    minimodel mlm-loss --data DATA/de/mlm --embeddings STEP2.pt [--big BIG.pt]          masked-LM loss
+    minimodel best-checkpoint STEP2_RUN_DIR --data DATA/de [--measure mlm|retrieval]    step-2 choice
     minimodel import-hf HF_DIR --out OUTDIR              Hugging Face masked LM -> fairseq checkpoint + dict
     minimodel export-hf CHECKPOINT --out OUTDIR [--spm M] [--dict D] [--label-dict L]   -> Hugging Face
 
@@ -96,6 +99,56 @@ def _evaluate(args):
         print(f"{lang:<10} {r['accuracy']:>8.4f} {r['n']:>6d} {r['majority']:>8.4f}  {ckpt}", flush=True)
 
 
+def _retrieve(args):
+    from . import label_free as lf
+
+    _quiet()
+    lf.check_output(args.json, args.force)
+    result = lf.retrieve(args.big, args.data, args.embeddings or (), args.controls, args.source_data, args.subset,
+                         args.layer, args.copy_init, args.seed)
+    print(lf.format_retrieval(result))
+    if args.json:
+        lf.write_json(args.json, result, args.force)
+
+
+def _mlm_loss(args):
+    from . import label_free as lf
+
+    _quiet()
+    lf.check_output(args.json, args.force)
+    result = lf.mlm_losses(args.data, args.embeddings or (), args.big, args.controls, args.source_data,
+                           args.subset, args.seed, args.copy_init)
+    print(lf.format_mlm_losses(result))
+    if args.json:
+        lf.write_json(args.json, result, args.force)
+
+
+def _best_checkpoint(args):
+    from . import label_free as lf
+
+    _quiet()
+    lf.check_output(args.json, args.force)
+    result = lf.choose_checkpoint(args.run_dir, args.data, args.measure, args.big, args.source_data, args.layer,
+                                  args.seed)
+    print(lf.format_choice(result))
+    if args.json:
+        lf.write_json(args.json, result, args.force)
+    print(result["best"])
+
+
+def _quiet():
+    import logging
+
+    for name in ("fairseq", "minimodel_fairseq"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _label_free_options(p, what):
+    p.add_argument("--seed", type=int, default=1, help=f"{what} (default 1)")
+    p.add_argument("--json", help="also write the result as JSON to this file")
+    p.add_argument("--force", action="store_true", help="overwrite --json if it exists")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="minimodel", description="Mini-model adaptation tools for fairseq (minimodel_fairseq)."
@@ -156,6 +209,58 @@ def build_parser() -> argparse.ArgumentParser:
                    "import-hf's OUTDIR/tokenizer); default: DATA/tokenizer when the data directory has one")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=_export_hf)
+    p = sub.add_parser(
+        "retrieve", help="cross-lingual verse retrieval: step-2 embeddings in the big model, no fine-tuning",
+        description="For each target verse of the split, find its English verse among all the split's verses by "
+        "cosine similarity of mean-pooled hidden states of the big model (target side: the step-2 embeddings "
+        "swapped in); top-1 accuracy in both directions at every layer, chance = 1/n.")
+    p.add_argument("--big", required=True, help="the big model (MiniJoint or RoBERTa checkpoint of step 1) whose "
+                   "body reads the embeddings, also for step-2 runs over its mini-model")
+    p.add_argument("--data", required=True, help="the target language's directory from data preparation "
+                   "(DATA/<lang>: raw/cls.SPLIT.ref and cls/input0/SPLIT)")
+    p.add_argument("--embeddings", action="append", help="step-2 checkpoint (repeatable)")
+    p.add_argument("--controls", action="store_true", help="also score untrained embeddings: random (N(0, 0.02)) "
+                   "and copy_only (only the rows the shared init copies)")
+    p.add_argument("--source-data", help="the big model's language directory (default: en beside --data)")
+    p.add_argument("--subset", default="test", help="split of verses (default test)")
+    p.add_argument("--layer", type=int, help="layer of the headline number, 0 = embedding layer "
+                   "(default: the middle one); every layer is reported")
+    p.add_argument("--copy-init", default="shared_translit", choices=["shared", "shared_translit"],
+                   help="the copy_only control's matching (default shared_translit, the recipes' EMBED_INIT)")
+    _label_free_options(p, "seed of the controls' random rows")
+    p.set_defaults(func=_retrieve)
+
+    p = sub.add_parser(
+        "mlm-loss", help="target masked-LM valid loss of step-2 models, and of the big model with their embeddings",
+        description="fairseq's masked_lm loss (bits per masked token) with deterministic masking: of each step-2 "
+        "model itself and, with --big, of the big model with its embeddings swapped in.")
+    p.add_argument("--data", required=True, help="the target language's masked-LM data (DATA/<lang>/mlm or DATA/<lang>)")
+    p.add_argument("--embeddings", action="append", help="step-2 checkpoint (repeatable)")
+    p.add_argument("--big", help="the big model: also score it with each checkpoint's embeddings swapped in")
+    p.add_argument("--controls", action="store_true", help="also score the big model with untrained random and "
+                   "copy_only embeddings (needs --big)")
+    p.add_argument("--source-data", help="the big model's masked-LM data, for copy_only (default: the big "
+                   "model's training data)")
+    p.add_argument("--subset", default="valid", help="split (default valid)")
+    p.add_argument("--copy-init", default="shared_translit", choices=["shared", "shared_translit"],
+                   help="the copy_only control's matching (default shared_translit)")
+    _label_free_options(p, "masking seed")
+    p.set_defaults(func=_mlm_loss)
+
+    p = sub.add_parser(
+        "best-checkpoint", help="choose a step-2 run's checkpoint by a label-free valid measure",
+        description="Score every checkpoint_*_*.pt and checkpoint_last.pt of a step-2 run on the target VALID "
+        "split and print the best one's path last (the earliest of equal values).")
+    p.add_argument("run_dir", help="a step-2 run's --save-dir (with --save-interval-updates checkpoints)")
+    p.add_argument("--data", required=True, help="the target language's directory (DATA/<lang>)")
+    p.add_argument("--measure", default="mlm", choices=["mlm", "retrieval"],
+                   help="mlm: the step-2 model's own masked-LM loss (default); retrieval: verse retrieval in "
+                   "the big model, mean of both directions at --layer (needs --big)")
+    p.add_argument("--big", help="the big model, for --measure retrieval")
+    p.add_argument("--source-data", help="the big model's language directory (default: en beside --data)")
+    p.add_argument("--layer", type=int, help="retrieval layer (default: the middle one)")
+    _label_free_options(p, "masking seed")
+    p.set_defaults(func=_best_checkpoint)
     return parser
 
 
