@@ -17,7 +17,8 @@ For one language, :func:`prepare_language` writes ``<out>/<lang>/``::
 
 With ``--hf-tokenizer DIR`` (``minimodel import-hf``'s output) no sentencepiece model is
 trained: the text is encoded with that model's own Hugging Face tokenizer into ``hf/``
-(one dict symbol per id, fairseq id == HF id) and binarized with ``--srcdict DIR/dict.txt``.
+(one dict symbol per id, fairseq id == HF id) and binarized with DIR/dict.txt's symbols, in its
+order, counted in the training text (``hf/dict.txt``, ``--srcdict``).
 
 Splits are by chapter (a SHA-256 hash of book and chapter), identical for every
 language; neighbouring verses share wording and would leak across a verse split.
@@ -43,6 +44,7 @@ import subprocess
 import sys
 import time
 import unicodedata
+from collections import Counter
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -414,6 +416,20 @@ def _encode_hf(tokenizer, symbols: list, pairs: list[tuple[Path, Path]], chunk: 
                     fout.write(" ".join(symbols[t] for t in ids) + "\n")
 
 
+def _counted_dict(symbols: list, train: Path, out: Path) -> Path:
+    """``dict.txt`` with the import's symbols in its order (ids unchanged) and their counts in `train`.
+
+    A Hugging Face tokenizer has no frequencies, so import-hf's dict.txt has none; the counts in
+    the training text are what fairseq-preprocess would record, and the shared embedding init
+    compares source and target frequencies (:mod:`minimodel_fairseq.anchors`).
+    """
+    with open(train, encoding="utf-8") as f:
+        counts = Counter(t for line in f for t in line.split())
+    lines = symbols[4:]  # dict.txt's own lines: fairseq's four special symbols come first
+    out.write_text("".join(f"{s} {counts.get(s, 0)}\n" for s in lines), encoding="utf-8")
+    return out
+
+
 def _preprocess(destdir: Path, prefixes: dict, workers: int, srcdict: Path | None = None) -> subprocess.Popen:
     """Start fairseq-preprocess --only-source (the console script may not be on PATH)."""
     cmd = [sys.executable, "-m", "fairseq_cli.preprocess", "--only-source",
@@ -461,9 +477,9 @@ def _warn_if_settings_differ(done_file: Path, vocab_size, max_verses, translatio
         return
     wanted = {"vocab_size_requested": vocab_size, "max_verses": max_verses, "translations": translations}
     differ = [f"{k}={done[k]!r} (asked {v!r})" for k, v in wanted.items() if k in done and done[k] != v]
-    asked = str(hf_tokenizer) if hf_tokenizer is not None else None
-    if done.get("hf_tokenizer") != asked:  # absent: sentencepiece
-        differ.append(f"hf_tokenizer={done.get('hf_tokenizer')!r} (asked {asked!r})")
+    # only when asked for: the recipes prepare every language they read without the option
+    if hf_tokenizer is not None and done.get("hf_tokenizer") != str(hf_tokenizer):  # absent: sentencepiece
+        differ.append(f"hf_tokenizer={done.get('hf_tokenizer')!r} (asked {str(hf_tokenizer)!r})")
     if differ:
         _log(f"warning: the existing output was built with {', '.join(differ)}; delete {done_file.parent} to rebuild")
 
@@ -563,9 +579,10 @@ def prepare_language(lang: str, out_root, translations: Iterable[str] | None = N
             tokenizer_info = {"vocab_size_requested": vocab_size, "spm_pieces": pieces, "character_coverage": coverage}
         else:
             _log(f"{lang}: encoding with the Hugging Face tokenizer of {hf_tokenizer}")
-            enc, ext, srcdict = "hf", "hf", Path(hf_tokenizer) / "dict.txt"
+            enc, ext = "hf", "hf"
             (tmp / enc).mkdir()
             _encode_hf(*hf_vocab, [(tmp / "raw" / n, tmp / enc / f"{n}.{ext}") for n in names])
+            srcdict = _counted_dict(hf_vocab[1], tmp / enc / "train.txt.hf", tmp / enc / "dict.txt")
             tokenizer_info = {"hf_tokenizer": str(hf_tokenizer)}
 
         _log(f"{lang}: fairseq-preprocess")
