@@ -42,12 +42,15 @@ def _extract_mini(args):
 def _swap_embeddings(args):
     from . import surgery
 
+    if os.path.exists(args.out) and not args.force:  # before the work (and any provenance warning)
+        raise surgery.CheckpointError(f"{args.out} exists: choose another --out or pass --force to overwrite it")
     classifier = surgery.load_roberta_checkpoint(args.classifier)
     step2 = surgery.load_roberta_checkpoint(args.embeddings)
-    out = surgery.swap_embeddings(classifier, step2, target_dict=args.dict)
-    out["minimodel"] = {"made_by": "swap-embeddings", "classifier": os.path.abspath(args.classifier),
-                        "embeddings": os.path.abspath(args.embeddings),
-                        "language_data": (step2["cfg"].get("task") or {}).get("data")}
+    out = surgery.swap_embeddings(classifier, step2, target_dict=args.dict, allow_other_model=args.allow_other_model,
+                                  names=(args.classifier, args.embeddings))
+    out["minimodel"].update({"classifier": os.path.abspath(args.classifier),
+                             "embeddings": os.path.abspath(args.embeddings),
+                             "language_data": (step2["cfg"].get("task") or {}).get("data")})
     surgery.save_checkpoint(out, args.out, force=args.force)
     rows = out["model"][surgery.TOKENS].shape[0]
     print(f"wrote {args.out}: classifier with {rows} target-language embedding rows")
@@ -95,7 +98,7 @@ def _evaluate(args):
     langs = args.lang or [os.path.basename(os.path.dirname(os.path.abspath(d))) for d in args.data]
     print(f"{'language':<10} {'accuracy':>8} {'n':>6} {'majority':>8}  classifier")
     for lang, ckpt, data in zip(langs, args.classifier, args.data):
-        r = evaluate_classifier(ckpt, data, subset=args.subset)
+        r = evaluate_classifier(ckpt, data, subset=args.subset, allow_other_model=args.allow_other_model)
         print(f"{lang:<10} {r['accuracy']:>8.4f} {r['n']:>6d} {r['majority']:>8.4f}  {ckpt}", flush=True)
 
 
@@ -149,6 +152,12 @@ def _label_free_options(p, what):
     p.add_argument("--force", action="store_true", help="overwrite --json if it exists")
 
 
+# Not --force: that only allows overwriting --out (the recipes pass it on every rerun),
+# and must not also switch the provenance check off.
+ALLOW_OTHER_MODEL_HELP = ("accept step-2 embeddings learned over another big model than the classifier's "
+                          "(refused by default: see docs/method.md, provenance); prints a warning")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="minimodel", description="Mini-model adaptation tools for fairseq (minimodel_fairseq)."
@@ -172,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dict", help="the target language's dict.txt, checked against the embeddings "
                    "(default: dict.txt of the step-2 run's data directory, when it exists)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.add_argument("--allow-other-model", action="store_true", help=ALLOW_OTHER_MODEL_HELP)
     p.set_defaults(func=_swap_embeddings)
 
     p = sub.add_parser("evaluate", help="accuracy of classifiers, one row per language")
@@ -180,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="classification data dir (input0/, label/) binarized with that classifier's dictionary")
     p.add_argument("--lang", action="append", help="row name (default: the data dir's parent name)")
     p.add_argument("--subset", default="test", help="split to score (default test)")
+    p.add_argument("--allow-other-model", action="store_true", help=ALLOW_OTHER_MODEL_HELP)
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("import-hf", help="Hugging Face RoBERTa-family masked LM -> fairseq checkpoint, dict.txt, tokenizer",
@@ -264,6 +275,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _print_warnings(command):
+    """The plugin's warnings (e.g. unknown provenance) as one line each: ``minimodel CMD: warning: ...``."""
+    import logging
+
+    log = logging.getLogger("minimodel_fairseq")
+    for old in [h for h in log.handlers if getattr(h, "minimodel_cli", False)]:
+        log.removeHandler(old)  # main() called again in the same process
+    handler = logging.StreamHandler(sys.stderr)
+    handler.minimodel_cli = True
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter(f"minimodel {command}: warning: %(message)s"))
+    log.addHandler(handler)
+    log.propagate = False  # once, not again through a handler fairseq may have given the root logger
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -272,6 +298,8 @@ def main(argv=None) -> int:
         return 0
     import minimodel_fairseq  # noqa: F401  (registers the plugin, fixes checkpoint loading)
     from .surgery import CheckpointError
+
+    _print_warnings(args.command)
 
     try:
         args.func(args)

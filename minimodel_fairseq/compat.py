@@ -97,7 +97,7 @@ class _AtomicCopyPathManager:
             return self._pm.copy(src_path, dst_path, overwrite)
         if os.path.exists(dst_path) and not overwrite:
             return False
-        from .surgery import atomic_write
+        from .files import atomic_write
 
         atomic_write(dst_path, lambda tmp: shutil.copyfile(src_path, tmp))
         return True

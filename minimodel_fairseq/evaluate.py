@@ -5,18 +5,26 @@ from pathlib import Path
 import torch
 
 
-def evaluate_classifier(checkpoint, data, subset="test", batch_size=64):
+def evaluate_classifier(checkpoint, data, subset="test", batch_size=64, allow_other_model=False):
     """Accuracy of ``checkpoint`` on ``data/{input0,label}/{subset}``.
 
     Returns a dict with ``accuracy``, ``n`` and ``majority`` (the share of the
     subset that the train split's most frequent label covers: the score of a
-    classifier that always predicts it).
+    classifier that always predicts it). A swapped classifier whose embeddings
+    were learned over another big model than its body's (written with
+    ``swap-embeddings --allow-other-model``) is refused unless ``allow_other_model``.
     """
     from fairseq import checkpoint_utils
     from fairseq.dataclass.utils import overwrite_args_by_name
 
     from .compat import patch_checkpoint_loading
-    from .surgery import CheckpointError, load_roberta_checkpoint
+    from .surgery import (
+        BIG_MODEL_KEY,
+        EMBEDDINGS_BIG_MODEL_KEY,
+        CheckpointError,
+        check_same_big_model,
+        load_roberta_checkpoint,
+    )
 
     patch_checkpoint_loading()
     data = Path(data)
@@ -24,6 +32,11 @@ def evaluate_classifier(checkpoint, data, subset="test", batch_size=64):
         if not (data / sub).is_file():
             raise CheckpointError(f"{data} is not a classification data dir: {data / sub} is missing")
     state = load_roberta_checkpoint(checkpoint)  # one clear error for a bad file
+    note = state.get("minimodel") or {}
+    if note.get("made_by") == "swap-embeddings":  # its body and its embeddings must share a big model
+        check_same_big_model(note.get(BIG_MODEL_KEY), note.get(EMBEDDINGS_BIG_MODEL_KEY),
+                             f"the body of {checkpoint}", f"the embeddings of {checkpoint}",
+                             allow=allow_other_model, action="score")
     overwrite_args_by_name(state["cfg"], {"data": str(data)})  # as fairseq's arg_overrides do
     try:
         models, _, task = checkpoint_utils.load_model_ensemble_and_task([str(checkpoint)], state=state)

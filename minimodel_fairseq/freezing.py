@@ -10,17 +10,14 @@ Patterns are shell-style globs on ``model.named_parameters()`` names, e.g.
 ``encoder.sentence_encoder.embed_tokens.weight`` or
 ``encoder.sentence_encoder.layers.[23].*``. Tied tensors appear once, under
 their first name: RoBERTa's ``encoder.lm_head.weight`` is listed as
-``encoder.sentence_encoder.embed_tokens.weight``.
+``encoder.sentence_encoder.embed_tokens.weight``. The names and the sets each
+step trains are defined in :mod:`minimodel_fairseq.params`.
 """
 import fnmatch
 import logging
 from typing import Iterable, Optional
 
 logger = logging.getLogger(__name__)
-
-# Parameter names of the sets used by the steps of the method.
-TOKEN_EMBEDDINGS = "encoder.sentence_encoder.embed_tokens.weight"  # tied to encoder.lm_head.weight
-LM_HEAD_BIAS = "encoder.lm_head.bias"
 
 
 def set_trainable(

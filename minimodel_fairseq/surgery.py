@@ -2,6 +2,10 @@
 
 - :func:`load_roberta_checkpoint`: read a checkpoint, refuse anything that is not
   a RoBERTa-family encoder, with one clear message.
+- :func:`big_model_of`: the fingerprint of the big model a checkpoint belongs to
+  (provenance: step-2 embeddings fit only the big model their body came from).
+- :class:`Body`: THE way a task or model reads a body checkpoint and builds on it
+  (steps 2 and 3, MiniPost).
 - :func:`to_roberta`: a plain ``roberta`` checkpoint from any RoBERTa-family one;
   with ``head="mini"`` and K layers it is MiniJoint's mini-model (extract-mini).
 - :func:`apply_body_architecture`: make a command-line model config describe the
@@ -10,34 +14,40 @@
   (``random`` as in the paper, or ``shared`` surface forms copied, optionally
   through transliteration).
 - :func:`swap_embeddings`: put step 2's embeddings into step 3's classifier.
-- :func:`save_checkpoint`: atomic writes that refuse to overwrite unless forced.
+- :func:`save_checkpoint` (from :mod:`minimodel_fairseq.files`): atomic writes that
+  refuse to overwrite unless forced.
 
 Checkpoints are pickles: load only files you trust (see docs/usage.md).
 """
 import argparse
 import contextlib
 import copy
+import hashlib
+import logging
 import os
-import re
-import tempfile
 from pathlib import Path
 
 import torch
 
 from minimodel_fairseq import anchors
 
+from .files import CheckpointError, atomic_write, save_checkpoint  # noqa: F401  (part of this API)
+from .params import (  # noqa: F401  (the names callers know as surgery.TOKENS, ...)
+    ENCODER,
+    FINAL_LN,
+    LAYER_RE,
+    LM_HEAD,
+    LM_HEAD_BIAS,
+    LM_HEAD_WEIGHT,
+    MINI_HEAD,
+    MINI_LN,
+    TOKENS,
+)
+
+logger = logging.getLogger(__name__)
+
 INITS = ("random", "shared", "shared_translit")  # --embedding-init
 UNANCHORED = ("random", "body_stats")  # --unanchored-init
-TOKENS = "encoder.sentence_encoder.embed_tokens.weight"
-LM_HEAD = "encoder.lm_head."
-MINI_HEAD = "encoder.mini_lm_head."
-MINI_LN = "encoder.mini_layer_norm."
-FINAL_LN = "encoder.sentence_encoder.layer_norm."
-LAYER_RE = re.compile(r"^encoder\.sentence_encoder\.layers\.(\d+)\.")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint (or dictionary) that cannot be used as asked; the message says what to do."""
 
 
 def load_roberta_checkpoint(path) -> dict:
@@ -58,7 +68,7 @@ def load_roberta_checkpoint(path) -> dict:
             f"truncated, corrupt or not a fairseq checkpoint; re-create or re-download it"
         ) from None
     arch = _arch_of(state)
-    cls = ARCH_MODEL_REGISTRY.get(arch)
+    cls = ARCH_MODEL_REGISTRY.get(arch) if arch else None  # (None is the plugin's "no --arch" entry)
     if cls is None or not issubclass(cls, RobertaModel) or TOKENS not in state.get("model", {}):
         found = f"arch {arch!r} ({cls.__name__})" if cls else f"arch {arch!r}"
         raise CheckpointError(
@@ -79,6 +89,99 @@ def _arch_of(state):
 
 def num_layers(state) -> int:
     return 1 + max(int(m.group(1)) for k in state["model"] if (m := LAYER_RE.match(k)))
+
+
+# --- provenance: which big model a checkpoint belongs to -------------------------------------
+#
+# Step-2 embeddings fit only the big model whose body (full model, mini-model or
+# MiniPost model) they were learned over. No tensor is shared by every descendant
+# (step 2 replaces the token embeddings, step 3 fine-tunes everything else), so the
+# big model's fingerprint is computed once, when the big model is read, and carried
+# as metadata: tasks save it in their checkpoint state (tasks/provenance.py), and the
+# checkpoints surgery writes hold it in their ``minimodel`` note.
+
+BIG_MODEL_KEY = "minimodel_big_model"  # the fingerprint of the big model a checkpoint belongs to
+EMBEDDINGS_BIG_MODEL_KEY = "minimodel_embeddings_big_model"  # a swapped classifier's embeddings' one
+
+# Checkpoints that are not big models themselves: without a recorded fingerprint
+# (written before provenance was recorded) their big model is unknown.
+DERIVED_TASKS = {"new_language_mlm", "sentence_prediction_frozen_embeddings", "minipost_mlm", "sentence_prediction"}
+DERIVED_BY = {"extract-mini", "swap-embeddings"}  # ``minimodel`` notes of older surgery outputs
+
+
+def fingerprint(state) -> str:
+    """sha256 over a checkpoint's encoder tensors (name, dtype, shape, bytes; names sorted).
+
+    The identity of a big model. About a second for a 125M-parameter model.
+    """
+    h = hashlib.sha256()
+    model = state["model"]
+    for name in sorted(k for k in model if k.startswith(ENCODER)):
+        t = model[name].detach().cpu().contiguous()
+        h.update(f"{name} {t.dtype} {tuple(t.shape)}\n".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy())  # raw bytes, any dtype (bf16 too)
+    return h.hexdigest()
+
+
+def recorded_big_model(state):
+    """The big-model fingerprint a checkpoint records (surgery's note, then a task's state), or None."""
+    note = state.get("minimodel") or {}
+    if note.get(BIG_MODEL_KEY):
+        return note[BIG_MODEL_KEY]
+    for task_state in (state.get("extra_state") or {}).values():
+        if isinstance(task_state, dict) and task_state.get(BIG_MODEL_KEY):
+            return task_state[BIG_MODEL_KEY]
+    return None
+
+
+def is_derived(state) -> bool:
+    """Whether a checkpoint was made from a big model (a mini-model, a step-2 or step-3 checkpoint ...)."""
+    task = (state.get("cfg") or {}).get("task") or {}
+    name = task.get("_name") if hasattr(task, "get") else getattr(task, "_name", None)
+    return name in DERIVED_TASKS or (state.get("minimodel") or {}).get("made_by") in DERIVED_BY
+
+
+def big_model_of(state):
+    """The fingerprint of the big model ``state`` belongs to, or None where that is unknown.
+
+    Recorded in the checkpoint (mini-models, MiniPost, step 2, step 3, swapped
+    classifiers); computed for a checkpoint that is itself a big model (step-1
+    pretraining, a plain masked_lm RoBERTa, an imported model); None for a
+    derived checkpoint written before provenance was recorded.
+    """
+    recorded = recorded_big_model(state)
+    if recorded or is_derived(state):
+        return recorded
+    return fingerprint(state)
+
+
+def short(fp) -> str:
+    """A fingerprint as messages show it (12 hex digits), or 'unknown'."""
+    return fp[:12] if fp else "unknown"
+
+
+def check_same_big_model(classifier_fp, embeddings_fp, classifier_name, embeddings_name, allow=False, action="swap"):
+    """Refuse embeddings learned over another big model than the classifier's (unless ``allow``).
+
+    Unknown provenance (files written before it was recorded) gives a warning only.
+    """
+    if classifier_fp is None or embeddings_fp is None:
+        unknown = " and ".join(n for n, fp in ((classifier_name, classifier_fp), (embeddings_name, embeddings_fp))
+                               if fp is None)
+        logger.warning("%s: no big-model fingerprint recorded (written before minimodel recorded provenance), "
+                       "so it cannot be checked that the embeddings were learned over the classifier's big model",
+                       unknown)
+        return
+    if classifier_fp == embeddings_fp:
+        return
+    mismatch = (f"embeddings learned over another model: {embeddings_name} (big model {short(embeddings_fp)}) "
+                f"and {classifier_name} (big model {short(classifier_fp)}) belong to different big models")
+    if not allow:
+        raise CheckpointError(
+            f"{mismatch}, so the result would be meaningless. Use step-2 embeddings learned over the "
+            f"classifier's own big model (its full model, mini-model or MiniPost model), or pass "
+            f"--allow-other-model to {action} it anyway")
+    logger.warning("%s; going on as --allow-other-model asks", mismatch)
 
 
 def to_roberta(state: dict, layers: int = None, head: str = "primary", note: dict = None) -> dict:
@@ -135,7 +238,7 @@ def to_roberta(state: dict, layers: int = None, head: str = "primary", note: dic
         "optimizer_history": state.get("optimizer_history", []),
         "extra_state": state.get("extra_state"),
         "last_optimizer_state": None,
-        "minimodel": {"layers": layers, "head": head, **(note or {})},
+        "minimodel": {"layers": layers, "head": head, BIG_MODEL_KEY: big_model_of(state), **(note or {})},
     }
 
 
@@ -181,6 +284,53 @@ def apply_body_architecture(model_cfg, body_state, logger=None):
     if changed and logger is not None:
         logger.info("architecture taken from the body checkpoint: %s", "; ".join(changed))
     return model_cfg
+
+
+class Body:
+    """A body checkpoint on its way into a model: THE one place that reads one and builds on it.
+
+    Used by step 2 (``new_language_mlm``), step 3 (``sentence_prediction_frozen_embeddings``)
+    and MiniPost (``minipost_roberta``)::
+
+        body = Body(path)                            # read and check it
+        body.configure(model_cfg, layers=K)          # cut it; the model config takes its architecture
+        model = <build the model from model_cfg>
+        body.load_into(model, fresh=..., new=...)    # its weights; anything else missing is an error
+
+    ``body.big_model`` is the fingerprint of the big model it belongs to (provenance),
+    which the task records in its checkpoints.
+    """
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.checkpoint = load_roberta_checkpoint(path)
+        self.depth = num_layers(self.checkpoint)
+        self.state = None  # the plain-roberta body, once configure() has cut it
+        self.big_model = None
+
+    def configure(self, model_cfg, layers=None):
+        """Cut the body to its bottom ``layers`` (all by default) and give ``model_cfg`` its architecture."""
+        self.state = to_roberta(self.checkpoint, layers=layers, note={"source": os.path.abspath(self.path)})
+        self.big_model = self.state["minimodel"][BIG_MODEL_KEY]
+        apply_body_architecture(model_cfg, self.state, logger)
+        return model_cfg
+
+    def load_into(self, model, fresh=(), new=()):
+        """Load the body's weights into ``model`` (built from the configured config).
+
+        ``fresh``: tensor names the model makes anew instead of taking them from the
+        body (step 2's embeddings and LM-head bias). ``new``: name prefixes of tensors the
+        body does not have (step 3's classification head, MiniPost's new layers).
+        """
+        weights = {k: v for k, v in self.state["model"].items() if k not in fresh}
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+        wrong = [k for k in missing if k not in fresh and not k.startswith(tuple(new))]
+        if wrong or unexpected:
+            raise CheckpointError(
+                f"{self.path} does not fit the {type(model).__name__} built from it: missing {wrong[:5]}, "
+                f"unexpected {unexpected[:5]}: give an ordinary RoBERTa-family checkpoint"
+            )
+        return model
 
 
 def new_language_embeddings(target_dict, body_weight, init="random", source_dict=None, seed=1, lang=None,
@@ -241,14 +391,20 @@ def training_dictionary(state, sub=""):
     return Dictionary.load(str(path)) if path.is_file() else None
 
 
-def swap_embeddings(classifier: dict, step2: dict, target_dict=None) -> dict:
+def swap_embeddings(classifier: dict, step2: dict, target_dict=None, allow_other_model=False,
+                    names=("the classifier", "the embeddings")) -> dict:
     """The classifier checkpoint with step 2's token embeddings (and LM-head bias).
 
-    Refuses embeddings of another width, and a target dictionary (given, or
-    found in step 2's data directory) that does not match the embedding rows or
-    whose special symbols differ from the classifier's.
+    Refuses embeddings of another width, a target dictionary (given, or found in
+    step 2's data directory) that does not match the embedding rows or whose
+    special symbols differ from the classifier's, and (unless ``allow_other_model``)
+    embeddings learned over another big model than the classifier's (``names``:
+    how messages call the two checkpoints). The result records both big models and
+    takes step 2's bpe settings (the target language's sentencepiece model), so
+    fairseq's hub interface encodes raw target-language text.
     """
     from fairseq.data import Dictionary
+    from omegaconf import OmegaConf, open_dict
 
     cls_model, new = classifier["model"], step2["model"]
     old_w, new_w = cls_model[TOKENS], new[TOKENS]
@@ -273,39 +429,18 @@ def swap_embeddings(classifier: dict, step2: dict, target_dict=None) -> dict:
                 f"special symbols differ: classifier {src.symbols[:src.nspecial]}, "
                 f"target {tgt.symbols[:tgt.nspecial]}"
             )
+    classifier_fp, embeddings_fp = big_model_of(classifier), big_model_of(step2)
+    check_same_big_model(classifier_fp, embeddings_fp, *names, allow=allow_other_model, action="swap")
+
     out = dict(classifier)
     out["model"] = dict(cls_model)
     out["model"][TOKENS] = new_w.clone()
-    out["model"][LM_HEAD + "weight"] = out["model"][TOKENS]
-    out["model"][LM_HEAD + "bias"] = new[LM_HEAD + "bias"].clone()
+    out["model"][LM_HEAD_WEIGHT] = out["model"][TOKENS]
+    out["model"][LM_HEAD_BIAS] = new[LM_HEAD_BIAS].clone()
     out["last_optimizer_state"] = None
+    out["cfg"] = cfg = copy.deepcopy(classifier["cfg"])
+    with open_dict(cfg) if OmegaConf.is_config(cfg) else contextlib.nullcontext():
+        cfg["bpe"] = copy.deepcopy((step2.get("cfg") or {}).get("bpe"))  # the target language's
+    out["minimodel"] = {"made_by": "swap-embeddings", BIG_MODEL_KEY: classifier_fp,
+                        EMBEDDINGS_BIG_MODEL_KEY: embeddings_fp}
     return out
-
-
-def atomic_write(path, write) -> Path:
-    """``write(tmp)`` to a temporary file beside ``path``, then rename it onto ``path``.
-
-    The one way this project writes files that must never be seen half-written
-    (checkpoints, fairseq's checkpoint copies, benchmark results); the temporary
-    file is removed if ``write`` fails.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def save_checkpoint(state: dict, path, force: bool = False) -> Path:
-    """Write ``state`` to ``path`` atomically; an existing ``path`` is refused unless ``force``."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise CheckpointError(f"{path} exists: choose another --out or pass --force to overwrite it")
-    return atomic_write(path, lambda tmp: torch.save(state, tmp))

@@ -17,9 +17,15 @@ USER_DIR = str(ROOT / "minimodel_fairseq")
 NEW = {surgery.TOKENS, "encoder.lm_head.weight", "encoder.lm_head.bias"}
 
 
+def bpe(bible_data, lang):
+    """The recipes' tokenizer flags: the checkpoint records its language's sentencepiece model."""
+    return ["--bpe", "sentencepiece", "--sentencepiece-model", str(bible_data / lang / "spm.model")]
+
+
+# Steps 2 and 3 without --arch: the body checkpoint gives the architecture.
 def step2(bible_data, body, save, *extra, lang="de", updates=15):
     run_cli(["fairseq-train", str(bible_data / lang / "mlm"), "--user-dir", USER_DIR,
-             "--task", "new_language_mlm", "--criterion", "masked_lm", "--arch", "roberta",
+             "--task", "new_language_mlm", "--criterion", "masked_lm", *bpe(bible_data, lang),
              "--body-checkpoint", str(body), "--tokens-per-sample", "64", *TINY_TRAIN,
              "--max-update", str(updates), "--save-dir", str(save), *extra])
     return save / "checkpoint_last.pt"
@@ -28,7 +34,7 @@ def step2(bible_data, body, save, *extra, lang="de", updates=15):
 def step3(bible_data, body, save, updates=20):
     run_cli(["fairseq-train", str(bible_data / "en" / "cls"), "--user-dir", USER_DIR,
              "--task", "sentence_prediction_frozen_embeddings", "--criterion", "sentence_prediction",
-             "--arch", "roberta", "--body-checkpoint", str(body), "--num-classes", "6",
+             *bpe(bible_data, "en"), "--body-checkpoint", str(body), "--num-classes", "6",
              "--init-token", "0", "--max-positions", "64", "--shorten-method", "truncate",
              *TINY_TRAIN, "--max-update", str(updates), "--save-dir", str(save)])
     return save / "checkpoint_last.pt"
@@ -99,6 +105,30 @@ def test_step3_keeps_token_embeddings_frozen(pipeline, tiny_minijoint):
     assert not torch.equal(model["encoder.sentence_encoder.layers.0.fc1.weight"],
                            body["encoder.sentence_encoder.layers.0.fc1.weight"])
     assert "classification_heads.sentence_classification_head.out_proj.weight" in model
+
+
+def test_arch_is_optional_where_the_body_gives_it(pipeline, mini, tmp_path):
+    """Steps 2 and 3 above ran without --arch; fairseq-hydra-train takes a config without `model:` too."""
+    from fairseq import checkpoint_utils
+    from omegaconf import OmegaConf
+
+    for ckpt in (pipeline["step2_full"], pipeline["step3"]):
+        assert load_checkpoint(str(ckpt))["cfg"]["model"].arch == "roberta"
+    cfg = OmegaConf.load(ROOT / "examples" / "bible" / "config" / "adapt.yaml")
+    del cfg["model"]
+    data = load_checkpoint(str(pipeline["step2_full"]))["cfg"]["task"]["data"]  # the German data
+    cfg.common.user_dir = USER_DIR
+    cfg.task.data, cfg.task.body_checkpoint, cfg.task.tokens_per_sample = data, str(mini), 64
+    cfg.checkpoint.save_dir = str(tmp_path / "save")
+    cfg.optimization.max_update = 2
+    if "bpe" in cfg:
+        cfg.bpe = None
+    OmegaConf.save(cfg, tmp_path / "adapt_no_model.yaml")
+    run_cli(["fairseq-hydra-train", "--config-dir", str(tmp_path), "--config-name", "adapt_no_model"], cwd=tmp_path)
+    state = load_checkpoint(str(tmp_path / "save" / "checkpoint_last.pt"))
+    assert state["cfg"]["model"]["_name"] == "roberta" and state["cfg"]["model"]["encoder_layers"] == 2
+    (model,), _, _ = checkpoint_utils.load_model_ensemble_and_task([str(tmp_path / "save" / "checkpoint_last.pt")])
+    assert len(model.encoder.sentence_encoder.layers) == 2  # the mini-model's depth, reloaded
 
 
 def test_shared_init_copies_exactly_the_common_tokens():
@@ -249,17 +279,19 @@ def test_step3_accepts_sentence_pairs(bible_data, tiny_minijoint, tmp_path):
 
 
 def test_hub_interface_classifies_raw_target_text(pipeline, bible_data):
-    """The README's three lines: fairseq's from_pretrained with the target sentencepiece model,
-    encode, predict. encode() must give the binarized test tokens, predict() the same labels
-    that `minimodel evaluate` scores."""
+    """The README's three lines: fairseq's from_pretrained with no tokenizer arguments (the swapped
+    classifier records the target language's sentencepiece model, from step 2), encode, predict.
+    encode() must give the binarized test tokens, predict() the same labels that `minimodel
+    evaluate` scores."""
     from fairseq.models.roberta import RobertaModel
 
     out = pipeline["dir"] / "de_hub.pt"
     run_cli(["minimodel", "swap-embeddings", "--classifier", str(pipeline["step3"]),
              "--embeddings", str(pipeline["step2_full"]), "--out", str(out)])
     de = bible_data / "de"
-    hub = RobertaModel.from_pretrained(str(out.parent), out.name, str(de / "cls"), bpe="sentencepiece",
-                                       sentencepiece_model=str(de / "spm.model")).eval()
+    assert load_checkpoint(str(pipeline["step3"]))["cfg"]["bpe"]["sentencepiece_model"] == str(bible_data / "en" / "spm.model")
+    assert load_checkpoint(str(out))["cfg"]["bpe"]["sentencepiece_model"] == str(de / "spm.model")
+    hub = RobertaModel.from_pretrained(str(out.parent), out.name, str(de / "cls")).eval()
     raw = (de / "raw" / "cls.test.input0").read_text(encoding="utf-8").splitlines()
     # verses that fit --max-positions 64 whole (the dataset truncates longer ones, encode() does not)
     picked = [i for i, text in enumerate(raw) if len(hub.encode(text)) <= 64][:6]

@@ -93,6 +93,17 @@ def _cases(bible_data, tiny_minijoint, transformer_lm, f):
         "evaluate on a data dir without label/dict.txt": (
             ["minimodel", "evaluate", "--classifier", str(tiny_minijoint), "--data", str(f / "cls_no_label")],
             f"{f / 'cls_no_label'} is not a classification data dir: {f / 'cls_no_label' / 'label' / 'dict.txt'} is missing"),
+        "MiniJoint pretraining without --arch": (
+            ["fairseq-train", str(bible_data / "en" / "mlm"), "--user-dir", USER_DIR, "--task", "minijoint_mlm",
+             "--criterion", "minijoint_mlm", "--mini-layer", "2", *TINY_TRAIN, "--save-dir", str(save)],
+            "--task minijoint_mlm needs --arch (in a hydra config: model._name): pass --arch "
+            "minijoint_roberta_small (or _base/_large, or your own minijoint_roberta architecture)"),
+        "MiniPost without --arch": (
+            ["fairseq-train", str(bible_data / "en" / "mlm"), "--user-dir", USER_DIR, "--task", "minipost_mlm",
+             "--criterion", "masked_lm", "--source-checkpoint", str(tiny_minijoint), *TINY_TRAIN,
+             "--save-dir", str(save)],
+            "--task minipost_mlm needs --arch (in a hydra config: model._name): pass --arch minipost_roberta "
+            "--source-checkpoint BIG.pt --mini-layers K --mini-new-layers M"),
         "output exists (extract-mini without --force)": (
             ["minimodel", "extract-mini", str(tiny_minijoint), "--out", str(f / "out.pt")],
             f"{f / 'out.pt'} exists: choose another --out or pass --force to overwrite it"),

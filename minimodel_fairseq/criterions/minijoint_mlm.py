@@ -2,6 +2,7 @@
 import math
 from dataclasses import dataclass, field
 
+import torch
 from fairseq import modules, utils
 from fairseq.criterions import register_criterion
 from fairseq.criterions.masked_lm import MaskedLmConfig, MaskedLmLoss
@@ -43,8 +44,16 @@ class MiniJointMlmLoss(MaskedLmLoss):
     def forward(self, model, sample, reduce=True):
         masked_tokens = sample["target"].ne(self.padding_idx)
         sample_size = masked_tokens.int().sum()
-        if self.tpu or not masked_tokens.any():
-            masked_tokens = None  # project every position (as masked_lm does)
+        # As fairseq's masked_lm: when no token is masked, project every position. On an
+        # accelerator torch.where decides on the device (no device-to-host sync per step);
+        # on CPU torch.where is not well supported (pytorch/pytorch#26247) and .any() is free.
+        if self.tpu:
+            masked_tokens = None
+        elif masked_tokens.device == torch.device("cpu"):
+            if not masked_tokens.any():
+                masked_tokens = None
+        else:
+            masked_tokens = torch.where(masked_tokens.any(), masked_tokens, masked_tokens.new([True]))
 
         logits, extra = model(**sample["net_input"], masked_tokens=masked_tokens)
         if "mini_logits" not in extra:

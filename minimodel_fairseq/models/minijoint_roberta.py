@@ -111,6 +111,11 @@ class MiniJointRobertaModel(RobertaModel):
     @staticmethod
     def add_args(parser):
         RobertaModel.add_args(parser)
+        MiniJointRobertaModel.add_own_args(parser)
+
+    @staticmethod
+    def add_own_args(parser):
+        """MiniJoint's option on top of RoBERTa's."""
         parser.add_argument(
             "--mini-layer",
             type=int,

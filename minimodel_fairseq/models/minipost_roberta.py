@@ -24,7 +24,7 @@ from fairseq.models.roberta.model import RobertaModel, base_architecture
 from fairseq.modules.transformer_sentence_encoder import init_bert_params
 from fairseq.utils import safe_getattr
 
-from .. import surgery
+from .. import params, surgery
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,11 @@ class MiniPostRobertaModel(RobertaModel):
     @staticmethod
     def add_args(parser):
         RobertaModel.add_args(parser)
+        MiniPostRobertaModel.add_own_args(parser)
+
+    @staticmethod
+    def add_own_args(parser):
+        """MiniPost's options on top of RoBERTa's."""
         parser.add_argument("--source-checkpoint", metavar="PATH",
                             help="pretrained RoBERTa-family checkpoint to truncate (its sizes are used)")
         parser.add_argument("--mini-layers", type=int, metavar="K",
@@ -55,31 +60,28 @@ class MiniPostRobertaModel(RobertaModel):
         from omegaconf import OmegaConf, open_dict
 
         minipost_roberta_architecture(args)
-        source = surgery.load_roberta_checkpoint(args.source_checkpoint) if args.source_checkpoint else None
-        if source is None:
+        if not args.source_checkpoint:
             raise ValueError("--arch minipost_roberta needs --source-checkpoint PATH (a pretrained RoBERTa)")
+        source = surgery.Body(args.source_checkpoint)
         k, m, init = args.mini_layers, args.mini_new_layers, args.new_layer_init
-        depth = surgery.num_layers(source)
         if k < 1 or m < 0:
             raise ValueError(f"--mini-layers must be >= 1 and --mini-new-layers >= 0, got K={k}, M={m}")
         limit = k + m if init == "copy" else k
-        if limit > depth:
+        if limit > source.depth:
             raise ValueError(
-                f"{args.source_checkpoint} has {depth} layers: --mini-layers {k}"
+                f"{args.source_checkpoint} has {source.depth} layers: --mini-layers {k}"
                 + (f" + --mini-new-layers {m} (copied)" if init == "copy" else "")
-                + f" exceeds it; choose K{' + M' if init == 'copy' else ''} <= {depth}"
+                + f" exceeds it; choose K{' + M' if init == 'copy' else ''} <= {source.depth}"
             )
-        body = surgery.to_roberta(source, layers=limit, note={"source": os.path.abspath(args.source_checkpoint)})
         with open_dict(args) if OmegaConf.is_config(args) else contextlib.nullcontext():
-            surgery.apply_body_architecture(args, body, logger)
+            source.configure(args, layers=limit)
             args.encoder_layers = k + m
             args.source_checkpoint = None  # initialised: later builds (reloads) need no source
-            args.minipost_source = body["minimodel"]["source"]
+            args.minipost_source = os.path.abspath(source.path)
         model = super().build_model(args, task)
-        missing, unexpected = model.load_state_dict(body["model"], strict=False)
-        new_keys = {f"encoder.sentence_encoder.layers.{i}." for i in range(limit, k + m)}
-        assert not unexpected and all(any(key.startswith(p) for p in new_keys) for key in missing), (
-            missing, unexpected)
+        source.load_into(model, new=[params.layer(i) for i in range(limit, k + m)])
+        # provenance: the task saves it in every checkpoint (tasks/provenance.py)
+        task.big_model = source.big_model
         if args.mini_head_init == "random":
             head = model.encoder.lm_head  # RoBERTa's init; its output projection stays the tied embeddings
             init_bert_params(head.dense)

@@ -5,6 +5,10 @@
 - ``new_language_mlm``: step 2, new-language embeddings over a frozen body.
 - ``sentence_prediction_frozen_embeddings``: step 3, fine-tuning with frozen embeddings.
 (Step 4, the swap, is checkpoint surgery: ``minimodel swap-embeddings``.)
+
+Shared by them: ``data_checks`` (a clear error for a bad data directory),
+``default_arch`` (``--arch`` optional where a checkpoint gives it, a message where it
+is missing) and ``provenance`` (checkpoints record the big model they belong to).
 """
 from . import (  # noqa: F401
     minijoint_mlm,

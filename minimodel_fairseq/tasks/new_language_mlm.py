@@ -19,14 +19,15 @@ from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
-from .. import surgery
+from .. import params, surgery
 from ..flops import LogsTrainingFlops
-from ..freezing import LM_HEAD_BIAS, TOKEN_EMBEDDINGS, set_trainable
+from ..freezing import set_trainable
+from ..params import NEW_LANGUAGE_TRAINABLE  # noqa: F401  (also imported from here by callers)
 from .data_checks import CheckedDataDir
+from .default_arch import DefaultArch
+from .provenance import RecordsBigModel
 
 logger = logging.getLogger(__name__)
-
-NEW_LANGUAGE_TRAINABLE = [TOKEN_EMBEDDINGS, LM_HEAD_BIAS]
 
 
 @dataclass
@@ -36,7 +37,7 @@ class NewLanguageMLMConfig(MaskedLMConfig):
         metadata={
             "help": "RoBERTa-family checkpoint whose body stays frozen: the full model "
             "(standard recipe) or a mini-model (MiniJoint extract-mini, MiniPost). Its "
-            "architecture is used; layer sizes on the command line are ignored"
+            "architecture is used (--arch is optional); layer sizes on the command line are ignored"
         },
     )
     embedding_init: ChoiceEnum(list(surgery.INITS)) = field(
@@ -67,16 +68,20 @@ class NewLanguageMLMConfig(MaskedLMConfig):
 
 
 @register_task("new_language_mlm", dataclass=NewLanguageMLMConfig)
-class NewLanguageMLMTask(CheckedDataDir, LogsTrainingFlops, MaskedLMTask):
+class NewLanguageMLMTask(CheckedDataDir, DefaultArch, RecordsBigModel, LogsTrainingFlops, MaskedLMTask):
     """Masked LM on target-language text; trains only the new embeddings and LM-head bias."""
+
+    @classmethod
+    def takes_arch_from_checkpoint(cls, cfg):
+        return True  # always: --body-checkpoint is required
 
     def build_model(self, cfg, from_checkpoint=False):
         body = None
         if not from_checkpoint:  # a step-2 checkpoint already holds the body's architecture
             if not self.cfg.body_checkpoint:
                 raise ValueError("--task new_language_mlm needs --body-checkpoint PATH (the frozen body)")
-            body = surgery.to_roberta(surgery.load_roberta_checkpoint(self.cfg.body_checkpoint))
-            surgery.apply_body_architecture(cfg, body, logger)
+            body = surgery.Body(self.cfg.body_checkpoint)
+            body.configure(cfg)
             if self.cfg.tokens_per_sample > cfg.max_positions:
                 raise ValueError(
                     f"--tokens-per-sample {self.cfg.tokens_per_sample} exceeds the body's "
@@ -84,21 +89,19 @@ class NewLanguageMLMTask(CheckedDataDir, LogsTrainingFlops, MaskedLMTask):
                 )
         model = super().build_model(cfg, from_checkpoint)
         if body is not None:
-            self._load_body(model, body)
+            body.load_into(model, fresh=params.NEW_LANGUAGE)
+            self._init_embeddings(model, body.state)
+            self.big_model = body.big_model
         set_trainable(model, trainable=NEW_LANGUAGE_TRAINABLE, what="step 2 (new-language embeddings)")
         return model
 
-    def _load_body(self, model, body):
-        new = {surgery.TOKENS, surgery.LM_HEAD + "weight", surgery.LM_HEAD + "bias"}
-        weights = {k: v for k, v in body["model"].items() if k not in new}
-        missing, unexpected = model.load_state_dict(weights, strict=False)
-        assert set(missing) == new and not unexpected, (missing, unexpected)
+    def _init_embeddings(self, model, body):
         source_dict = None
         if self.cfg.embedding_init != "random":
             source_dict = self._body_dictionary(body)
         lang = self._target_lang()
         weight, copied = surgery.new_language_embeddings(
-            self.source_dictionary, body["model"][surgery.TOKENS], self.cfg.embedding_init,
+            self.source_dictionary, body["model"][params.TOKENS], self.cfg.embedding_init,
             source_dict, seed=self.cfg.seed, lang=lang, unanchored=self.cfg.unanchored_init,
         )
         with torch.no_grad():

@@ -5,7 +5,6 @@ matrix learned for it in step 2, which step 4 swaps in. Data is fairseq's
 ``sentence_prediction`` layout (``input0/``, optional ``input1/`` for
 sentence pairs such as XNLI, ``label/``).
 """
-import logging
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -13,13 +12,12 @@ from fairseq.tasks import register_task
 from fairseq.tasks.sentence_prediction import SentencePredictionConfig, SentencePredictionTask
 from omegaconf import open_dict
 
-from .. import surgery
+from .. import params, surgery
 from ..flops import LogsTrainingFlops
-from ..freezing import TOKEN_EMBEDDINGS, set_trainable
+from ..freezing import set_trainable
 from .data_checks import CheckedDataDir
-
-logger = logging.getLogger(__name__)
-
+from .default_arch import DefaultArch
+from .provenance import RecordsBigModel
 
 @dataclass
 class SentencePredictionFrozenEmbeddingsConfig(SentencePredictionConfig):
@@ -27,14 +25,22 @@ class SentencePredictionFrozenEmbeddingsConfig(SentencePredictionConfig):
         default=None,
         metadata={
             "help": "pretrained RoBERTa-family checkpoint to fine-tune (step 1's full model); "
-            "its architecture is used. Without it, give --arch and --restore-file as usual"
+            "its architecture is used (--arch is optional). Without it, give --arch and --restore-file as usual"
         },
     )
 
 
 @register_task("sentence_prediction_frozen_embeddings", dataclass=SentencePredictionFrozenEmbeddingsConfig)
-class SentencePredictionFrozenEmbeddingsTask(CheckedDataDir, LogsTrainingFlops, SentencePredictionTask):
+class SentencePredictionFrozenEmbeddingsTask(CheckedDataDir, DefaultArch, RecordsBigModel, LogsTrainingFlops,
+                                             SentencePredictionTask):
     """fairseq's sentence_prediction with the token embeddings (and tied LM head) frozen."""
+
+    arch_hint = ("--body-checkpoint PATH (its architecture is used), or --arch and --restore-file as with "
+                 "--task sentence_prediction")
+
+    @classmethod
+    def takes_arch_from_checkpoint(cls, cfg):
+        return bool(getattr(cfg, "body_checkpoint", None))
 
     @classmethod
     def required_data_files(cls, cfg):
@@ -43,29 +49,30 @@ class SentencePredictionFrozenEmbeddingsTask(CheckedDataDir, LogsTrainingFlops, 
     def build_model(self, cfg, from_checkpoint=False):
         body = None
         if self.cfg.body_checkpoint and not from_checkpoint:
-            body = surgery.to_roberta(surgery.load_roberta_checkpoint(self.cfg.body_checkpoint))
-            rows = body["model"][surgery.TOKENS].size(0)
-            trained_with = surgery.training_dictionary(body)
-            if trained_with is not None and trained_with.symbols != self.source_dictionary.symbols[: rows - 1]:
-                raise ValueError(
-                    f"dictionary mismatch: the data's input0/dict.txt is not the dictionary "
-                    f"{self.cfg.body_checkpoint} was trained with ({surgery.training_dictionary_path(body)}): binarize the "
-                    f"classification data with that dict.txt (--srcdict)"
-                )
-            if rows != len(self.source_dictionary):
-                raise ValueError(
-                    f"dictionary mismatch: the data's input0/dict.txt gives {len(self.source_dictionary)} "
-                    f"symbols (with <mask>) but {self.cfg.body_checkpoint} has {rows} embedding rows: "
-                    f"binarize the classification data with the body's dict.txt (--srcdict)"
-                )
-            surgery.apply_body_architecture(cfg, body, logger)
+            body = surgery.Body(self.cfg.body_checkpoint)
+            body.configure(cfg)
+            self._check_dictionary(body.state)
             with open_dict(self.cfg):
                 self.cfg.max_positions = min(self.cfg.max_positions, cfg.max_positions)
         model = super().build_model(cfg, from_checkpoint)
         if body is not None:
-            missing, unexpected = model.load_state_dict(body["model"], strict=False)
-            assert not unexpected and all(k.startswith("classification_heads.") for k in missing), (
-                missing, unexpected)
-        set_trainable(model, frozen=[TOKEN_EMBEDDINGS], what="step 3 (fine-tuning, embeddings frozen)")
+            body.load_into(model, new=[params.CLASSIFICATION_HEADS])
+            self.big_model = body.big_model
+        set_trainable(model, frozen=params.FINETUNE_FROZEN, what="step 3 (fine-tuning, embeddings frozen)")
         return model
 
+    def _check_dictionary(self, body):
+        rows = body["model"][params.TOKENS].size(0)
+        trained_with = surgery.training_dictionary(body)
+        if trained_with is not None and trained_with.symbols != self.source_dictionary.symbols[: rows - 1]:
+            raise ValueError(
+                f"dictionary mismatch: the data's input0/dict.txt is not the dictionary "
+                f"{self.cfg.body_checkpoint} was trained with ({surgery.training_dictionary_path(body)}): binarize the "
+                f"classification data with that dict.txt (--srcdict)"
+            )
+        if rows != len(self.source_dictionary):
+            raise ValueError(
+                f"dictionary mismatch: the data's input0/dict.txt gives {len(self.source_dictionary)} "
+                f"symbols (with <mask>) but {self.cfg.body_checkpoint} has {rows} embedding rows: "
+                f"binarize the classification data with the body's dict.txt (--srcdict)"
+            )

@@ -1,0 +1,34 @@
+"""Every checkpoint a task writes records the big model it belongs to.
+
+The fingerprint (``surgery.big_model_of``) comes from the body the task reads
+(``surgery.Body``) or, for MiniPost, the source model. fairseq writes the training
+checkpoints itself; the task's checkpoint state (``get_checkpoint_dict``, which
+fairseq merges into the checkpoint's ``extra_state`` under the task's class name,
+and ``set_checkpoint_dict`` on resume) is the one place a task can add to them, the
+same mechanism ``flops.LogsTrainingFlops`` uses for its FLOPs count.
+"""
+from ..surgery import BIG_MODEL_KEY
+
+
+class RecordsBigModel:
+    """Task mixin: ``big_model`` (a fingerprint, set when the body is read) goes into every checkpoint.
+
+    List it before ``LogsTrainingFlops`` in the bases: it adds its entry to what the
+    classes after it return.
+    """
+
+    big_model = None
+
+    def get_checkpoint_dict(self):
+        parent = getattr(super(), "get_checkpoint_dict", None)
+        state = parent() if parent else {}
+        if self.big_model:
+            own = state.setdefault(type(self).__name__, {})
+            own[BIG_MODEL_KEY] = self.big_model
+        return state
+
+    def set_checkpoint_dict(self, state):
+        parent = getattr(super(), "set_checkpoint_dict", None)
+        if parent:
+            parent(state)
+        self.big_model = state.get(BIG_MODEL_KEY) or self.big_model
