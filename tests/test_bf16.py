@@ -155,3 +155,20 @@ def test_bf16_with_an_unpatched_parse_is_one_clear_error(bible_data):
     cfg.common.bf16, cfg.common.tpu = True, True  # what fairseq's own parser leaves without the plugin
     with pytest.raises(ValueError, match="--bf16 turned on --tpu but torch_xla is not installed"):
         Trainer(cfg, task, trainer.model, trainer.criterion)
+
+
+def test_gpu_check_dry_run_on_cpu(bible_data, tmp_path):
+    """scripts/gpu_check.py (run on a GPU by the lead) keeps working: its CPU dry run, bf16, passes."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_check.py"), "--device", "cpu",
+                           "--precisions", "bf16", "--updates", "2", "--data", str(bible_data),
+                           "--workdir", str(tmp_path), "--out", str(tmp_path / "gpu_check.txt")],
+                          capture_output=True, text=True, env={**os.environ, **ENV})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = (tmp_path / "gpu_check.txt").read_text()
+    assert report.rstrip().endswith("GPU CHECK PASSED")
+    rows = [line for line in report.splitlines() if line.startswith("| bf16 |")]
+    assert len(rows) == 6 and all(line.endswith("| yes |") for line in rows)  # steps 1, 2 full, 2 mini, 3, 4 x2
+    assert "| 72/72 | float32 |" in report  # step 2 full: the whole body bitwise, fp32 checkpoint
