@@ -172,3 +172,22 @@ def test_gpu_check_dry_run_on_cpu(bible_data, tmp_path):
     rows = [line for line in report.splitlines() if line.startswith("| bf16 |")]
     assert len(rows) == 6 and all(line.endswith("| yes |") for line in rows)  # steps 1, 2 full, 2 mini, 3, 4 x2
     assert "| 72/72 | float32 |" in report  # step 2 full: the whole body bitwise, fp32 checkpoint
+
+
+def test_recipes_precision_auto_picks_bf16_only_with_native_bf16(tmp_path, capsys):
+    """PRECISION=auto (examples/bible/settings.py): bf16 where /proc/cpuinfo lists AVX-512 BF16 or AMX."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "examples" / "bible"))
+    import settings
+
+    cpus = {"avx512_bf16": "flags\t\t: fpu sse2 avx512f avx512_bf16 avx512_fp16\n",
+            "amx_bf16": "flags\t\t: fpu sse2 amx_tile amx_bf16 amx_int8\n", "none": "flags\t\t: fpu sse2 avx2 avx512f\n"}
+    for name, text in cpus.items():
+        (tmp_path / name).write_text(text)
+        got = settings.auto_precision(str(tmp_path / name))
+        assert got == ("fp32" if name == "none" else "bf16"), name
+    assert capsys.readouterr().err.count("PRECISION=auto: no avx512_bf16 or amx_bf16") == 1
+    s = settings.resolve({"PRECISION": "bf16"})
+    assert settings.PRECISION_FLAGS[s["PRECISION"]] == ("--bf16",)
+    assert settings.resolve({"PRECISION": "auto"})["PRECISION"] in ("fp32", "bf16")  # resolved, never "auto"

@@ -45,8 +45,25 @@ def _threads():
 
 
 # fairseq-train flags per PRECISION. fp32 is fairseq's default and the only one the recipes have
-# been measured with; a new precision (e.g. bf16 on a GPU) is one entry here.
-PRECISION_FLAGS = {"fp32": ()}
+# been measured with; a new precision (e.g. bf16 on a GPU) is one entry here. bf16: matrix products
+# in bfloat16, weights, optimizer and checkpoints in fp32 (the plugin's --bf16 without a TPU,
+# minimodel_fairseq/compat.py; docs/benchmarks.md); fast only where the CPU computes bf16 natively.
+# auto: bf16 where /proc/cpuinfo lists AVX-512 BF16 or AMX, else fp32 with a one-line notice.
+PRECISION_FLAGS = {"fp32": (), "bf16": ("--bf16",)}
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def auto_precision(cpuinfo="/proc/cpuinfo"):
+    """PRECISION=auto: bf16 where the CPU has native bf16 products (BF16_CPU_FLAGS), else fp32."""
+    try:
+        flags = set(Path(cpuinfo).read_text().split())
+    except OSError:
+        flags = set()
+    if flags & set(BF16_CPU_FLAGS):
+        return "bf16"
+    print(f"PRECISION=auto: no {' or '.join(BF16_CPU_FLAGS)} in {cpuinfo}, so fp32", file=sys.stderr)
+    return "fp32"
+
 
 SETTINGS = [
     # where and what
@@ -65,7 +82,9 @@ SETTINGS = [
     Setting("MODEL_FLAGS", "", "extra model flags for step 1, e.g. \"--encoder-layers 4 --encoder-embed-dim 64\" "
             "for a miniature run (--mini-layer is dropped for the plain RoBERTa)"),
     Setting("TOKENS", "128", "tokens per sample", "int"),
-    Setting("PRECISION", "fp32", "numeric precision of every fairseq-train run", "choice", tuple(PRECISION_FLAGS)),
+    Setting("PRECISION", "fp32", "numeric precision of every fairseq-train run: fp32, bf16 (bfloat16 products, "
+            "fp32 weights) or auto (bf16 where the CPU has AVX-512 BF16 or AMX, else fp32)", "choice",
+            (*PRECISION_FLAGS, "auto")),
     # step 1: pretraining (MiniJoint, and the plain RoBERTa that MiniPost starts from)
     Setting("PRETRAIN_UPDATES", "2000", "step-1 updates (MiniJoint and the plain RoBERTa)", "int"),
     Setting("PRETRAIN_BSZ", "16", "step-1 batch size (sequences)", "int"),
@@ -158,6 +177,8 @@ def resolve(env=None):
         if value == "":
             value = {"$ADAPT_UPDATES": out.get("ADAPT_UPDATES"), "$nproc": _threads()}.get(s.default, s.default)
         out[s.name] = _check(s, value)
+    if out["PRECISION"] == "auto":
+        out["PRECISION"] = auto_precision()
     for name in out["METHODS"].split():
         method(name, "METHODS")
     return out
