@@ -108,7 +108,11 @@ SETTINGS = [
     # rows fix it (docs/results.md).
     Setting("EMBED_INIT", "shared_translit", "step-2 init of the new embeddings: random (the paper's N(0, 0.02)), "
             "shared (rows of tokens spelled as in the source copy the source's), shared_translit (shared, plus "
-            "Cyrillic tokens matched through their romanisation)", "choice", ("random", "shared", "shared_translit")),
+            "tokens of any script matched through their romanisation by uroman: minimodel_fairseq/anchors.py)",
+            "choice", ("random", "shared", "shared_translit")),
+    Setting("UNANCHORED_INIT", "random", "step-2 init of the rows without an anchor: random (N(0, 0.02)) or "
+            "body_stats (a normal with the mean and covariance of the body's embeddings, Downey et al. 2023)",
+            "choice", ("random", "body_stats")),
     # step 3: fine-tuning
     Setting("FT_UPDATES", "400", "step-3 updates", "int"),
     Setting("FT_BSZ", "32", "step-3 batch size", "int"),
@@ -290,9 +294,10 @@ def main(argv=None):
             print(f"{n:<15}{m.body:<10}{m.big_model:<11}{m.kind:<9}{r['updates']} {r['lr']} {r['init']} {r['warmup']}"
                   f"\n{'':<15}{m.help}")
     else:
+        defaults = resolve({})
         for st in SETTINGS:
-            print(f"{st.name}={shlex.quote(s[st.name])}" + (f"  (default {st.default})" if s[st.name] != st.default
-                                                            else "") + f"\n    {st.help}")
+            changed = f"  (default {shlex.quote(defaults[st.name])})" if s[st.name] != defaults[st.name] else ""
+            print(f"{st.name}={shlex.quote(s[st.name])}{changed}\n    {st.help}")
     return 0
 
 
