@@ -65,7 +65,7 @@ def make_hf_dir(cls_name, kind, tokenizers, path, seed=0, bin_weights=False):
     path.mkdir(parents=True)
     for f in (tokenizers / kind).iterdir():
         shutil.copy(f, path / f.name)
-    tok_cls = transformers.RobertaTokenizer if kind == "bpe" else transformers.XLMRobertaTokenizer
+    tok_cls = transformers.RobertaTokenizer if kind.startswith("bpe") else transformers.XLMRobertaTokenizer
     tok = tok_cls.from_pretrained(str(path))
     cls = getattr(transformers, cls_name)
     torch.manual_seed(seed)
@@ -331,10 +331,18 @@ def test_pieces_outside_the_dictionary_are_unk_to_the_model(tiny_minijoint, bibl
 
 
 @pytest.fixture(scope="module")
-def bad_dirs(hf_tokenizers, tmp_path_factory):
+def bad_dirs(hf_tokenizers, bible_data, tmp_path_factory):
     import transformers
+    from tokenizers import ByteLevelBPETokenizer
 
     root = tmp_path_factory.mktemp("bad_hf")
+    # a tokenizer with <mask> among the first ids (fairseq appends it after the dictionary)
+    bpe = ByteLevelBPETokenizer()
+    bpe.train([str(bible_data / "en" / "raw" / "train.txt")], vocab_size=300, min_frequency=2,
+              special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"], show_progress=False)
+    (hf_tokenizers / "bpe_mask4").mkdir(exist_ok=True)
+    bpe.save_model(str(hf_tokenizers / "bpe_mask4"))
+    make_hf_dir("RobertaForMaskedLM", "bpe_mask4", hf_tokenizers, root / "mask_not_last")
     small = dict(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16)
     transformers.BertForMaskedLM(transformers.BertConfig(**small)).save_pretrained(str(root / "bert"))
     transformers.GPT2LMHeadModel(transformers.GPT2Config(vocab_size=100, n_embd=16, n_layer=1, n_head=2)
@@ -369,6 +377,9 @@ def test_bad_inputs_fail_clearly_and_write_nothing(bad_dirs, tiny_minijoint, bib
                        f"{bad_dirs / 'no_weights'} has no weights: expected model.safetensors or pytorch_model.bin"),
         "no config.json": (["import-hf", str(bad_dirs / "no_config"), "--out", str(new)],
                            f"{bad_dirs / 'no_config'} has no config.json: not a Hugging Face model directory"),
+        "special ids": (["import-hf", str(bad_dirs / "mask_not_last"), "--out", str(new)],
+                        f"the tokenizer of {bad_dirs / 'mask_not_last'} does not have fairseq's special ids (<s>=0, "
+                        f"<pad>=1, </s>=2, <unk>=3, <mask> last"),
         "not a directory": (["import-hf", str(work / "missing"), "--out", str(new)],
                             f"{work / 'missing'} is not a directory"),
         "import output exists": (["import-hf", str(bad_dirs / "bert"), "--out", str(work / "exists")],
