@@ -77,13 +77,15 @@ def big_with_embeddings(big, step2, target_dict=None) -> dict:
     return out
 
 
-def control_embeddings(big, target_dict, kind, source_dict=None, init="shared_translit", seed=1) -> dict:
+def control_embeddings(big, target_dict, kind, source_dict=None, init="shared_translit", seed=1, lang=None) -> dict:
     """Untrained target embeddings made as step 2 starts, as a step-2-like state for :func:`big_with_embeddings`.
 
     ``kind`` ``random``: N(0, 0.02) (the paper's init); ``copy_only``: ``init``
     (``shared`` or ``shared_translit``), i.e. only the rows copied from the big
     model's embeddings carry anything. ``target_dict``/``source_dict`` are
-    dict.txt paths (``source_dict``: the big model's language, for copy_only).
+    dict.txt paths (``source_dict``: the big model's language, for copy_only);
+    ``lang``: the target's language code, for shared_translit's romanisation
+    (step 2 takes it from its data directory's name, as the callers here do).
     """
     if kind not in CONTROLS:
         raise ValueError(f"control must be one of {', '.join(CONTROLS)}, got {kind!r}")
@@ -95,7 +97,7 @@ def control_embeddings(big, target_dict, kind, source_dict=None, init="shared_tr
         src = masked_lm_dictionary(source_dict)
         _check_rows(source_dict, src, body_weight, "the big model")
     weight, copied = surgery.new_language_embeddings(tgt, body_weight, "random" if kind == "random" else init,
-                                                     src, seed=seed)
+                                                     src, seed=seed, lang=lang)
     return {"model": {surgery.TOKENS: weight, surgery.LM_HEAD + "bias": torch.zeros(len(tgt))},
             "cfg": {}, "minimodel": {"control": kind, "copied_rows": copied,
                                      surgery.BIG_MODEL_KEY: surgery.big_model_of(big)}}
@@ -262,7 +264,8 @@ class Retrieval:
 
     def score_control(self, kind, init="shared_translit", seed=1) -> dict:
         """:meth:`score` of untrained embeddings (``random`` or ``copy_only``, see :func:`control_embeddings`)."""
-        return self.score(control_embeddings(self.big, self.target_dict_path, kind, self.source_dict_path, init, seed))
+        return self.score(control_embeddings(self.big, self.target_dict_path, kind, self.source_dict_path, init, seed,
+                                             lang=self.lang_dir.resolve().name))
 
 
 def retrieval_score(result, layer) -> float:
@@ -457,7 +460,8 @@ def mlm_losses(data, embeddings=(), big=None, controls=False, source_data=None, 
         # the dictionary the big model was trained with, as step 2's shared init reads it
         source = mlm_data_dir(source_data) / "dict.txt" if source_data else surgery.training_dictionary_path(big_state)
         for kind in CONTROLS:
-            emb = control_embeddings(big_state, data / "dict.txt", kind, source, init, seed)
+            lang = data.resolve().parent.name if data.name == "mlm" else data.resolve().name  # as step 2 names it
+            emb = control_embeddings(big_state, data / "dict.txt", kind, source, init, seed, lang=lang)
             state = big_with_embeddings(big_state, emb, data / "dict.txt")
             rows.append({"name": kind, "kind": "control", "own": None,
                          "big": mlm_loss(state, data, subset, seed)["loss"]})

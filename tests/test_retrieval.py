@@ -116,6 +116,20 @@ def test_full_body_loss_equals_big_model_with_its_embeddings(english, tiny_minij
     assert big["loss"] == pytest.approx(own["loss"], abs=1e-6)
 
 
+@pytest.mark.parametrize("kind, init", [("random", "random"), ("copy_only", "shared_translit")])
+def test_controls_are_what_step2_starts_from(kind, init, tiny_minijoint, bible_data, tmp_path):
+    # the recipes' controls: a step-2 run of 1 update at lr 0 (2_adapt_language.sh random / copy_only)
+    run_cli(["fairseq-train", str(bible_data / "de" / "mlm"), "--user-dir", USER_DIR,
+             "--task", "new_language_mlm", "--criterion", "masked_lm", "--arch", "roberta",
+             "--body-checkpoint", str(tiny_minijoint), "--embedding-init", init, "--tokens-per-sample", "64",
+             *TINY_TRAIN, "--lr", "0", "--max-update", "1", "--disable-validation", "--save-dir", str(tmp_path)])
+    step2 = surgery.load_roberta_checkpoint(tmp_path / "checkpoint_last.pt")
+    control = lf.control_embeddings(tiny_minijoint, bible_data / "de" / "mlm" / "dict.txt", kind,
+                                    bible_data / "en" / "mlm" / "dict.txt", lang="de")
+    assert torch.equal(control["model"][surgery.TOKENS], step2["model"][surgery.TOKENS])
+    assert (control["minimodel"]["copied_rows"] > 4) == (kind == "copy_only")
+
+
 def test_step2_checkpoints_skip_a_repeated_last(mini_run):
     points = lf.step2_checkpoints(mini_run)
     assert [u for u, _ in points] == [5, 10, 15]
