@@ -174,6 +174,7 @@ def patch_bf16_without_tpu() -> None:
         return
     parse_args_and_arch = options.parse_args_and_arch
     trainer_init, train_step, valid_step = Trainer.__init__, Trainer.train_step, Trainer.valid_step
+    state_dict = Trainer.state_dict
 
     @functools.wraps(parse_args_and_arch)
     def parse_without_implied_tpu(*args, **kwargs):
@@ -215,8 +216,16 @@ def patch_bf16_without_tpu() -> None:
         with _autocast(self):
             return valid_step(self, *args, **kwargs)
 
+    @functools.wraps(state_dict)
+    def state_dict_records_bf16(self):  # the trainer's cfg says bf16=False (above); checkpoints say what ran
+        state = state_dict(self)
+        if getattr(self, "minimodel_autocast", None) and isinstance(state.get("cfg"), dict):
+            state["cfg"]["common"]["bf16"] = True
+        return state
+
     options.parse_args_and_arch = parse_without_implied_tpu
     Trainer.__init__, Trainer.train_step, Trainer.valid_step = __init__, train_step_autocast, valid_step_autocast
+    Trainer.state_dict = state_dict_records_bf16
     Trainer._minimodel_autocast_patched = True
 
 

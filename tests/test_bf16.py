@@ -91,6 +91,7 @@ def test_bf16_run_matches_fp32_contract(name, bible_data, tiny_minijoint, tmp_pa
     adam = bf16["last_optimizer_state"]["state"]
     assert adam and all(s["exp_avg"].dtype == torch.float32 for s in adam.values())
     assert set(bf16["model"]) == set(fp32["model"])
+    assert bf16["cfg"]["common"]["bf16"] and not fp32["cfg"]["common"]["bf16"]  # the checkpoint says what ran
 
     for k, v in frozen_reference(name, tiny_minijoint).items():
         assert torch.equal(bf16["model"][k], v), f"{k} changed"
