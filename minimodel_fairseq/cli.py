@@ -193,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-other-model", action="store_true", help=ALLOW_OTHER_MODEL_HELP)
     p.set_defaults(func=_evaluate)
 
-    p = sub.add_parser("import-hf", help="Hugging Face RoBERTa-family masked LM -> fairseq checkpoint, dict.txt, tokenizer",
+    p = sub.add_parser("import-hf",
+                       help="Hugging Face RoBERTa-family masked LM -> fairseq checkpoint, dict.txt, tokenizer",
                        description="Read a local Hugging Face directory (config.json, model.safetensors or "
                        "pytorch_model.bin, tokenizer files) of a RobertaForMaskedLM, XLMRobertaForMaskedLM, "
                        "RobertaPreLayerNormForMaskedLM or XLMRobertaXLForMaskedLM and write OUTDIR/model.pt (a "
@@ -204,7 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=_import_hf)
 
-    p = sub.add_parser("export-hf", help="fairseq RoBERTa checkpoint (MLM, MiniJoint, classifier) -> Hugging Face directory",
+    p = sub.add_parser("export-hf",
+                       help="fairseq RoBERTa checkpoint (MLM, MiniJoint, classifier) -> Hugging Face directory",
                        description="Write OUTDIR/config.json, model.safetensors and a tokenizer whose ids are the "
                        "fairseq dictionary's, loadable with AutoTokenizer and AutoModelForMaskedLM or (for a "
                        "classifier with sentence_classification_head) AutoModelForSequenceClassification.")

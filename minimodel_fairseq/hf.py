@@ -56,9 +56,11 @@ FAMILIES = {
 LAYOUTS = {"post": (False, True), "pre_embedding_ln": (True, True), "pre": (True, False)}
 ACCEPTED = ", ".join(f[0] for f in FAMILIES.values())
 
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json",
+                "pytorch_model.bin", "pytorch_model.bin.index.json")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-                   "sentencepiece.bpe.model", "spiece.model", "tokenizer.model", "vocab.json", "merges.txt", "vocab.txt")
+                   "sentencepiece.bpe.model", "spiece.model", "tokenizer.model", "vocab.json", "merges.txt",
+                   "vocab.txt")
 # Hugging Face tensors that have no fairseq counterpart and carry nothing the model computes with
 # (the pooler is not used by *ForMaskedLM; position_ids are buffers; the decoder is tied).
 IGNORED = re.compile(r"(^|\.)(pooler\.|embeddings\.position_ids$|embeddings\.token_type_ids$|"
@@ -334,7 +336,7 @@ def _build_fairseq(cfg, dictionary, weights):
 
 
 def import_hf(src, out, force=False) -> dict:
-    """Hugging Face masked LM directory ``src`` -> fairseq checkpoint directory ``out``; returns import.json's content."""
+    """Hugging Face masked LM directory ``src`` -> fairseq checkpoint directory ``out``; returns import.json."""
     import torch
     from fairseq.data import Dictionary
 
@@ -439,8 +441,7 @@ def import_hf(src, out, force=False) -> dict:
                  "extra_state": {}, "last_optimizer_state": None, "minimodel": note}
         from . import surgery
 
-        if hasattr(surgery, "big_model_of"):  # provenance: the imported model is a big model of its own
-            summary["big_model"] = surgery.big_model_of(state)
+        summary["big_model"] = surgery.big_model_of(state)  # provenance: a big model of its own
         torch.save(state, tmp / "model.pt")
         (tmp / "tokenizer").mkdir()
         for name in tok_files:
@@ -615,18 +616,20 @@ def _sources(state, is_classifier, spm, dict_path, tokenizer):
     return dict_path, spm, tokenizer, tried
 
 
-def _hf_config(cls_name, args, rows, note, labels):
+def _hf_config(cls_name, args, model, layers, rows, note, labels):
+    """The Hugging Face config; sizes from the tensors themselves, the head count and dropout from ``args``."""
     import transformers
 
     config_cls = getattr(transformers, cls_name).config_class
     kw = dict(
-        vocab_size=rows, hidden_size=args.encoder_embed_dim, num_hidden_layers=args.encoder_layers,
-        num_attention_heads=args.encoder_attention_heads, intermediate_size=args.encoder_ffn_embed_dim,
-        hidden_act="gelu", hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.attention_dropout,
-        max_position_embeddings=args.max_positions + 2, type_vocab_size=note.get("hf_type_vocab_size", 1),
+        vocab_size=rows, hidden_size=model[TOKENS].shape[1], num_hidden_layers=layers,
+        num_attention_heads=_get(args, "encoder_attention_heads"),
+        intermediate_size=model[f"{ENC}layers.0.fc1.weight"].shape[0], hidden_act="gelu",
+        hidden_dropout_prob=_get(args, "dropout", 0.1),
+        attention_probs_dropout_prob=_get(args, "attention_dropout", 0.1),
+        max_position_embeddings=model[POSITIONS].shape[0], type_vocab_size=note.get("hf_type_vocab_size", 1),
         layer_norm_eps=LN_EPS, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-        classifier_dropout=getattr(args, "pooler_dropout", None), architectures=[cls_name],
-        tie_word_embeddings=True)
+        classifier_dropout=_get(args, "pooler_dropout"), architectures=[cls_name], tie_word_embeddings=True)
     if labels is not None:
         kw.update(num_labels=len(labels), id2label=dict(enumerate(labels)),
                   label2id={lab: i for i, lab in enumerate(labels)})
@@ -657,7 +660,7 @@ def export_hf(checkpoint, out, spm=None, dict_path=None, label_dict=None, tokeni
 
     out = _check_out(out, force)
     state = surgery.load_roberta_checkpoint(checkpoint)
-    big = surgery.big_model_of(state) if hasattr(surgery, "big_model_of") else None  # provenance, if recorded
+    big = surgery.big_model_of(state)  # provenance: None where the checkpoint does not record it
     notes = []
     if any(k.startswith(surgery.MINI_HEAD) for k in state["model"]):
         note, k = state.get("minimodel"), _get(state["cfg"]["model"], "mini_layer", "K")
@@ -710,7 +713,7 @@ def export_hf(checkpoint, out, spm=None, dict_path=None, label_dict=None, tokeni
     _quiet_transformers()
     import transformers
 
-    max_positions = _get(args, "max_positions")
+    max_positions = model[POSITIONS].shape[0] - 2  # fairseq's offset: padding index 1, positions from 2
     if tok_dir is not None:
         tok_dir = Path(tok_dir)
         if not tok_dir.is_dir():
@@ -757,7 +760,7 @@ def export_hf(checkpoint, out, spm=None, dict_path=None, label_dict=None, tokeni
             folded[mask] -= token_types[0]
             hf_state[pos_name] = folded
     hf_state[f"{base}.embeddings.token_type_embeddings.weight"] = token_types
-    config = _hf_config(cls_name, args, rows + max(aliases, 0), hf_note, labels)
+    config = _hf_config(cls_name, args, model, layers, rows + max(aliases, 0), hf_note, labels)
     config.minimodel_fairseq = {
         "exported_from": str(Path(checkpoint).resolve()), "dict": str(Path(dict_path).resolve()),
         "tokenizer": tok_facts.get("construction"), **({"big_model": big} if big else {}),
@@ -780,5 +783,6 @@ def export_hf(checkpoint, out, spm=None, dict_path=None, label_dict=None, tokeni
             path.write_text(json.dumps(tc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
     _write_dir(out, force, write)
-    return {"out": str(out), "class": cls_name, "rows": rows, "aliases": max(aliases, 0), "labels": labels, "notes": notes,
+    return {"out": str(out), "class": cls_name, "rows": rows, "aliases": max(aliases, 0), "labels": labels,
+            "notes": notes,
             "tokenizer": tok_facts, "dict": str(dict_path)}

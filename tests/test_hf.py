@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import minimodel_fairseq  # noqa: F401
-from minimodel_fairseq import hf, surgery
+from minimodel_fairseq import cli, hf, surgery
 
 from conftest import ROOT, TINY_TRAIN, run_cli
 
@@ -97,7 +97,8 @@ def imported(hf_tokenizers, tmp_path_factory):
     out = {}
     for i, (cls_name, kind) in enumerate(CLASSES.items()):
         src = root / cls_name
-        model, tok = make_hf_dir(cls_name, kind, hf_tokenizers, src, seed=i, bin_weights=cls_name == "RobertaForMaskedLM")
+        model, tok = make_hf_dir(cls_name, kind, hf_tokenizers, src, seed=i,
+                                 bin_weights=cls_name == "RobertaForMaskedLM")
         proc = run_cli(["minimodel", "import-hf", str(src), "--out", str(root / f"{cls_name}.fairseq")])
         out[cls_name] = {"src": src, "model": model, "tok": tok, "out": root / f"{cls_name}.fairseq",
                          "stdout": proc.stdout}
@@ -141,7 +142,7 @@ def test_round_trip_hf_fairseq_hf_gives_the_same_tensors(imported, tmp_path, cls
     from transformers import AutoConfig, AutoTokenizer
 
     r = imported[cls_name]
-    run_cli(["minimodel", "export-hf", str(r["out"] / "model.pt"), "--out", str(tmp_path / "back")])
+    hf.export_hf(r["out"] / "model.pt", tmp_path / "back")
     original = {k: v for k, v in r["model"].state_dict().items() if not k.startswith("lm_head.decoder.")}
     back = load_file(str(tmp_path / "back" / "model.safetensors"))
     assert set(back) == set(original)
@@ -173,9 +174,10 @@ def test_imported_model_is_a_body_for_step_2_and_a_source_for_minipost(imported,
              str(raw / "train.txt"), "--validpref", str(raw / "valid.txt"), "--destdir", str(tmp_path / "en"),
              "--workers", "1"])
     run_cli(["fairseq-train", str(tmp_path / "en"), "--user-dir", USER_DIR, "--task", "minipost_mlm",
-             "--criterion", "masked_lm", "--arch", "minipost_roberta", "--source-checkpoint", str(r["out"] / "model.pt"),
-             "--mini-layers", "1", "--mini-new-layers", "1", "--tokens-per-sample", str(MAX_POS), *TINY_TRAIN,
-             "--max-update", "3", "--save-dir", str(tmp_path / "minipost")])
+             "--criterion", "masked_lm", "--arch", "minipost_roberta",
+             "--source-checkpoint", str(r["out"] / "model.pt"), "--mini-layers", "1", "--mini-new-layers", "1",
+             "--tokens-per-sample", str(MAX_POS), *TINY_TRAIN, "--max-update", "3",
+             "--save-dir", str(tmp_path / "minipost")])
     mini = surgery.load_roberta_checkpoint(tmp_path / "minipost" / "checkpoint_last.pt")["model"]
     assert surgery.num_layers({"model": mini}) == 2
     frozen = [k for k in mini if k.startswith("encoder.sentence_encoder.layers.0.") or k == surgery.TOKENS]
@@ -356,7 +358,7 @@ def bad_dirs(hf_tokenizers, bible_data, tmp_path_factory):
     return root
 
 
-def test_bad_inputs_fail_clearly_and_write_nothing(bad_dirs, tiny_minijoint, bible_data, tmp_path):
+def test_bad_inputs_fail_clearly_and_write_nothing(bad_dirs, tiny_minijoint, bible_data, tmp_path, capsys):
     work = tmp_path / "work"
     work.mkdir()
     (work / "exists").mkdir()
@@ -394,12 +396,16 @@ def test_bad_inputs_fail_clearly_and_write_nothing(bad_dirs, tiny_minijoint, bib
                                      "cannot read checkpoint"),
     }
     before = _snapshot(work), _snapshot(bad_dirs)
-    for name, (args, message) in cases.items():
-        proc = run_cli(["minimodel", *args], check=False)
-        assert proc.returncode == 2, (name, proc.stderr[-2000:])
-        lines = [line for line in proc.stderr.splitlines() if line.strip()]
-        assert len(lines) == 1 and message in lines[0], (name, proc.stderr[-2000:])
+    for name, (args, message) in cases.items():  # the command's entry point, in this process (fast)
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(args)
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert exit_.value.code == 2 and len(lines) == 1, (name, err[-2000:])
+        assert lines[0].startswith(f"minimodel {args[0]}: error: ") and message in lines[0], (name, lines[0])
         assert (_snapshot(work), _snapshot(bad_dirs)) == before, name  # nothing written, nothing changed
+    proc = run_cli(["minimodel", *cases["BERT"][0]], check=False)  # and once as the console command
+    assert proc.returncode == 2 and proc.stderr.strip() == f"minimodel import-hf: error: {cases['BERT'][1]}"
 
 
 def test_force_replaces_an_existing_output(bad_dirs, hf_tokenizers, tmp_path):
