@@ -1,7 +1,8 @@
 """Anchor quality: are the rows the anchored init copies correct translations?
 
     .venv/bin/python benchmarks/anchor_quality.py [--data data/bible] [--src en] [--langs ru ar hi zh]
-        [--out docs/results/anchors.md] [--show 20]
+        [--out docs/results/anchors.md [--report-only]] [--show 20]
+    .venv/bin/python benchmarks/anchor_quality.py --guards [--langs ...]   # what each guard keeps out
 
 ``--embedding-init shared`` / ``shared_translit`` anchor target symbols to source
 symbols from the two vocabularies alone (minimodel_fairseq/anchors.py). This tool
@@ -25,6 +26,7 @@ hand-written Cyrillic table with its name-spelling variants, the previous
 the current ``shared_translit``), and the new method's rows per tier.
 """
 import argparse
+import contextlib
 import itertools
 import json
 import random
@@ -162,8 +164,8 @@ def measure(data, lang, src="en", show=0, seed=1):
         verdicts = [v for v in (align.supported(tgt_dict.symbols[i], src_dict.symbols[j]) for i, j in pairs)
                     if v is not None]
         row[tier] = {"rows": len(pairs), "scored": len(verdicts), "supported": sum(verdicts)}
-        if show:
-            row[tier]["examples"] = [
+        if show:  # printed only, never written: vocabularies of copyrighted translations stay local
+            row.setdefault("examples", {})[tier] = [
                 f"{tgt_dict.symbols[i]} {src_dict.symbols[j]} "
                 f"{'+' if align.supported(tgt_dict.symbols[i], src_dict.symbols[j]) else '-'}"
                 for i, j in sorted(pairs, key=lambda p: -tgt_dict.count[p[0]])[:show]]
@@ -176,26 +178,95 @@ def measure(data, lang, src="en", show=0, seed=1):
     return row
 
 
+# --------------------------------------------------------------------------- the guards
+
+# Each guard of anchors.py keeps out a group of pairs; a group is what the new method anchors
+# with the guard relaxed, beyond what it anchors with it (for NAME_FAMILY: the name pairs either way).
+GUARDS = {
+    "romanised, 1-2 letters": {"ROMAN_MIN": 1},
+    "romanised, 3-4 letters, frequencies more than 2x apart": {"SHORT_RATIO": float("inf")},
+    "names with a 2-consonant skeleton": {"NAME_CONSONANTS": 2},
+    "names, frequencies 2-4x apart": {"NAME_RATIO": 4.0},
+    "symbols with Han ideographs or hiragana": {"_phonetic": lambda sym: True},
+}
+
+
+@contextlib.contextmanager
+def relaxed(**settings):
+    """anchors.py with some module settings changed, restored afterwards."""
+    saved = {k: getattr(anchors, k) for k in settings}
+    for k, v in settings.items():
+        setattr(anchors, k, v)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(anchors, k, v)
+
+
+def measure_guards(data, lang, src="en"):
+    """{group: [supported, scored]} for each guard's group of pairs, and the name tier summed / per form."""
+    from fairseq.data import Dictionary
+
+    tgt_dict = Dictionary.load(str(Path(data) / lang / "mlm" / "dict.txt"))
+    src_dict = Dictionary.load(str(Path(data) / src / "mlm" / "dict.txt"))
+    align = Alignment(Path(data) / lang, Path(data) / src)
+
+    def score(pairs):
+        verdicts = [align.supported(tgt_dict.symbols[i], src_dict.symbols[j]) for i, j in pairs]
+        return [sum(v for v in verdicts if v), sum(v is not None for v in verdicts)]
+
+    base = {i: jt for i, jt in anchors.match_tiers(tgt_dict, src_dict, lang).items() if i >= tgt_dict.nspecial}
+    out = {}
+    for group, settings in GUARDS.items():
+        with relaxed(**settings):
+            more = anchors.match_tiers(tgt_dict, src_dict, lang)
+        out[group] = score([(i, j) for i, (j, _) in more.items() if i >= tgt_dict.nspecial and i not in base])
+    with relaxed(NAME_FAMILY=False):
+        each = anchors.match_tiers(tgt_dict, src_dict, lang)
+    out["names, each form alone"] = score([(i, j) for i, (j, t) in each.items() if t == "name"])
+    out["names, forms with one skeleton summed (the rule)"] = score(
+        [(i, j) for i, (j, t) in base.items() if t == "name"])
+    return out
+
+
+def guards_report(per_lang):
+    total = {}
+    for groups in per_lang.values():
+        for g, (a, n) in groups.items():
+            total[g] = [total.get(g, [0, 0])[0] + a, total.get(g, [0, 0])[1] + n]
+    lines = ["| group of pairs | supported, all languages | " + " | ".join(per_lang) + " |",
+             "|---" * (len(per_lang) + 2) + "|"]
+    for g, (a, n) in total.items():
+        lines.append(f"| {g} | {a} of {n} ({100 * a / n:.0f} %) | " if n else f"| {g} | - | ")
+        lines[-1] += " | ".join(f"{per_lang[lang][g][0]}/{per_lang[lang][g][1]}" for lang in per_lang) + " |"
+    return "\n".join(lines) + "\n"
+
+
 def _share(m):
     return f"{100 * m['supported'] / m['scored']:.0f} %" if m["scored"] else "-"
 
 
+def _cell(m):
+    return f"{m['rows']} ({m['supported']}, {_share(m)})"
+
+
 def report(rows):
     lines = [
-        "| language | rows: shared / old / new | supported: shared / old / new | new rows by tier: "
-        "exact / romanised / name (supported) | chance |",
-        "|---|---|---|---|---|",
+        "| language | shared | old | new | new by tier: exact / romanised / name | chance |",
+        "|---|---|---|---|---|---|",
     ]
     for r in rows:
-        tiers = " / ".join(f"{r[t]['rows']} ({_share(r[t])})" for t in anchors.TIERS)
-        lines.append(
-            f"| {r['lang']} | {r['shared']['rows']} / {r['old']['rows']} / {r['new']['rows']} | "
-            f"{_share(r['shared'])} / {_share(r['old'])} / {_share(r['new'])} | {tiers} | {_share(r['chance'])} |")
+        tiers = " / ".join(_cell(r[t]) for t in anchors.TIERS)
+        lines.append(f"| {r['lang']} | {_cell(r['shared'])} | {_cell(r['old'])} | {_cell(r['new'])} | {tiers} | "
+                     f"{_share(r['chance'])} |")
     lines.append("")
-    lines.append("rows: anchored target rows (special symbols excluded); supported: share of the anchored "
-                 "pairs that co-occur in the aligned verses more than the target symbol does with any of "
-                 f"{NEIGHBOURS} English symbols of the same verse frequency (p < 0.05); chance: the same test "
-                 "on the new method's target symbols paired with random English symbols.")
+    lines.append("Anchored target rows (special symbols excluded), then in brackets how many of the pairs "
+                 "the verse alignment supports and their share: the pair co-occurs in the aligned verses more "
+                 f"than the target symbol does with any of the {NEIGHBOURS} English symbols nearest in verse "
+                 "frequency (p < 0.05). shared: exact spelling; old: the hand-written Cyrillic table with "
+                 "name-spelling variants; new: uroman (the current shared_translit). chance: the same test on "
+                 "the new method's target symbols paired with random English symbols.")
     return "\n".join(lines) + "\n"
 
 
@@ -205,15 +276,26 @@ def main(argv=None):
     p.add_argument("--src", default="en", help="the source language (the body's)")
     p.add_argument("--langs", nargs="+", default=["de", "fr", "ru"], help="target languages, prepared under --data")
     p.add_argument("--out", help="also write the table to this .md file and every count to the .json beside it")
-    p.add_argument("--show", type=int, default=0, help="print this many example pairs per tier (+: supported)")
+    p.add_argument("--show", type=int, default=0, help="print this many example pairs per tier (+: supported; "
+                   "printed only: the vocabularies of copyrighted translations stay local)")
+    p.add_argument("--report-only", action="store_true", help="rewrite the table from --out's .json, measure nothing")
+    p.add_argument("--guards", action="store_true",
+                   help="instead: what each guard of anchors.py keeps out, and how much of it the alignment supports")
     args = p.parse_args(argv)
+    if args.guards:
+        print(guards_report({lang: measure_guards(args.data, lang, args.src) for lang in args.langs}))
+        return
     rows = []
-    for lang in args.langs:
+    if args.report_only:
+        if not args.out:
+            raise SystemExit("--report-only needs --out (the table is rewritten from its .json)")
+        rows = json.loads(Path(args.out).with_suffix(".json").read_text(encoding="utf-8"))
+    for lang in [] if args.report_only else args.langs:
         rows.append(measure(args.data, lang, args.src, args.show))
         print(f"{lang}: {json.dumps({k: v for k, v in rows[-1].items() if k in ('shared', 'old', 'new')})}",
               file=sys.stderr, flush=True)
-        for tier in anchors.TIERS if args.show else ():
-            print(f"  {tier}: {'  '.join(rows[-1][tier]['examples'])}", file=sys.stderr)
+        for tier, examples in rows[-1].pop("examples", {}).items():
+            print(f"  {tier}: {'  '.join(examples)}", file=sys.stderr)
     table = report(rows)
     print(table)
     if args.out:

@@ -4,6 +4,8 @@ The symbol lists are real words of public-domain Bibles (Russian RST 1876, Arabi
 Hindi and Japanese names as the Bible databases spell them), with counts in the ratio of their
 real frequencies, so the frequency guard sees what it sees on the real vocabularies.
 """
+import sys
+
 import pytest
 import torch
 from fairseq.data import Dictionary
@@ -87,14 +89,38 @@ def test_chinese_characters_are_not_matched_through_their_reading():
     assert pairs(text({"大卫": 100, "亚伯拉罕": 30}), "zh") == {}
 
 
+@pytest.fixture(autouse=True)
+def cache(tmp_path_factory, monkeypatch):
+    """Romanisations are cached on disk: here in a directory of the test session, not in ~/.cache."""
+    monkeypatch.setenv("MINIMODEL_CACHE", str(tmp_path_factory.getbasetemp() / "minimodel_cache"))
+
+
 def test_language_codes_and_the_romanisation_cache(monkeypatch):
     assert [anchors.iso639_3(c) for c in ("ru", "ar", "hi", "zh", "ja", "deu", "xx", None)] == \
         ["rus", "ara", "hin", "zho", "jpn", "deu", None, None]
     symbols = ["▁Давид", "▁море", "ли"]
     first = anchors.romanise(symbols, "ru")
+    assert first == ["▁David", "▁more", "li"] and anchors.cache_file("rus").is_file()
     monkeypatch.setattr(anchors, "_uroman", lambda: pytest.fail("romanised again instead of cached"))
-    assert anchors.romanise(symbols, "ru") == first
+    assert anchors.romanise(symbols, "ru") == first  # from memory
+    monkeypatch.setattr(anchors, "_ROMAN", {})
+    assert anchors.romanise(symbols, "ru") == first  # from the disk, as a new process would
     assert anchors.romanise(["▁David", ","], "xx") == ["▁David", ","]  # ASCII never goes to uroman
+
+
+def test_missing_romaniser_is_one_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "uroman", None)  # import uroman -> ImportError
+    monkeypatch.setattr(anchors, "_ROMAN", {})
+    monkeypatch.setenv("MINIMODEL_CACHE", str(tmp_path))  # nothing cached: uroman is needed
+    anchors._uroman.cache_clear()
+    try:
+        with pytest.raises(anchors.AnchorError, match=r"needs the uroman romaniser: install it with "
+                           r"'.venv/bin/pip install uroman==1.3.1.1' \(scripts/setup.sh does\), or use "
+                           r"--embedding-init shared"):
+            anchors.match(text({"▁Давид": 100}), ENGLISH, "ru")
+        assert anchors.match(text({"▁David": 100}), ENGLISH, "ru", romanised=False)  # shared needs no uroman
+    finally:
+        anchors._uroman.cache_clear()
 
 
 def test_shared_translit_init_copies_the_anchored_rows():
@@ -157,3 +183,23 @@ def test_step2_task_romanises_with_the_data_directorys_language(bible_data, tiny
     body = surgery.load_roberta_checkpoint(tiny_minijoint)["model"][surgery.TOKENS]
     for i, j in romanised.items():  # lr 0: the copied rows are the body's rows
         assert torch.equal(emb[i], body[j]), ru.symbols[i]
+
+
+@pytest.mark.slow
+def test_anchor_quality_scores_pairs_by_verse_alignment(bible_data):
+    """benchmarks/anchor_quality.py on the fixture: names shared by both Bibles are supported by the
+    alignment, a pair of two different names is not, and the report counts what it scored."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import anchor_quality
+
+    align = anchor_quality.Alignment(bible_data / "de", bible_data / "en")
+    assert align.verses == 83 + 106 + 205  # every fixture verse of ELB has its WEB verse
+    assert align.supported("▁David", "▁David") and align.supported("▁Haman", "▁Haman")
+    assert align.supported("▁David", "▁Haman") is False
+    assert align.dice("▁Israel", "▁Israel") > 0.8 > align.dice("▁Israel", "▁Haman")
+    assert align.supported("▁David", "no such symbol") is None
+    row = anchor_quality.measure(bible_data, "de")
+    assert row["exact"]["rows"] == row["shared"]["rows"] > 0
+    assert 0 < row["shared"]["supported"] <= row["shared"]["scored"] <= row["shared"]["rows"]
+    assert row["new"]["rows"] == sum(row[t]["rows"] for t in anchors.TIERS)
+    assert "| de | " in anchor_quality.report([row])
