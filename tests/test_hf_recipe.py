@@ -19,7 +19,7 @@ from conftest import FIXTURE_TSV, ROOT
 TINY = {
     "MODEL_FLAGS": "--encoder-layers 3 --encoder-embed-dim 32 --encoder-ffn-embed-dim 64 "
                    "--encoder-attention-heads 2 --mini-layer 1",
-    "TOKENS": "64", "PRETRAIN_UPDATES": "12", "MINIPOST_K": "1", "MINIPOST_M": "1", "MINIPOST_UPDATES": "4",
+    "TOKENS": "128", "PRETRAIN_UPDATES": "12", "MINIPOST_K": "1", "MINIPOST_M": "1", "MINIPOST_UPDATES": "4",
     "ADAPT_UPDATES": "6", "FT_UPDATES": "6", "THREADS": "1", "VOCAB": "500",  # bible_data's vocabulary
 }
 
@@ -33,7 +33,7 @@ def _accuracy(label, text):
 @pytest.mark.slow
 def test_hf_recipe_from_an_export_matches_the_native_run(bible_data, tmp_path):
     import torch
-    from fairseq.data import Dictionary, data_utils
+    from fairseq.data import data_utils
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     import minimodel_fairseq  # noqa: F401  (lets fairseq load checkpoints under torch 2.13)
@@ -68,8 +68,9 @@ def test_hf_recipe_from_an_export_matches_the_native_run(bible_data, tmp_path):
         native_ds = data_utils.load_indexed_dataset(str(bible_data / "en" / "cls" / "input0" / split), None)
         assert len(ours) == len(native_ds) > 0
         assert all(torch.equal(ours[i], native_ds[i]) for i in range(len(ours))), split
-    assert Dictionary.load(str(hf_data / "en" / "mlm" / "dict.txt")).symbols == \
-        Dictionary.load(str(bible_data / "en" / "mlm" / "dict.txt")).symbols
+    # and its dict.txt (import-hf's symbols, counted in the English text) is the native one, counts too:
+    # the shared embedding init of step 2 compares source and target frequencies
+    assert (hf_data / "en" / "mlm" / "dict.txt").read_text() == (bible_data / "en" / "mlm" / "dict.txt").read_text()
 
     # the exported German classifier: the Hugging Face pipeline predicts as the fairseq classifier
     export = hf_run / "export" / "de" / "full_roberta" / "seed1"
@@ -80,12 +81,15 @@ def test_hf_recipe_from_an_export_matches_the_native_run(bible_data, tmp_path):
                                        sentencepiece_model=str(bible_data / "de" / "spm.model")).eval()
     labels = hub.task.label_dictionary
     verses = (bible_data / "de" / "raw" / "cls.test.input0").read_text(encoding="utf-8").splitlines()
-    worst = 0.0
+    worst, compared = 0.0, 0
     with torch.no_grad():
         for verse in verses:
             ids = hub.encode(verse)
             enc = tok(verse, return_tensors="pt")
             assert enc["input_ids"][0].tolist() == ids.tolist(), verse
+            if len(ids) > hub.model.max_positions():  # longer than the tiny model's positions (step 4 truncates)
+                continue
+            compared += 1
             theirs = model(**enc).logits[0]
             ours = hub.predict("sentence_classification_head", ids, return_logits=True)[0]
             worst = max(worst, float((theirs - ours).abs().max()))
@@ -93,6 +97,7 @@ def test_hf_recipe_from_an_export_matches_the_native_run(bible_data, tmp_path):
             name = labels[int(ours.argmax()) + labels.nspecial]
             assert model.config.id2label[int(theirs.argmax())] == name
     assert worst < 1e-4, worst
+    assert compared > 0.8 * len(verses), (compared, len(verses))
 
 
 # ---------------------------------------------------------------- --hf-tokenizer: bad input
@@ -121,8 +126,6 @@ def fixture_db(tmp_path_factory):
 @pytest.mark.parametrize("case, message", [
     ("no tokenizer", "needs {d}/dict.txt and {d}/tokenizer/, the output of 'minimodel import-hf"),
     ("special ids differ", "the tokenizer's bos id is 1, fairseq's is 0"),
-    ("dict shorter than the tokenizer", "beyond the 5 symbols of the dictionary: the tokenizer and dict.txt do not "
-                                        "belong together"),
 ])
 def test_hf_tokenizer_refuses_a_directory_that_does_not_fit(case, message, fixture_db, tmp_path):
     """One clear DataPrepError, and no output directory for the language is left behind."""
@@ -132,11 +135,8 @@ def test_hf_tokenizer_refuses_a_directory_that_does_not_fit(case, message, fixtu
     if case == "no tokenizer":
         d.mkdir()
         (d / "dict.txt").write_text("the 1\n")
-    elif case == "special ids differ":
+    else:
         _word_tokenizer(d, ["the"], specials=("<pad>", "<s>", "</s>", "<unk>"))
-        (d / "dict.txt").write_text("the 1\n")
-    else:  # the tokenizer knows "and" (id 5), dict.txt stops at "the" (id 4)
-        _word_tokenizer(d, ["the", "and"])
         (d / "dict.txt").write_text("the 1\n")
     out = tmp_path / "data"
     with pytest.raises(bible.DataPrepError, match=re.escape(message.format(d=d))):

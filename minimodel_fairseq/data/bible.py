@@ -362,13 +362,9 @@ def _encode(model: Path, pairs: list[tuple[Path, Path]], chunk: int = 10000) -> 
                     fout.write(" ".join(pieces) + "\n")
 
 
-def load_hf_vocabulary(model_dir) -> tuple:
-    """(tokenizer, symbols) of ``minimodel import-hf``'s output directory ``model_dir``.
-
-    ``symbols[i]`` is the fairseq dictionary symbol of id ``i`` (``dict.txt`` with the four
-    special symbols in front); the import writes ``dict.txt`` in the tokenizer's id order, so
-    an id the tokenizer gives is the same id in fairseq. Checks that the two belong together.
-    """
+def check_hf_dir(model_dir) -> list:
+    """The symbols of ``minimodel import-hf``'s output ``model_dir`` (its dict.txt, fairseq's four special
+    symbols first), after checking that its tokenizer and dict.txt belong together (fairseq id == HF id)."""
     model_dir = Path(model_dir)
     dict_txt, tok_dir = model_dir / "dict.txt", model_dir / "tokenizer"
     if not dict_txt.is_file() or not tok_dir.is_dir():
@@ -379,41 +375,29 @@ def load_hf_vocabulary(model_dir) -> tuple:
         from transformers import AutoTokenizer
     except ImportError:
         raise DataPrepError("--hf-tokenizer needs the transformers package: run scripts/setup.sh") from None
-
-    symbols = Dictionary.load(str(dict_txt)).symbols
-    odd = next((s for s in symbols if not s or re.search(r"\s", s)), None)
-    if odd is not None or len(set(symbols)) != len(symbols):
-        problem = f"symbol {odd!r} is empty or contains whitespace" if odd is not None else "symbols repeat"
-        raise DataPrepError(f"{dict_txt}: {problem}, so text written as its symbols would not binarize "
-                            f"back to the same ids; re-create it with minimodel import-hf")
     try:
         tok = AutoTokenizer.from_pretrained(str(tok_dir))
     except (OSError, ValueError) as e:
         raise DataPrepError(f"--hf-tokenizer {model_dir}: cannot load the tokenizer in {tok_dir} "
                             f"({str(e).splitlines()[0][:200]}); re-create it with minimodel import-hf") from None
-    tok.model_max_length = 1 << 60  # verses are encoded whole; fairseq truncates at training time
     for name, fairseq_id in (("bos", 0), ("pad", 1), ("eos", 2), ("unk", 3)):
         hf_id = getattr(tok, f"{name}_token_id", None)
         if hf_id is not None and hf_id != fairseq_id:
             raise DataPrepError(f"--hf-tokenizer {model_dir}: the tokenizer's {name} id is {hf_id}, fairseq's "
                                 f"is {fairseq_id}: {dict_txt} and {tok_dir} do not belong together; "
                                 f"re-create the directory with minimodel import-hf")
-    return tok, symbols
+    return Dictionary.load(str(dict_txt)).symbols
 
 
-def _encode_hf(tokenizer, symbols: list, pairs: list[tuple[Path, Path]], chunk: int = 2000) -> None:
-    """Write each line's token ids (no special tokens: fairseq adds <s> and </s>) as dict symbols."""
+def _encode_hf(import_dir, pairs: list[tuple[Path, Path]], chunk: int = 50000) -> None:
+    """Each line as the dict.txt symbols of the imported tokenizer's ids (no <s>, </s>: fairseq adds them)."""
+    from .. import hf
+
     for src, dst in pairs:
-        with open(src, encoding="utf-8") as fin, open(dst, "w", encoding="utf-8") as fout:
-            lines = fin.read().splitlines()
+        lines = Path(src).read_text(encoding="utf-8").splitlines()
+        with open(dst, "w", encoding="utf-8") as f:
             for start in range(0, len(lines), chunk):
-                for i, ids in enumerate(tokenizer(lines[start:start + chunk], add_special_tokens=False)["input_ids"]):
-                    if ids and max(ids) >= len(symbols):
-                        raise DataPrepError(
-                            f"{src}:{start + i + 1}: the tokenizer gives id {max(ids)} "
-                            f"({tokenizer.convert_ids_to_tokens(max(ids))!r}), beyond the {len(symbols)} symbols "
-                            f"of the dictionary: the tokenizer and dict.txt do not belong together")
-                    fout.write(" ".join(symbols[t] for t in ids) + "\n")
+                f.writelines(line + "\n" for line in hf.encode_as_symbols(import_dir, lines[start:start + chunk]))
 
 
 def _counted_dict(symbols: list, train: Path, out: Path) -> Path:
@@ -533,7 +517,7 @@ def prepare_language(lang: str, out_root, translations: Iterable[str] | None = N
     except ValueError as e:
         raise DataPrepError(str(e)) from None
 
-    hf_vocab = load_hf_vocabulary(hf_tokenizer) if hf_tokenizer is not None else None
+    hf_symbols = check_hf_dir(hf_tokenizer) if hf_tokenizer is not None else None
     con = None
     if raw_text is not None:
         raw_text = Path(raw_text)
@@ -570,7 +554,7 @@ def prepare_language(lang: str, out_root, translations: Iterable[str] | None = N
                 _log(f"warning: {lang}: split {split!r} is empty")
 
         names = [f"{s}.txt" for s in SPLITS] + ([f"cls.{s}.input0" for s in SPLITS] if con else [])
-        if hf_vocab is None:
+        if hf_symbols is None:
             coverage = character_coverage or (1.0 if info["train_chars"] <= 300 else 0.9995)
             _log(f"{lang}: training sentencepiece (unigram, vocab {vocab_size}, coverage {coverage})")
             pieces = _train_spm(tmp / "raw" / "train.txt", tmp / "spm", vocab_size, coverage, workers,
@@ -583,8 +567,8 @@ def prepare_language(lang: str, out_root, translations: Iterable[str] | None = N
             _log(f"{lang}: encoding with the Hugging Face tokenizer of {hf_tokenizer}")
             enc, ext = "hf", "hf"
             (tmp / enc).mkdir()
-            _encode_hf(*hf_vocab, [(tmp / "raw" / n, tmp / enc / f"{n}.{ext}") for n in names])
-            srcdict = _counted_dict(hf_vocab[1], tmp / enc / "train.txt.hf", tmp / enc / "dict.txt")
+            _encode_hf(hf_tokenizer, [(tmp / "raw" / n, tmp / enc / f"{n}.{ext}") for n in names])
+            srcdict = _counted_dict(hf_symbols, tmp / enc / "train.txt.hf", tmp / enc / "dict.txt")
             tokenizer_info = {"hf_tokenizer": str(hf_tokenizer)}
 
         _log(f"{lang}: fairseq-preprocess")
