@@ -37,7 +37,7 @@ if [[ "$models" == *roberta* ]]; then
   bash examples/bible/1_pretrain_roberta.sh
   bash examples/bible/1b_minipost.sh
 fi
-mkdir -p "$out/rows"
+[ "$DRY_RUN" = 1 ] || mkdir -p "$out/rows"
 # one_row FILE COMMAND...: run COMMAND with results_row writing to FILE.tmp, then rename it into
 # place; an existing FILE means done (a killed run leaves at most a FILE.tmp, redone next time)
 one_row() {
