@@ -1,6 +1,6 @@
 # Entry points named by the README. Every target sets itself up (scripts/setup.sh
 # is idempotent and returns at once when .venv is complete).
-.PHONY: setup test demo bench clean
+.PHONY: setup test demo demo-hf bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -10,6 +10,10 @@ test: setup
 
 demo: setup
 	bash examples/bible/run_all.sh
+
+# the Hugging Face recipe (docs/hf.md) on the project's own model, exported with export-hf
+demo-hf: setup
+	bash examples/hf/demo.sh de 1
 
 bench: setup
 	.venv/bin/python benchmarks/minijoint_speed.py

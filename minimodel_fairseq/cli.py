@@ -4,11 +4,11 @@
     minimodel extract-mini MINIJOINT.pt --out MINI.pt    MiniJoint -> standalone mini-model
     minimodel swap-embeddings --classifier FT.pt --embeddings STEP2.pt --out TARGET.pt
     minimodel evaluate --classifier TARGET.pt --data DATA/de/cls [--lang de] ...
+    minimodel import-hf HF_DIR --out OUTDIR              Hugging Face masked LM -> fairseq checkpoint + dict
+    minimodel export-hf CHECKPOINT --out OUTDIR [--spm M] [--dict D] [--label-dict L]   -> Hugging Face
     minimodel retrieve --big BIG.pt --data DATA/de --embeddings STEP2.pt [--controls]   verse retrieval
     minimodel mlm-loss --data DATA/de/mlm --embeddings STEP2.pt [--big BIG.pt]          masked-LM loss
     minimodel best-checkpoint STEP2_RUN_DIR --data DATA/de [--measure mlm|retrieval]    step-2 choice
-    minimodel import-hf HF_DIR --out OUTDIR              Hugging Face masked LM -> fairseq checkpoint + dict
-    minimodel export-hf CHECKPOINT --out OUTDIR [--spm M] [--dict D] [--label-dict L]   -> Hugging Face
 
 Every command that writes refuses an existing output unless ``--force`` and
 writes to a temporary name first. Bad input: one line on stderr, exit code 2.
@@ -102,40 +102,35 @@ def _evaluate(args):
         print(f"{lang:<10} {r['accuracy']:>8.4f} {r['n']:>6d} {r['majority']:>8.4f}  {ckpt}", flush=True)
 
 
-def _retrieve(args):
+def _label_free(args, measure, table):
+    """The shape of the label-free commands: check --json first, measure, print the table, write JSON."""
     from . import label_free as lf
 
     _quiet()
     lf.check_output(args.json, args.force)
-    result = lf.retrieve(args.big, args.data, args.embeddings or (), args.controls, args.source_data, args.subset,
-                         args.layer, args.copy_init, args.seed)
-    print(lf.format_retrieval(result))
+    result = measure(lf)
+    print(table(lf)(result))
     if args.json:
         lf.write_json(args.json, result, args.force)
+    return result
+
+
+def _retrieve(args):
+    _label_free(args, lambda lf: lf.retrieve(args.big, args.data, args.embeddings or (), args.controls,
+                                             args.source_data, args.subset, args.layer, args.copy_init, args.seed),
+                lambda lf: lf.format_retrieval)
 
 
 def _mlm_loss(args):
-    from . import label_free as lf
-
-    _quiet()
-    lf.check_output(args.json, args.force)
-    result = lf.mlm_losses(args.data, args.embeddings or (), args.big, args.controls, args.source_data,
-                           args.subset, args.seed, args.copy_init)
-    print(lf.format_mlm_losses(result))
-    if args.json:
-        lf.write_json(args.json, result, args.force)
+    _label_free(args, lambda lf: lf.mlm_losses(args.data, args.embeddings or (), args.big, args.controls,
+                                               args.source_data, args.subset, args.seed, args.copy_init),
+                lambda lf: lf.format_mlm_losses)
 
 
 def _best_checkpoint(args):
-    from . import label_free as lf
-
-    _quiet()
-    lf.check_output(args.json, args.force)
-    result = lf.choose_checkpoint(args.run_dir, args.data, args.measure, args.big, args.source_data, args.layer,
-                                  args.seed)
-    print(lf.format_choice(result))
-    if args.json:
-        lf.write_json(args.json, result, args.force)
+    result = _label_free(args, lambda lf: lf.choose_checkpoint(args.run_dir, args.data, args.measure, args.big,
+                                                               args.source_data, args.layer, args.seed),
+                         lambda lf: lf.format_choice)
     print(result["best"])
 
 
@@ -193,35 +188,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-other-model", action="store_true", help=ALLOW_OTHER_MODEL_HELP)
     p.set_defaults(func=_evaluate)
 
-    p = sub.add_parser("import-hf",
-                       help="Hugging Face RoBERTa-family masked LM -> fairseq checkpoint, dict.txt, tokenizer",
-                       description="Read a local Hugging Face directory (config.json, model.safetensors or "
-                       "pytorch_model.bin, tokenizer files) of a RobertaForMaskedLM, XLMRobertaForMaskedLM, "
-                       "RobertaPreLayerNormForMaskedLM or XLMRobertaXLForMaskedLM and write OUTDIR/model.pt (a "
-                       "fairseq roberta checkpoint for --body-checkpoint and --source-checkpoint), OUTDIR/dict.txt "
-                       "(its vocabulary in Hugging Face id order), OUTDIR/tokenizer/ and OUTDIR/import.json.")
-    p.add_argument("dir", help="the Hugging Face model directory")
-    p.add_argument("--out", required=True, help="output directory (must not exist)")
-    p.add_argument("--force", action="store_true", help="replace --out if it exists")
-    p.set_defaults(func=_import_hf)
-
-    p = sub.add_parser("export-hf",
-                       help="fairseq RoBERTa checkpoint (MLM, MiniJoint, classifier) -> Hugging Face directory",
-                       description="Write OUTDIR/config.json, model.safetensors and a tokenizer whose ids are the "
-                       "fairseq dictionary's, loadable with AutoTokenizer and AutoModelForMaskedLM or (for a "
-                       "classifier with sentence_classification_head) AutoModelForSequenceClassification.")
-    p.add_argument("checkpoint", help="fairseq RoBERTa-family checkpoint (a MiniJoint one exports its primary model)")
-    p.add_argument("--out", required=True, help="output directory (must not exist)")
-    p.add_argument("--spm", "--sentencepiece-model", dest="spm",
-                   help="the sentencepiece model of the embeddings' language (default: the checkpoint's recorded "
-                   "--sentencepiece-model, else spm.model beside its data directory)")
-    p.add_argument("--dict", help="the dict.txt of the embeddings (default: from the checkpoint's data directory; "
-                   "for a swapped classifier, the step-2 data's)")
-    p.add_argument("--label-dict", help="classifiers: label/dict.txt (default: the checkpoint's data directory's)")
-    p.add_argument("--tokenizer", help="copy this Hugging Face tokenizer directory instead of building one (e.g. "
-                   "import-hf's OUTDIR/tokenizer); default: DATA/tokenizer when the data directory has one")
-    p.add_argument("--force", action="store_true", help="replace --out if it exists")
-    p.set_defaults(func=_export_hf)
     p = sub.add_parser(
         "retrieve", help="cross-lingual verse retrieval: step-2 embeddings in the big model, no fine-tuning",
         description="For each target verse of the split, find its English verse among all the split's verses by "
@@ -274,6 +240,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layer", type=int, help="retrieval layer (default: the middle one)")
     _label_free_options(p, "masking seed")
     p.set_defaults(func=_best_checkpoint)
+
+    p = sub.add_parser("import-hf",
+                       help="Hugging Face RoBERTa-family masked LM -> fairseq checkpoint, dict.txt, tokenizer",
+                       description="Read a local Hugging Face directory (config.json, model.safetensors or "
+                       "pytorch_model.bin, tokenizer files) of a RobertaForMaskedLM, XLMRobertaForMaskedLM, "
+                       "RobertaPreLayerNormForMaskedLM or XLMRobertaXLForMaskedLM and write OUTDIR/model.pt (a "
+                       "fairseq roberta checkpoint for --body-checkpoint and --source-checkpoint), OUTDIR/dict.txt "
+                       "(its vocabulary in Hugging Face id order), OUTDIR/tokenizer/ and OUTDIR/import.json.")
+    p.add_argument("dir", help="the Hugging Face model directory")
+    p.add_argument("--out", required=True, help="output directory (must not exist)")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=_import_hf)
+
+    p = sub.add_parser("export-hf",
+                       help="fairseq RoBERTa checkpoint (MLM, MiniJoint, classifier) -> Hugging Face directory",
+                       description="Write OUTDIR/config.json, model.safetensors and a tokenizer whose ids are the "
+                       "fairseq dictionary's, loadable with AutoTokenizer and AutoModelForMaskedLM or (for a "
+                       "classifier with sentence_classification_head) AutoModelForSequenceClassification.")
+    p.add_argument("checkpoint", help="fairseq RoBERTa-family checkpoint (a MiniJoint one exports its primary model)")
+    p.add_argument("--out", required=True, help="output directory (must not exist)")
+    p.add_argument("--spm", "--sentencepiece-model", dest="spm",
+                   help="the sentencepiece model of the embeddings' language (default: the checkpoint's recorded "
+                   "--sentencepiece-model, else spm.model beside its data directory)")
+    p.add_argument("--dict", help="the dict.txt of the embeddings (default: from the checkpoint's data directory; "
+                   "for a swapped classifier, the step-2 data's)")
+    p.add_argument("--label-dict", help="classifiers: label/dict.txt (default: the checkpoint's data directory's)")
+    p.add_argument("--tokenizer", help="copy this Hugging Face tokenizer directory instead of building one (e.g. "
+                   "import-hf's OUTDIR/tokenizer); default: DATA/tokenizer when the data directory has one")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=_export_hf)
     return parser
 
 

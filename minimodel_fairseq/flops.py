@@ -130,10 +130,17 @@ class LogsTrainingFlops:
 
     # fairseq saves get_checkpoint_dict() into the checkpoint's extra state and hands
     # extra_state[<task class name>] back to set_checkpoint_dict() on resume
+    # (cooperative: other task mixins, e.g. tasks.provenance, add their entries beside ours)
     def get_checkpoint_dict(self):
-        return {type(self).__name__: {FLOPS_KEY: self._flops_total}}
+        parent = getattr(super(), "get_checkpoint_dict", None)
+        state = parent() if parent else {}
+        state.setdefault(type(self).__name__, {})[FLOPS_KEY] = self._flops_total
+        return state
 
     def set_checkpoint_dict(self, state):
+        parent = getattr(super(), "set_checkpoint_dict", None)
+        if parent:
+            parent(state)
         self._flops_total = state.get(FLOPS_KEY, 0)
 
 

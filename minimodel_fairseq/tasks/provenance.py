@@ -13,8 +13,8 @@ from ..surgery import BIG_MODEL_KEY
 class RecordsBigModel:
     """Task mixin: ``big_model`` (a fingerprint, set when the body is read) goes into every checkpoint.
 
-    List it before ``LogsTrainingFlops`` in the bases: it adds its entry to what the
-    classes after it return.
+    Cooperative, like ``flops.LogsTrainingFlops``: each adds its entry to what the
+    classes after it in the bases return.
     """
 
     big_model = None
