@@ -80,9 +80,10 @@ fairseq_train() {
 # run_minimodel ARGS...: the plugin's command line tool (DRY_RUN=1: print it instead)
 run_minimodel() { if [ "$DRY_RUN" = 1 ]; then print_command "$MINIMODEL" "$@"; else "$MINIMODEL" "$@"; fi; }
 
-# results_row LANG METHOD SEED ACCURACY N MAJORITY STEP2_SECONDS: append to RUNS/results.tsv, or to
+# results_row LANG METHOD SEED ACCURACY N MAJORITY STEP2_SECONDS: add to RUNS/results.tsv, or to
 # RESULTS_TSV if set (run_langs.sh: one file per result) (settings.RESULTS_COLUMNS; the header is
-# written with the first row)
+# written with the first row). A row of the same LANG METHOD SEED is replaced, so scoring again
+# (a rerun, or examples/hf/demo.sh after run_all.sh) does not count one run twice.
 results_row() {
   local file="${RESULTS_TSV:-$RUNS/results.tsv}"
   if [ ! -s "$file" ]; then
@@ -92,7 +93,10 @@ results_row() {
     echo "$file has no header line (an older version of the recipes wrote it): delete it or rerun run_all.sh" >&2
     exit 2
   fi
-  (IFS=$'\t'; printf '%s\n' "$*") >> "$file"
+  local tmp; tmp=$(mktemp "$file.XXXXXX")
+  awk -F '\t' -v l="$1" -v m="$2" -v s="$3" 'NR == 1 || !($1 == l && $2 == m && $3 == s)' "$file" > "$tmp"
+  (IFS=$'\t'; printf '%s\n' "$*") >> "$tmp"
+  mv "$tmp" "$file"
 }
 
 # seconds of training that a fairseq-train log reports ("done training in X seconds")
