@@ -42,7 +42,8 @@ bpe_flags() { local d="$DATA"; [[ "$d" == /* ]] || d="$ROOT/$d"; BPE_FLAGS=(--bp
 prepare_data() {
   [ "$DRY_RUN" = 1 ] && return 0
   local langs="$1"; shift
-  { LANGS="$langs" bash examples/bible/prepare.sh "$@" 2>&1 1>&3 | { grep -v ': skipped, ' || true; } >&2; } 3>&1
+  # --line-buffered: grep writing to a pipe would hold preparation's progress lines back until it ends
+  { LANGS="$langs" bash examples/bible/prepare.sh "$@" 2>&1 1>&3 | { grep --line-buffered -v ': skipped, ' || true; } >&2; } 3>&1
 }
 
 # need FILE WHAT: stop with a message unless FILE exists (not in a dry run: nothing is read there)
