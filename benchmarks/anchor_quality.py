@@ -153,12 +153,14 @@ def measure(data, lang, src="en", show=0, seed=1):
     }
     align = Alignment(Path(data) / lang, Path(data) / src)
     special = tgt_dict.nspecial
+    tokens = sum(tgt_dict.count[special:]) or 1
     row = {"lang": lang, "verses": align.verses, "match_seconds": round(seconds, 2)}
     for name, pairs in methods.items():
         pairs = {i: j for i, j in pairs.items() if i >= special}
         verdicts = [align.supported(tgt_dict.symbols[i], src_dict.symbols[j]) for i, j in pairs.items()]
         scored = [v for v in verdicts if v is not None]
-        row[name] = {"rows": len(pairs), "scored": len(scored), "supported": sum(scored)}
+        row[name] = {"rows": len(pairs), "scored": len(scored), "supported": sum(scored),
+                     "coverage": round(sum(tgt_dict.count[i] for i in pairs) / tokens, 4)}
     for tier in anchors.TIERS:
         pairs = [(i, j) for i, (j, t) in new.items() if t == tier and i >= special]
         verdicts = [v for v in (align.supported(tgt_dict.symbols[i], src_dict.symbols[j]) for i, j in pairs)
@@ -183,8 +185,6 @@ def measure(data, lang, src="en", show=0, seed=1):
 # Each guard of anchors.py keeps out a group of pairs; a group is what the new method anchors
 # with the guard relaxed, beyond what it anchors with it (for NAME_FAMILY: the name pairs either way).
 GUARDS = {
-    "romanised, 1-2 letters": {"ROMAN_MIN": 1},
-    "romanised, 3-4 letters, frequencies more than 2x apart": {"SHORT_RATIO": float("inf")},
     "names with a 2-consonant skeleton": {"NAME_CONSONANTS": 2},
     "names, frequencies 2-4x apart": {"NAME_RATIO": 4.0},
     "symbols with Han ideographs or hiragana": {"_phonetic": lambda sym: True},
@@ -247,8 +247,9 @@ def _share(m):
     return f"{100 * m['supported'] / m['scored']:.0f} %" if m["scored"] else "-"
 
 
-def _cell(m):
-    return f"{m['rows']} ({m['supported']}, {_share(m)})"
+def _cell(m, coverage=False):
+    text = f"{m['rows']} ({m['supported']}, {_share(m)})"
+    return text + f", {100 * m['coverage']:.0f} % of text" if coverage and "coverage" in m else text
 
 
 def report(rows):
@@ -258,11 +259,13 @@ def report(rows):
     ]
     for r in rows:
         tiers = " / ".join(_cell(r[t]) for t in anchors.TIERS)
-        lines.append(f"| {r['lang']} | {_cell(r['shared'])} | {_cell(r['old'])} | {_cell(r['new'])} | {tiers} | "
+        lines.append(f"| {r['lang']} | {_cell(r['shared'], True)} | {_cell(r['old'], True)} | {_cell(r['new'], True)} "
+                     f"| {tiers} | "
                      f"{_share(r['chance'])} |")
     lines.append("")
     lines.append("Anchored target rows (special symbols excluded), then in brackets how many of the pairs "
-                 "the verse alignment supports and their share: the pair co-occurs in the aligned verses more "
+                 "the verse alignment supports and their share, then the share of the target text's tokens "
+                 "(dict.txt counts) that the anchored rows cover. Supported: the pair co-occurs in the aligned verses more "
                  f"than the target symbol does with any of the {NEIGHBOURS} English symbols nearest in verse "
                  "frequency (p < 0.05). shared: exact spelling; old: the hand-written Cyrillic table with "
                  "name-spelling variants; new: uroman (the current shared_translit). chance: the same test on "

@@ -67,18 +67,15 @@ def test_exact_matches_come_first_and_shared_is_exact_only():
     assert {target.symbols[i] for i in shared if i >= target.nspecial} == {"▁David", ","}
 
 
-def test_false_friends_are_guarded_by_frequency_and_length():
-    # 'год' (year) romanises to 'god', 'اني' (I) to 'any': short words whose frequencies differ
+def test_short_romanised_pieces_are_anchored_and_short_names_are_not():
+    # the romanised tier has no length or frequency guard: the text short pieces cover decides transfer
+    # (docs/results.md), so 'ли' -> 'li' and the false friend 'год' (year) -> 'god' are both anchored
     ru = text({"▁год": 30, "ли": 100, "▁море": 50})
-    ar = text({"▁اني": 600})
     assert anchors.romanise(["▁год", "ли", "▁море"], "ru") == ["▁god", "li", "▁more"]
     assert anchors.romanise(["▁اني"], "ar") == ["▁any"]
-    assert pairs(ru, "ru") == {"▁море": ("▁more", "romanised")}  # ratio 1: kept; год 6x rarer than god
-    assert pairs(ar, "ar") == {}  # 10x more frequent than 'any'
-    # the same short word at a matching frequency passes: the frequency decides, not the word
-    assert pairs(text({"▁год": 5}), "ru") == {"▁год": ("▁god", "romanised")}
-    # single letters and two-letter pieces are never matched through romanisation (ли -> li)
-    assert "ли" not in pairs(text({"ли": 100}), "ru")
+    assert pairs(ru, "ru") == {"▁год": ("▁god", "romanised"), "ли": ("li", "romanised"),
+                               "▁море": ("▁more", "romanised")}
+    assert pairs(text({"▁اني": 600}), "ar") == {"▁اني": ("▁any", "romanised")}  # caseless, 10x 'any''s frequency
     # a name needs 3 consonants in its skeleton: Иаков, ヤコブ (Iakov, yakobu -> a-k-b) stay unanchored
     assert anchors.skeleton("Iakov") == anchors.skeleton("yakobu") == anchors.skeleton("Jacob") == "akb"
     assert pairs(text({"▁Иаков": 40}), "ru") == {} and pairs(text({"ヤコブ": 40}), "ja") == {}
