@@ -16,6 +16,7 @@ writes to a temporary name first. Bad input: one line on stderr, exit code 2.
 import argparse
 import os
 import sys
+from pathlib import Path
 
 
 def _user_dir(args):
@@ -95,11 +96,24 @@ def _evaluate(args):
 
     if len(args.classifier) != len(args.data):
         raise ValueError("give one --data per --classifier")
+    if args.predictions and len(args.predictions) != len(args.classifier):
+        raise ValueError("give one --predictions per --classifier")
     langs = args.lang or [os.path.basename(os.path.dirname(os.path.abspath(d))) for d in args.data]
     print(f"{'language':<10} {'accuracy':>8} {'n':>6} {'majority':>8}  classifier")
-    for lang, ckpt, data in zip(langs, args.classifier, args.data):
+    for k, (lang, ckpt, data) in enumerate(zip(langs, args.classifier, args.data)):
         r = evaluate_classifier(ckpt, data, subset=args.subset, allow_other_model=args.allow_other_model)
+        if args.predictions:
+            _write_predictions(args.predictions[k], r["predictions"])
         print(f"{lang:<10} {r['accuracy']:>8.4f} {r['n']:>6d} {r['majority']:>8.4f}  {ckpt}", flush=True)
+
+
+def _write_predictions(path, predictions):
+    """One line per example of the subset, in its order: index, gold label, predicted label, correct (0/1)."""
+    from .files import atomic_write
+
+    lines = ["index\tgold\tpredicted\tcorrect"] + [f"{i}\t{g}\t{p}\t{int(g == p)}"
+                                                   for i, (g, p) in enumerate(predictions)]
+    atomic_write(path, lambda tmp: Path(tmp).write_text("\n".join(lines) + "\n", encoding="utf-8"))
 
 
 def _label_free(args, measure, table):
@@ -185,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="classification data dir (input0/, label/) binarized with that classifier's dictionary")
     p.add_argument("--lang", action="append", help="row name (default: the data dir's parent name)")
     p.add_argument("--subset", default="test", help="split to score (default test)")
+    p.add_argument("--predictions", action="append",
+                   help="also write each example's gold and predicted label to this .tsv (repeatable, one per "
+                        "--classifier): the input of paired comparisons (examples/bible/paired.py)")
     p.add_argument("--allow-other-model", action="store_true", help=ALLOW_OTHER_MODEL_HELP)
     p.set_defaults(func=_evaluate)
 

@@ -8,9 +8,11 @@ import torch
 def evaluate_classifier(checkpoint, data, subset="test", batch_size=64, allow_other_model=False):
     """Accuracy of ``checkpoint`` on ``data/{input0,label}/{subset}``.
 
-    Returns a dict with ``accuracy``, ``n`` and ``majority`` (the share of the
+    Returns a dict with ``accuracy``, ``n``, ``majority`` (the share of the
     subset that the train split's most frequent label covers: the score of a
-    classifier that always predicts it). A swapped classifier whose embeddings
+    classifier that always predicts it) and ``predictions``: (gold, predicted)
+    label names per example in the subset's order, so that two classifiers scored
+    on the same data can be compared example by example (paired statistics). A swapped classifier whose embeddings
     were learned over another big model than its body's (written with
     ``swap-embeddings --allow-other-model``) is refused unless ``allow_other_model``.
     """
@@ -50,7 +52,7 @@ def evaluate_classifier(checkpoint, data, subset="test", batch_size=64, allow_ot
     dataset = task.dataset(subset)
     head = task.cfg.classification_head_name
 
-    correct, gold = 0, []
+    correct, gold, predicted = 0, [], []
     with torch.no_grad():
         for start in range(0, len(dataset), batch_size):
             batch = dataset.collater([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
@@ -58,10 +60,14 @@ def evaluate_classifier(checkpoint, data, subset="test", batch_size=64, allow_ot
             target = batch["target"].view(-1)
             correct += int((logits.argmax(-1) == target).sum())
             gold += target.tolist()
+            predicted += logits.argmax(-1).tolist()
 
     majority_label = _train_majority(task)
     majority = Counter(gold).get(majority_label, 0) / max(len(gold), 1)
-    return {"accuracy": correct / max(len(gold), 1), "n": len(gold), "majority": majority}
+    labels = task.label_dictionary
+    name = lambda k: labels[k + labels.nspecial]  # noqa: E731  (targets index the labels after the specials)
+    return {"accuracy": correct / max(len(gold), 1), "n": len(gold), "majority": majority,
+            "predictions": [(name(g), name(p)) for g, p in zip(gold, predicted)]}
 
 
 def _train_majority(task):

@@ -193,9 +193,19 @@ def test_swap_equals_classifier_on_target_embeddings_by_hand(pipeline, bible_dat
     torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
     assert ft["model"][surgery.TOKENS].shape != emb.shape or not torch.equal(ft["model"][surgery.TOKENS], emb)
 
-    rows = run_cli(["minimodel", "evaluate", "--classifier", str(out), "--data", de_cls, "--lang", "de"]).stdout
+    preds = pipeline["dir"] / "pred" / "de.tsv"
+    rows = run_cli(["minimodel", "evaluate", "--classifier", str(out), "--data", de_cls, "--lang", "de",
+                    "--predictions", str(preds)]).stdout
     lang, acc, n, majority, _ = rows.strip().splitlines()[-1].split()
     assert lang == "de" and 0 <= float(acc) <= 1 and int(n) == 83 and 0 < float(majority) < 1
+    # the per-verse predictions: the test set's order, label names, the accuracy, the model's argmax
+    lines = [line.split("\t") for line in preds.read_text().splitlines()]
+    assert lines[0] == ["index", "gold", "predicted", "correct"] and len(lines) == 84
+    assert [int(r[0]) for r in lines[1:]] == list(range(83))
+    assert f"{sum(int(r[3]) for r in lines[1:]) / 83:.4f}" == acc
+    labels = task.label_dictionary
+    assert [r[2] for r in lines[1:9]] == [labels[int(k) + labels.nspecial] for k in a.argmax(-1)]
+    assert [r[1] for r in lines[1:9]] == [labels[int(k) + labels.nspecial] for k in batch["target"].view(-1)]
 
 
 def test_swap_refuses_bad_input(pipeline, bible_data, tmp_path, tiny_minijoint):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Step 4: swap LANG's step-2 embeddings into the step-3 classifier and score it
-# zero-shot on LANG's test chapters. Appends a row to $RUNS/results.tsv (header: settings.py).
+# zero-shot on LANG's test chapters. Appends a row to $RUNS/results.tsv (header: settings.py);
+# each verse's prediction goes to $RUNS/transfer/LANG/METHOD/seedSEED.predictions.tsv (paired.py).
 #   examples/bible/4_transfer.sh LANG METHOD [SEED]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 [ $# -ge 2 ] || { echo "usage: examples/bible/4_transfer.sh LANG METHOD [SEED]" >&2; exit 2; }
@@ -10,7 +11,7 @@ big=$(big_model_of "$method") || exit 2
 classifier="$RUNS/finetune/$big/seed$seed/checkpoint_best.pt"
 out="$RUNS/transfer/$lang/$method/seed$seed.pt"
 swap=(swap-embeddings --classifier "$classifier" --embeddings "$adapt/checkpoint_last.pt" --out "$out" --force)
-evaluate=(evaluate --classifier "$out" --data "$DATA/$lang/cls" --lang "$lang")
+evaluate=(evaluate --classifier "$out" --data "$DATA/$lang/cls" --lang "$lang" --predictions "${out%.pt}.predictions.tsv")
 if [ "$DRY_RUN" = 1 ]; then run_minimodel "${swap[@]}"; run_minimodel "${evaluate[@]}"; exit 0; fi
 $MINIMODEL "${swap[@]}" > /dev/null
 row=$($MINIMODEL "${evaluate[@]}" | tail -n 1)
