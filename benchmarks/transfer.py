@@ -12,8 +12,12 @@ method with a checkpoint every ADAPT_UPDATES / points updates (the mini methods
 run --mini-budget times as many updates, which still costs them less compute). Every checkpoint
 is swapped into its step-3 classifier and scored zero-shot on the language's test
 chapters; its FLOPs (the running count the plugin's tasks keep) and its training
-seconds come from the checkpoint itself. Each method is measured against the
-standard recipe (full step 2) on the same big model: full on the MiniJoint model,
+seconds come from the checkpoint itself. Beside the accuracy, each checkpoint gets the
+label-free measures (minimodel_fairseq/label_free.py), which do not depend on a step-3
+seed: verse retrieval top-1 target -> English on the test verses at the big model's
+middle and top layer, and the big model's masked-LM loss on the target's valid split,
+both with the checkpoint's embeddings swapped into the big model. Each method is
+measured against the standard recipe (full step 2) on the same big model: full on the MiniJoint model,
 or, for MiniPost when full_roberta is among the methods, full on the plain RoBERTa
 it was cut from. Controls: majority class, random
 (untrained) target embeddings, and copy_only (untrained, only the rows the shared
@@ -22,14 +26,18 @@ init copies).
 Writes OUT/transfer.json (every point, and the summary), OUT/transfer.md (per
 language and on average: final accuracy per method, compute to reach the full
 method's final accuracy minus 1 point, and the ratios in FLOPs and in wall time;
-per update: FLOPs and seconds, and how much of the FLOP ratio the wall time realises)
-and OUT/transfer.png (accuracy against FLOPs, one line per method, one panel per
-language). A difference smaller than the seeds' spread is reported as a tie.
+per update: FLOPs and seconds, and how much of the FLOP ratio the wall time realises;
+the label-free measures at the final checkpoint beside the final accuracy) and
+OUT/transfer.png (one column per language; against FLOPs, one line per method:
+accuracy, then retrieval and masked-LM loss). A difference smaller than the seeds'
+spread is reported as a tie.
 
-Each finished measurement (a step-2 run's curve, a classifier's English accuracy)
-is kept in RUNS/points/*.json, and the recipes skip finished training, so an
-interrupted run resumes where it stopped; --report-only writes the report from
-what is finished, marked partial, without training anything. The loop runs seed
+Each finished measurement (a step-2 run's curve, its label-free measures, a
+classifier's English accuracy) is kept in RUNS/points/*.json (a curve measured before
+the label-free measures existed gets them alone, from the run's checkpoints), and the
+recipes skip finished training, so an interrupted run resumes where it stopped;
+--report-only writes the report from what is finished, marked partial, without
+training anything. The loop runs seed
 by seed, so a partial report has whole seeds of every language and method. Each
 point records the settings it was measured with (examples/bible/settings.py, and
 --points); a rerun with other settings is refused before anything runs, because
@@ -53,7 +61,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "examples" / "bible"))
 import settings as recipe_settings  # noqa: E402  (the recipes' settings and method table)
 import minimodel_fairseq  # noqa: E402,F401
-from minimodel_fairseq import flops as flop_count, surgery  # noqa: E402
+from minimodel_fairseq import flops as flop_count, label_free, surgery  # noqa: E402
 from minimodel_fairseq.compat import load_checkpoint  # noqa: E402
 from minimodel_fairseq.evaluate import evaluate_classifier  # noqa: E402
 
@@ -62,6 +70,8 @@ CONTROLS = recipe_settings.CONTROLS  # untrained embeddings: one point, no curve
 # the standard recipe (step 2 over the whole big model) of each big model: the baseline of its methods
 STANDARD = {m.big_model: name for name, m in METHODS.items() if m.kind == "standard"}
 STEP2_TASK = "NewLanguageMLMTask"
+# per checkpoint, beside the accuracy: retrieval target -> source at the middle and the top layer, MLM loss (bits)
+LABEL_FREE = ("retrieval", "retrieval_top", "mlm_loss")
 
 
 def log(msg):
@@ -135,6 +145,14 @@ def step2_points(run_dir):
     return paths + [last] if last.exists() else paths
 
 
+def with_label_free(curve, measured):
+    """The curve's points with the label-free measures of the checkpoint of the same updates (when measured)."""
+    layer, top = measured["layer"], measured["top_layer"]
+    by_updates = {p["updates"]: {"retrieval": p["target_to_source"][layer], "retrieval_top": p["target_to_source"][top],
+                                 "mlm_loss": p["mlm_loss"]} for p in measured["points"]}
+    return [{**p, **by_updates.get(p["updates"], {})} for p in curve]
+
+
 def mean_spread(values):
     return statistics.mean(values), (max(values) - min(values)) / 2 if len(values) > 1 else 0.0
 
@@ -148,8 +166,12 @@ def baseline(method, curves):
     return "full" if "full" in curves else None
 
 
-def summarise(points, langs, methods, seeds, majority):
-    """Per language: final accuracy per method, compute to its baseline's final accuracy - 1 point."""
+def summarise(points, langs, methods, seeds, majority, chance=None):
+    """Per language: final accuracy per method, compute to its baseline's final accuracy - 1 point.
+
+    The label-free measures (LABEL_FREE) are averaged where every seed's point has them;
+    ``chance``: retrieval's chance level per language (1 / verses).
+    """
     summary = {}
     for lang in langs:
         curves = {}
@@ -165,7 +187,12 @@ def summarise(points, langs, methods, seeds, majority):
                                   "flops": statistics.mean(r[i]["flops"] for r in runs),
                                   "seconds": statistics.mean(r[i]["seconds"] for r in runs),
                                   "accuracy": accuracy, "spread": spread, "seeds": len(runs)})
+                for key in LABEL_FREE:
+                    if all(r[i].get(key) is not None for r in runs):
+                        curves[m][-1][key], curves[m][-1][f"{key}_spread"] = mean_spread([r[i][key] for r in runs])
         row = {"majority": majority[lang], "methods": {}}
+        if chance and chance.get(lang):
+            row["retrieval_chance"] = chance[lang]
         for m, curve in curves.items():
             base = baseline(m, curves)
             target = curves[base][-1]["accuracy"] - 0.01 if base else None
@@ -175,6 +202,9 @@ def summarise(points, langs, methods, seeds, majority):
                                  "final_flops": final["flops"], "final_seconds": final["seconds"],
                                  "baseline": base, "flops_to_target": reach and reach["flops"],
                                  "seconds_to_target": reach and reach["seconds"], "curve": curve}
+            for key in LABEL_FREE:
+                if key in final:
+                    row["methods"][m].update({f"final_{key}": final[key], f"{key}_spread": final[f"{key}_spread"]})
             if len(curve) > 1:  # cost per update from the first to the last checkpoint: start-up excluded
                 steps = curve[-1]["updates"] - curve[0]["updates"]
                 row["methods"][m]["flops_per_update"] = (curve[-1]["flops"] - curve[0]["flops"]) / steps
@@ -248,6 +278,7 @@ def markdown(summary, methods, english, minipost_cost, meta):
             u = row["methods"].get(m, {}).get("per_update")
             cells.append(f"{u['flops_ratio']:.2f}x / {u['seconds_ratio']:.2f}x ({100 * u['realised']:.0f} %)" if u else "")
         lines.append(f"| {lang} | " + " | ".join(cells) + " |")
+    lines += label_free_markdown(summary, methods, meta)
     if not meta["complete"]:
         lines += ["", "**Partial**: not every language, method and seed has been measured yet; a cell "
                   "with fewer seeds says how many (rerun benchmarks/transfer.py to resume)."]
@@ -278,7 +309,39 @@ def markdown(summary, methods, english, minipost_cost, meta):
     return "\n".join(lines) + "\n"
 
 
+def label_free_markdown(summary, methods, meta):
+    """The label-free measures at each method's final checkpoint beside its final accuracy (no lines if unmeasured)."""
+    info = meta.get("label_free")
+    if not info or not any("final_retrieval" in r for row in summary.values() for r in row["methods"].values()):
+        return []
+
+    def cell(r, key, scale, digits):
+        if f"final_{key}" not in r:
+            return ""
+        return f"{scale * r[f'final_{key}']:.{digits}f} ± {scale * r[f'{key}_spread']:.{digits}f}"
+
+    src = info["src"]
+    layers = " or ".join(f"L{a} / L{b}" for a, b in sorted({tuple(v) for v in info["layers"].values()}))
+    lines = ["", f"Label-free measures at the final checkpoint (the big model with the step-2 embeddings swapped in): "
+             f"verse retrieval top-1 target -> {src} on the test verses at the middle / top layer ({layers}), and the "
+             "masked-LM loss on the target's valid split (bits per masked token, the same masked tokens for every "
+             "method; lower is better); mean ± half the range over seeds; chance = 1 / verses.", "",
+             f"| language | method | zero-shot acc | retrieval ->{src} middle | retrieval ->{src} top "
+             "| MLM loss (bits) | retrieval chance |", "|---" * 7 + "|"]
+    for lang, row in summary.items():
+        chance = f"{100 * row['retrieval_chance']:.1f}" if row.get("retrieval_chance") else ""
+        for m in methods:
+            r = row["methods"].get(m)
+            if r is None:
+                continue
+            lines.append(f"| {lang} | {m} | {100 * r['final_accuracy']:.1f} ± {100 * r['spread']:.1f} | "
+                         f"{cell(r, 'retrieval', 100, 1)} | {cell(r, 'retrieval_top', 100, 1)} | "
+                         f"{cell(r, 'mlm_loss', 1, 3)} | {chance} |")
+    return lines
+
+
 def plot(summary, methods, path):
+    """One column per language; rows: zero-shot accuracy, then (where measured) retrieval and MLM loss, per FLOPs."""
     logging.getLogger("matplotlib").setLevel(logging.WARNING)  # fairseq's logging config lets its DEBUG through
     import matplotlib
     import matplotlib.ticker
@@ -287,29 +350,42 @@ def plot(summary, methods, path):
     import matplotlib.pyplot as plt
 
     langs = list(summary)
-    fig, axes = plt.subplots(1, len(langs), figsize=(4 * len(langs), 3.4), squeeze=False)
-    for ax, lang in zip(axes[0], langs):
+    panels = [("accuracy", 100, "zero-shot accuracy (%)")]
+    if any("retrieval" in p for row in summary.values() for r in row["methods"].values() for p in r["curve"]):
+        panels += [("retrieval", 100, "retrieval target->source, middle layer (%)"),
+                   ("mlm_loss", 1, "big-model MLM loss (bits)")]
+    colours = {m: f"C{i}" for i, m in enumerate(m for m in methods if m not in CONTROLS)}  # the same in every row
+    fig, axes = plt.subplots(len(panels), len(langs), figsize=(4 * len(langs), 3.4 * len(panels)), squeeze=False)
+    for col, lang in enumerate(langs):
         row = summary[lang]
-        for m in methods:
-            r = row["methods"].get(m)
-            if r is None:
-                continue
-            xs = [p["flops"] / 1e12 for p in r["curve"]]
-            ys = [100 * p["accuracy"] for p in r["curve"]]
-            if m in CONTROLS:
-                ax.axhline(ys[-1], ls=":", color="grey" if m.startswith("random") else "tab:olive", label=m)
-            else:
-                ax.errorbar(xs, ys, yerr=[100 * p["spread"] for p in r["curve"]], marker="o", ms=3, capsize=2, label=m)
-        ax.axhline(100 * row["majority"], ls="--", color="black", lw=0.8, label="majority")
-        ax.set_title(lang)
-        ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}"))
-        ax.set_xticks([t for t in (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500) if t <= 2 * max(
-            p["flops"] / 1e12 for r in row["methods"].values() for p in r["curve"])])
-        ax.set_xlabel("step-2 TFLOPs")
-    axes[0][0].set_ylabel("zero-shot accuracy (%)")
-    axes[0][-1].legend(fontsize=7)
+        for (key, scale, label), ax in zip(panels, axes[:, col]):
+            spread = "spread" if key == "accuracy" else f"{key}_spread"
+            for m in methods:
+                r = row["methods"].get(m)
+                if r is None or any(p.get(key) is None for p in r["curve"]):
+                    continue
+                xs = [p["flops"] / 1e12 for p in r["curve"]]
+                ys = [scale * p[key] for p in r["curve"]]
+                if m in CONTROLS:
+                    ax.axhline(ys[-1], ls=":", color="grey" if m.startswith("random") else "tab:olive", label=m)
+                else:
+                    ax.errorbar(xs, ys, yerr=[scale * p[spread] for p in r["curve"]], marker="o", ms=3, capsize=2,
+                                color=colours[m], label=m)
+            if key == "accuracy":
+                ax.axhline(100 * row["majority"], ls="--", color="black", lw=0.8, label="majority")
+            elif key == "retrieval" and row.get("retrieval_chance"):
+                ax.axhline(100 * row["retrieval_chance"], ls="--", color="black", lw=0.8, label="chance")
+            ax.set_title(lang)
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}"))
+            ax.set_xticks([t for t in (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500) if t <= 2 * max(
+                p["flops"] / 1e12 for r in row["methods"].values() for p in r["curve"])])
+            ax.set_xlabel("step-2 TFLOPs")
+    for (_, _, label), ax in zip(panels, axes[:, 0]):
+        ax.set_ylabel(label)
+    for ax in axes[:, -1]:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110, format="png")  # path may be a temporary name
 
@@ -391,8 +467,38 @@ def main(argv=None):
                 f"{seconds:.0f} s -> accuracy {result['accuracy']:.4f}")
         return {"majority": result["majority"], "curve": curve}
 
-    english, points, majority = {}, {}, {}
-    measured_s = 0.0
+    @functools.cache  # loaded once per big model
+    def big_state(model):
+        path = runs / recipe_settings.CHECKPOINTS[recipe_settings.BIG_MODELS[model]]
+        return surgery.to_roberta(surgery.load_roberta_checkpoint(path))
+
+    @functools.cache  # the English side is encoded once per language and big model
+    def retrieval(lang, model):
+        return label_free.Retrieval(big_state(model), data / lang, data / src, subset="test")
+
+    def label_free_curve(lang, method, seed):
+        """Retrieval (every layer, both directions) and the big model's MLM loss of each checkpoint of a
+        finished step-2 run (step2_curve has run it, now or before these measures existed)."""
+        model = METHODS[method].big_model
+        r, mlm_data = retrieval(lang, model), data / lang / "mlm"
+        layer, measured = label_free.default_layer(r.depth), []
+        for path in step2_points(runs / "adapt" / lang / method / f"seed{seed}"):
+            state = surgery.load_roberta_checkpoint(path)
+            updates = state["optimizer_history"][-1]["num_updates"]
+            if measured and measured[-1]["updates"] == updates:  # checkpoint_last repeats the last interval save
+                continue
+            res = r.score(state)
+            swapped = label_free.big_with_embeddings(big_state(model), state, mlm_data / "dict.txt")
+            loss = label_free.mlm_loss(swapped, mlm_data, "valid")["loss"]
+            measured.append({"updates": updates, "target_to_source": res["target_to_source"],
+                             "source_to_target": res["source_to_target"], "mlm_loss": loss})
+            log(f"{lang} {method} seed {seed}: {updates} updates -> retrieval {res['target_to_source'][layer]:.3f} "
+                f"(L{layer}), {res['target_to_source'][r.depth]:.3f} (L{r.depth}), MLM loss {loss:.3f} bits")
+        return {"layer": layer, "top_layer": r.depth, "n": r.n, "chance": 1 / r.n, "subset": "test",
+                "mlm_subset": "valid", "points": measured}
+
+    english, points, majority, chance, layers = {}, {}, {}, {}, {}
+    measured_s, label_free_runs = 0.0, 0
     for seed in args.seeds:
         for model in models:
             acc = cached(cache / f"english_{model}_seed{seed}.json", lambda: {"accuracy": evaluate_classifier(
@@ -409,15 +515,24 @@ def main(argv=None):
                     measured_s += run.get("measured_in_s", 0.0)
                     points[lang, method, seed] = run["curve"]
                     majority[lang] = run["majority"]
+                    # its own cache: a curve cached before these measures existed gets them alone
+                    measured = cached(cache / f"{lang}_{method}_seed{seed}_label_free.json",
+                                      lambda: label_free_curve(lang, method, seed), args.report_only, stamp)
+                    if measured:
+                        measured_s += measured.get("measured_in_s", 0.0)
+                        points[lang, method, seed] = with_label_free(run["curve"], measured)
+                        chance[lang], label_free_runs = measured["chance"], label_free_runs + 1
+                        layers[METHODS[method].big_model] = (measured["layer"], measured["top_layer"])
 
     langs = [lang for lang in args.langs if lang in majority]
-    summary = summarise(points, langs, args.methods, args.seeds, majority)
+    summary = summarise(points, langs, args.methods, args.seeds, majority, chance)
     pretrain_s = sum(float((runs / "pretrain" / m / "train_seconds").read_text() or 0)
                      for m in ("minijoint", "roberta") if (runs / "pretrain" / m / "train_seconds").exists())
     meta = {"seeds": args.seeds, "seconds": measured_s, "pretrain_seconds": pretrain_s,
-            "complete": len(points) == len(args.langs) * len(args.methods) * len(args.seeds)
+            "complete": len(points) == len(args.langs) * len(args.methods) * len(args.seeds) == label_free_runs
             and all(len(v) == len(args.seeds) for v in english.values()),
-            "settings": settings}
+            "settings": settings, "label_free": {"src": src, "subset": "test", "mlm_subset": "valid",
+                                                 "layers": layers, "chance": chance}}
     english = {m: (*mean_spread(v), len(v)) for m, v in english.items()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,10 @@
 
 Checks the instrument, not the result: every method gets a curve whose FLOPs and
 seconds grow with the updates, the mini-model's updates cost fewer FLOPs than the
-full model's, and the JSON, Markdown table and PNG plot are written; a rerun
-measures nothing again, and --report-only reports what is finished, marked partial.
+full model's, every point has the label-free measures (label_free.py's own values),
+and the JSON, Markdown table and PNG plot are written; a rerun measures nothing
+again (a curve cached without label-free measures gets them alone), and
+--report-only reports what is finished, marked partial.
 """
 import json
 import os
@@ -11,6 +13,9 @@ import subprocess
 import sys
 
 import pytest
+
+from minimodel_fairseq import label_free as lf
+from minimodel_fairseq import surgery
 
 from conftest import ROOT
 
@@ -49,10 +54,34 @@ def test_transfer_benchmark_miniature(bible_data, tmp_path):
     assert (out / "transfer.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob(".*tmp*"))
 
-    # a rerun resumes: everything is cached, nothing is trained or scored again, same summary
+    # the label-free measures beside the accuracy: in [0, 1], and label_free's own values for one checkpoint
+    for method, r in de.items():
+        assert all(0 <= p["retrieval"] <= 1 and 0 <= p["retrieval_top"] <= 1 and p["mlm_loss"] > 0
+                   for p in r["curve"]), method
+        assert r["final_retrieval"] == r["curve"][-1]["retrieval"] and r["final_mlm_loss"] > 0
+    assert result["summary"]["de"]["retrieval_chance"] == pytest.approx(1 / 83)
+    middle, top = result["meta"]["label_free"]["layers"]["minijoint"]
+    assert (middle, top) == (1, 3) and result["meta"]["label_free"]["layers"]["roberta"] == [1, 3]
+    runs = tmp_path / "runs"
+    big, step2 = runs / "pretrain" / "minijoint" / "checkpoint_last.pt", runs / "adapt" / "de" / "full" / "seed1"
+    direct = lf.Retrieval(big, bible_data / "de", bible_data / "en", "test").score(step2 / "checkpoint_last.pt")
+    last = de["full"]["curve"][-1]
+    assert (last["retrieval"], last["retrieval_top"]) == (direct["target_to_source"][1], direct["target_to_source"][3])
+    swapped = lf.big_with_embeddings(big, surgery.load_roberta_checkpoint(step2 / "checkpoint_last.pt"))
+    assert last["mlm_loss"] == lf.mlm_loss(swapped, bible_data / "de" / "mlm")["loss"]
+    assert "Label-free measures at the final checkpoint" in table and "| de | minijoint |" in table
+    assert "retrieval ->en middle" in table and "L1 / L3" in table
+
+    # a rerun resumes: everything is cached, nothing is trained or scored again, same summary; a curve
+    # cached before the label-free measures existed (no _label_free file) gets them alone
+    points = tmp_path / "runs" / "points"
+    (points / "de_full_seed1_label_free.json").unlink()
+    curve_before = (points / "de_full_seed1.json").read_bytes()
     rerun = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     assert "-> accuracy" not in rerun.stdout and "Partial" not in rerun.stdout  # no step-2 point scored again
+    assert rerun.stdout.count("-> retrieval") == 3 and "de full seed 1: 6 updates -> retrieval" in rerun.stdout
+    assert (points / "de_full_seed1.json").read_bytes() == curve_before
     assert json.loads((out / "transfer.json").read_text())["summary"] == result["summary"]
     # a second seed that has not run yet: --report-only trains nothing and marks the report partial
     report = subprocess.run(args[:5] + ["1", "2"] + args[6:] + ["--report-only"], cwd=ROOT, env=env,
@@ -62,7 +91,6 @@ def test_transfer_benchmark_miniature(bible_data, tmp_path):
     assert not (tmp_path / "runs" / "adapt" / "de" / "full" / "seed2").exists()
 
     # other settings over the same RUNS: refused before anything runs, nothing on disk changes
-    points = tmp_path / "runs" / "points"
     before = {p: p.read_bytes() for p in points.iterdir()}
     other = subprocess.run(args, cwd=ROOT, env={**env, "ADAPT_UPDATES": "8"}, capture_output=True, text=True)
     assert other.returncode == 1, other.stdout[-3000:] + other.stderr[-3000:]
