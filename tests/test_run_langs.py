@@ -104,6 +104,13 @@ def test_run_langs_miniature_resumes_after_a_kill(data, tmp_path):
     full = next(line for line in table.splitlines() if line.startswith("| full | 2 |"))
     mini = next(line for line in table.splitlines() if line.startswith("| minijoint | 2 |"))
     assert float(full.split("|")[3]) > float(mini.split("|")[3]) > 0 and "x fewer" in mini
+    # the paired comparison, from the predictions 4_transfer.sh wrote: its difference is the accuracies'
+    paired = {line.split("|")[1].strip(): line for line in table.splitlines()
+              if line.startswith(("| de |", "| xx |", "| all |")) and "[" in line}
+    assert set(paired) == {"de", "xx", "all"}
+    for lang, row in ((de, "de"), (xx, "xx")):
+        cells = [c.strip() for c in lang.strip("|").split("|")]
+        assert float(paired[row].split("|")[2]) == pytest.approx(float(cells[4]) - float(cells[5]), abs=0.11)  # each rounded to 0.1
 
     # a finished run: everything is skipped, the same table again
     again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1]))
+import paired  # noqa: E402
 import settings  # noqa: E402
 import table  # noqa: E402
 
@@ -88,6 +89,12 @@ def markdown(rows, runs):
         lines.append(f"| {m} | {k} | {f / 1e12:.4g} | {s:.0f} | {ratio} |")
     lines += ["", "Step-2 compute summed over every language and seed, as the step-2 checkpoints record it "
               "(the plugin's FLOP count; training seconds). Controls run one update at lr 0."]
+    both = [lang for lang in langs if acc.get((lang, "full")) and acc.get((lang, "minijoint"))]
+    if both:
+        try:
+            lines += ["", paired.markdown(paired.compare(runs, both, seeds), "full", "minijoint", seeds)]
+        except ValueError as e:  # runs scored before 4_transfer.sh wrote predictions
+            lines += ["", f"No paired comparison: {e}."]
     return "\n".join(lines)
 
 
