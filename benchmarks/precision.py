@@ -129,7 +129,7 @@ def plot(curves, path):
                 pts = curves[p].get(name) or []
                 if pts:
                     ax.plot([u for u, _ in pts], [v for _, v in pts], style, color=f"C{k}", linewidth=1.2,
-                            label=f"{p} {name.rsplit(' ', 2)[-2] + ' ' + name.rsplit(' ', 1)[-1] if 'seed' in name else p}")
+                            label=f"{p} seed {name.rsplit(' ', 1)[-1]}" if " seed " in name else p)
         ax.set_title(group, fontsize=10)
         ax.set_xlabel("update")
         ax.set_ylabel("training loss")
