@@ -19,28 +19,36 @@ meanwhile; the bf16 speed-up measured side by side is benchmarks/peak.py's.
 import argparse
 import json
 import re
-import statistics
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples" / "bible"))
+import progress  # noqa: E402
 import settings  # noqa: E402
+import table  # noqa: E402
 
 PRECISIONS = ("fp32", "bf16")
-TRAIN_LINE = re.compile(r"\| train_inner \|.* loss=([-\d.e]+),.* num_updates=(\d+)")
-DONE_LINE = re.compile(r"done training in ([\d.]+) seconds")
+DONE_LINE = re.compile(progress.DONE + r" ([\d.]+) seconds")
+
+
+def _text(log):
+    return Path(log).read_text(encoding="utf-8", errors="replace") if Path(log).is_file() else ""
 
 
 def curve(log):
-    """[(update, training loss)] of a fairseq train.log (its train_inner lines)."""
-    text = Path(log).read_text(encoding="utf-8", errors="replace") if Path(log).is_file() else ""
-    return [(int(u), float(loss)) for loss, u in TRAIN_LINE.findall(text)]
+    """[(update, training loss)] of a fairseq train.log (its train_inner lines, read as progress.py reads them)."""
+    points = []
+    for line in _text(log).splitlines():
+        u, loss = progress.UPDATE.search(line), progress.LOSS.search(line)
+        if "train_inner" in line and u and loss:
+            points.append((int(u.group(1)), float(loss.group(1))))
+    return points
 
 
 def seconds(log):
     """fairseq's training time of a finished train.log, or None."""
-    found = DONE_LINE.findall(Path(log).read_text(encoding="utf-8", errors="replace")) if Path(log).is_file() else []
+    found = DONE_LINE.findall(_text(log))
     return float(found[-1]) if found else None
 
 
@@ -73,8 +81,8 @@ def compare(acc):
         row = {"lang": key[0], "method": key[1]}
         for p in PRECISIONS:
             values = [acc[p][key][s] for s in sorted(acc[p][key])]
-            row[p] = {"seeds": acc[p][key], "mean": statistics.mean(values),
-                      "half_range": (max(values) - min(values)) / 2}
+            mean, half = table.spread(values)
+            row[p] = {"seeds": acc[p][key], "mean": mean, "half_range": half}
         row["difference"] = row["bf16"]["mean"] - row["fp32"]["mean"]
         row["spread"] = max(row["fp32"]["half_range"], row["bf16"]["half_range"])
         row["within_spread"] = abs(row["difference"]) <= row["spread"]

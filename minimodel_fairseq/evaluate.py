@@ -52,20 +52,19 @@ def evaluate_classifier(checkpoint, data, subset="test", batch_size=64, allow_ot
     dataset = task.dataset(subset)
     head = task.cfg.classification_head_name
 
-    correct, gold, predicted = 0, [], []
+    gold, predicted = [], []
     with torch.no_grad():
         for start in range(0, len(dataset), batch_size):
             batch = dataset.collater([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
             logits, _ = model(**batch["net_input"], features_only=True, classification_head_name=head)
-            target = batch["target"].view(-1)
-            correct += int((logits.argmax(-1) == target).sum())
-            gold += target.tolist()
+            gold += batch["target"].view(-1).tolist()
             predicted += logits.argmax(-1).tolist()
 
     majority_label = _train_majority(task)
     majority = Counter(gold).get(majority_label, 0) / max(len(gold), 1)
     labels = task.label_dictionary
     name = lambda k: labels[k + labels.nspecial]  # noqa: E731  (targets index the labels after the specials)
+    correct = sum(g == p for g, p in zip(gold, predicted))
     return {"accuracy": correct / max(len(gold), 1), "n": len(gold), "majority": majority,
             "predictions": [(name(g), name(p)) for g, p in zip(gold, predicted)]}
 

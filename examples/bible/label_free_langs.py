@@ -24,7 +24,6 @@ JSON of every value beside it (same name, .json).
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -137,8 +136,8 @@ def summarise(found, langs, methods):
             columns = {name: [m[key][m[at]] for m in ms] for name, key, at in RETRIEVAL}
             columns["mlm_loss"] = [m["mlm_loss"] for m in ms]
             for name, values in columns.items():
-                row[name] = {"values": values, "mean": statistics.mean(values),
-                             "half_range": (max(values) - min(values)) / 2}
+                mean, half = table.spread(values)
+                row[name] = {"values": values, "mean": mean, "half_range": half}
             rows.append(row)
     return rows
 

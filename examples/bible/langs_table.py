@@ -11,7 +11,6 @@ step-2 checkpoints (the FLOPs and seconds the plugin's task records, flops.check
 """
 import argparse
 import re
-import statistics
 import sys
 from pathlib import Path
 
@@ -28,8 +27,8 @@ COPIED = re.compile(r"init (\S+) \((\d+) rows copied")
 
 def bounds(values):
     """(mean - half range, mean + half range) of a list of accuracies."""
-    half = (max(values) - min(values)) / 2
-    return statistics.mean(values) - half, statistics.mean(values) + half
+    mean, half = table.spread(values)
+    return mean - half, mean + half
 
 
 def anchored_rows(runs, lang):

@@ -18,13 +18,18 @@ TRAINED = [m for m, spec in settings.METHODS.items() if not spec.control]
 MINI = [m for m, spec in settings.METHODS.items() if spec.kind == "mini"]
 
 
+def spread(values):
+    """(mean, half the range) of seeds' values: how every table here reports a spread."""
+    return statistics.mean(values), (max(values) - min(values)) / 2
+
+
 def cell(values, scale=100.0, digits=1):
     if not values:
         return ""
-    mean = statistics.mean(values)
+    mean, half = spread(values)
     if len(values) == 1:
         return f"{scale * mean:.{digits}f}"
-    return f"{scale * mean:.{digits}f} ± {scale * (max(values) - min(values)) / 2:.{digits}f}"
+    return f"{scale * mean:.{digits}f} ± {scale * half:.{digits}f}"
 
 
 def _ratio(mean, a, b):
