@@ -88,8 +88,9 @@ def measure(retrieval, big_state, lang_dir, checkpoint):
             "mlm": {k: mlm[k] for k in ("masked_tokens", "subset", "seed", "settings")}}
 
 
-def collect(runs, data, langs, methods, seeds, src, log=print):
-    """Every cached or newly measured (lang, method, seed) as {key: measurement}, and the runs not measured."""
+def collect(runs, data, langs, methods, seeds, src, log=print, measure_new=True):
+    """Every cached or newly measured (lang, method, seed) as {key: measurement}, and the runs not measured
+    (with measure_new False, the cached ones only: the others are listed as not measured)."""
     from minimodel_fairseq import label_free as lf
     from minimodel_fairseq import surgery
     from minimodel_fairseq.files import atomic_write
@@ -102,10 +103,12 @@ def collect(runs, data, langs, methods, seeds, src, log=print):
                 if cache.is_file():
                     found[lang, method, seed] = json.loads(cache.read_text())
                     continue
-                if not (run / "checkpoint_last.pt").is_file() or not (run / "train_seconds").is_file():
+                finished = (run / "checkpoint_last.pt").is_file() and (run / "train_seconds").is_file()
+                if not (measure_new and finished):
                     # a checkpoint without train_seconds is a run still training (or killed): not final yet
-                    missing.append(f"{lang}/{method}/seed{seed}" + (
-                        " (unfinished)" if (run / "checkpoint_last.pt").is_file() else ""))
+                    started = (run / "checkpoint_last.pt").is_file()
+                    why = " (not measured yet)" if finished else " (unfinished)" if started else ""
+                    missing.append(f"{lang}/{method}/seed{seed}{why}")
                     continue
                 big = big_model_path(runs, method)
                 if big not in bigs:

@@ -31,6 +31,15 @@ def bounds(values):
     return mean - half, mean + half
 
 
+def transfers(acc, majority, lang, method, controls):
+    """'yes' when METHOD's lowest bound in LANG is above the majority class and every control's highest
+    bound, 'no' when it is not, '' when METHOD has no result there."""
+    if not acc.get((lang, method)):
+        return ""
+    ceiling = max([majority[lang]] + [bounds(acc[lang, c])[1] for c in controls if acc.get((lang, c))])
+    return "yes" if bounds(acc[lang, method])[0] > ceiling else "no"
+
+
 def anchored_rows(runs, lang):
     """Rows the step-2 init copied for LANG (its first step-2 log with an anchored init), or None."""
     for log in sorted(Path(runs, "adapt", lang).glob("*/seed*/train.log")):
@@ -58,9 +67,7 @@ def markdown(rows, runs):
     lines = ["| language | n | majority | anchored rows | " + " | ".join(methods) + " | transfers: "
              + " / ".join(trained) + " |", "|---" * (len(methods) + 5) + "|"]
     for lang in langs:
-        ceiling = max([majority[lang]] + [bounds(acc[lang, c])[1] for c in controls if acc.get((lang, c))])
-        verdict = ["yes" if acc.get((lang, m)) and bounds(acc[lang, m])[0] > ceiling else
-                   "no" if acc.get((lang, m)) else "" for m in trained]
+        verdict = [transfers(acc, majority, lang, m, controls) for m in trained]
         rows_copied = anchored_rows(runs, lang)
         lines.append(f"| {lang} | {n[lang]} | {100 * majority[lang]:.1f} | "
                      f"{'' if rows_copied is None else rows_copied} | "
