@@ -27,7 +27,9 @@ Writes OUT/transfer.json (every point, and the summary), OUT/transfer.md (per
 language and on average: final accuracy per method, compute to reach the full
 method's final accuracy minus 1 point, and the ratios in FLOPs and in wall time;
 per update: FLOPs and seconds, and how much of the FLOP ratio the wall time realises;
-the label-free measures at the final checkpoint beside the final accuracy) and
+the label-free measures at the final checkpoint beside the final accuracy; the step-2
+checkpoint the big model's MLM loss on the valid split picks, without labels, against the
+last and the best one) and
 OUT/transfer.png (one column per language; against FLOPs, one line per method:
 accuracy, then retrieval and masked-LM loss). A difference smaller than the seeds'
 spread is reported as a tie.
@@ -60,6 +62,7 @@ sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "examples" / "bible"))
 import settings as recipe_settings  # noqa: E402  (the recipes' settings and method table)
+import table  # noqa: E402  (mean and half range: how every table reports a spread)
 import minimodel_fairseq  # noqa: E402,F401
 from minimodel_fairseq import flops as flop_count, label_free, surgery  # noqa: E402
 from minimodel_fairseq.compat import load_checkpoint  # noqa: E402
@@ -153,8 +156,27 @@ def with_label_free(curve, measured):
     return [{**p, **by_updates.get(p["updates"], {})} for p in curve]
 
 
-def mean_spread(values):
-    return statistics.mean(values), (max(values) - min(values)) / 2 if len(values) > 1 else 0.0
+def choose(curve, key="mlm_loss"):
+    """Index of the checkpoint a label-free measure picks (lowest value; a tie goes to the later one, as
+    fairseq's best checkpoint does), or None when a point lacks it."""
+    if len(curve) == 0 or any(p.get(key) is None for p in curve):
+        return None
+    return min(range(len(curve)), key=lambda i: (curve[i][key], -i))
+
+
+def checkpoint_choice(runs):
+    """Accuracy of each seed's run at its last checkpoint, at the one the big model's MLM loss on the target's
+    valid split picks, and at its best (an oracle: it looks at the test labels), over the seeds' runs."""
+    picked = [choose(r) for r in runs]
+    if not runs or None in picked:
+        return None
+    last = [r[-1]["accuracy"] for r in runs]
+    chosen = [r[i]["accuracy"] for r, i in zip(runs, picked)]
+    return {"last": statistics.mean(last), "chosen": statistics.mean(chosen),
+            "peak": statistics.mean(max(p["accuracy"] for p in r) for r in runs),
+            "differences": [c - a for c, a in zip(chosen, last)],
+            "chosen_updates": [r[i]["updates"] for r, i in zip(runs, picked)],
+            "chosen_last": sum(i == len(r) - 1 for r, i in zip(runs, picked))}
 
 
 def baseline(method, curves):
@@ -182,14 +204,14 @@ def summarise(points, langs, methods, seeds, majority, chance=None):
             n = min(len(r) for r in runs)
             curves[m] = []
             for i in range(n):
-                accuracy, spread = mean_spread([r[i]["accuracy"] for r in runs])
+                accuracy, spread = table.spread([r[i]["accuracy"] for r in runs])
                 curves[m].append({"updates": runs[0][i]["updates"],
                                   "flops": statistics.mean(r[i]["flops"] for r in runs),
                                   "seconds": statistics.mean(r[i]["seconds"] for r in runs),
                                   "accuracy": accuracy, "spread": spread, "seeds": len(runs)})
                 for key in LABEL_FREE:
                     if all(r[i].get(key) is not None for r in runs):
-                        curves[m][-1][key], curves[m][-1][f"{key}_spread"] = mean_spread([r[i][key] for r in runs])
+                        curves[m][-1][key], curves[m][-1][f"{key}_spread"] = table.spread([r[i][key] for r in runs])
         row = {"majority": majority[lang], "methods": {}}
         if chance and chance.get(lang):
             row["retrieval_chance"] = chance[lang]
@@ -205,6 +227,9 @@ def summarise(points, langs, methods, seeds, majority, chance=None):
             for key in LABEL_FREE:
                 if key in final:
                     row["methods"][m].update({f"final_{key}": final[key], f"{key}_spread": final[f"{key}_spread"]})
+            choice = checkpoint_choice([points[lang, m, s] for s in seeds if points.get((lang, m, s))])
+            if choice and m not in CONTROLS:
+                row["methods"][m]["choice"] = choice
             if len(curve) > 1:  # cost per update from the first to the last checkpoint: start-up excluded
                 steps = curve[-1]["updates"] - curve[0]["updates"]
                 row["methods"][m]["flops_per_update"] = (curve[-1]["flops"] - curve[0]["flops"]) / steps
@@ -279,6 +304,7 @@ def markdown(summary, methods, english, minipost_cost, meta):
             cells.append(f"{u['flops_ratio']:.2f}x / {u['seconds_ratio']:.2f}x ({100 * u['realised']:.0f} %)" if u else "")
         lines.append(f"| {lang} | " + " | ".join(cells) + " |")
     lines += label_free_markdown(summary, methods, meta)
+    lines += choice_markdown(summary, methods)
     if not meta["complete"]:
         lines += ["", "**Partial**: not every language, method and seed has been measured yet; a cell "
                   "with fewer seeds says how many (rerun benchmarks/transfer.py to resume)."]
@@ -337,6 +363,33 @@ def label_free_markdown(summary, methods, meta):
             lines.append(f"| {lang} | {m} | {100 * r['final_accuracy']:.1f} ± {100 * r['spread']:.1f} | "
                          f"{cell(r, 'retrieval', 100, 1)} | {cell(r, 'retrieval_top', 100, 1)} | "
                          f"{cell(r, 'mlm_loss', 1, 3)} | {chance} |")
+    return lines
+
+
+def choice_markdown(summary, methods):
+    """Step-2 checkpoint chosen without labels against the last one and the best (no lines if unmeasured)."""
+    rows = [(lang, m, row["methods"][m]["choice"]) for lang, row in summary.items() for m in methods
+            if "choice" in row["methods"].get(m, {})]
+    if not rows:
+        return []
+    lines = ["", "Step-2 checkpoint chosen without labels: the one with the lowest masked-LM loss of the big model on "
+             "the target's valid split (as fairseq's best checkpoint, a tie to the later one), against the last "
+             "checkpoint and the best one (an oracle: it reads the test labels); zero-shot accuracy (%), mean over "
+             "seeds; chosen - last per seed.", "",
+             "| language | method | last | chosen | best (oracle) | chosen - last, per seed | chosen at updates |",
+             "|---" * 7 + "|"]
+    for lang, m, c in rows:
+        lines.append(f"| {lang} | {m} | {100 * c['last']:.1f} | {100 * c['chosen']:.1f} | {100 * c['peak']:.1f} | "
+                     + ", ".join(f"{100 * d:+.1f}" for d in c["differences"]) + " | "
+                     + ", ".join(map(str, c["chosen_updates"])) + " |")
+    for m in dict.fromkeys(m for _, m, _ in rows):
+        diffs = [d for _, mm, c in rows if mm == m for d in c["differences"]]
+        lines.append(f"| all | {m} | {100 * statistics.mean(c['last'] for _, mm, c in rows if mm == m):.1f} | "
+                     f"{100 * statistics.mean(c['chosen'] for _, mm, c in rows if mm == m):.1f} | "
+                     f"{100 * statistics.mean(c['peak'] for _, mm, c in rows if mm == m):.1f} | "
+                     f"mean {100 * statistics.mean(diffs):+.1f} "
+                     f"(from {100 * min(diffs):+.1f} to {100 * max(diffs):+.1f}) "
+                     f"| the last in {sum(c['chosen_last'] for _, mm, c in rows if mm == m)} of {len(diffs)} |")
     return lines
 
 
@@ -533,14 +586,14 @@ def main(argv=None):
             and all(len(v) == len(args.seeds) for v in english.values()),
             "settings": settings, "label_free": {"src": src, "subset": "test", "mlm_subset": "valid",
                                                  "layers": layers, "chance": chance}}
-    english = {m: (*mean_spread(v), len(v)) for m, v in english.items()}
+    english = {m: (*table.spread(v), len(v)) for m, v in english.items()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = {"meta": meta, "english": english, "minipost_cost": minipost_cost, "summary": summary,
               "points": [{"lang": k[0], "method": k[1], "seed": k[2], "curve": v} for k, v in points.items()]}
-    table = markdown(summary, args.methods, english, minipost_cost, meta)
+    text = markdown(summary, args.methods, english, minipost_cost, meta)
     surgery.atomic_write(out / "transfer.json", lambda p: Path(p).write_text(json.dumps(result, indent=1)))
-    surgery.atomic_write(out / "transfer.md", lambda p: Path(p).write_text(table))
+    surgery.atomic_write(out / "transfer.md", lambda p: Path(p).write_text(text))
     surgery.atomic_write(out / "transfer.png", lambda p: plot(summary, args.methods, p))
     print((out / "transfer.md").read_text())
     log(f"wrote {out / 'transfer.json'}, transfer.md, transfer.png in {(time.time() - start) / 60:.1f} min")

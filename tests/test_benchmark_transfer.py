@@ -71,6 +71,11 @@ def test_transfer_benchmark_miniature(bible_data, tmp_path):
     assert last["mlm_loss"] == lf.mlm_loss(swapped, bible_data / "de" / "mlm")["loss"]
     assert "Label-free measures at the final checkpoint" in table and "| de | minijoint |" in table
     assert "retrieval ->en middle" in table and "L1 / L3" in table
+    # the checkpoint the label-free loss picks, for the trained methods: its own run's lowest loss
+    mlm = [p["mlm_loss"] for p in de["minijoint"]["curve"]]
+    best = len(mlm) - 1 - mlm[::-1].index(min(mlm))  # a tie goes to the later checkpoint
+    assert de["minijoint"]["choice"]["chosen_updates"] == [de["minijoint"]["curve"][best]["updates"]]
+    assert "choice" not in de["random"] and "Step-2 checkpoint chosen without labels" in table
 
     # a rerun resumes: everything is cached, nothing is trained or scored again, same summary; a curve
     # cached before the label-free measures existed (no _label_free file) gets them alone
@@ -146,3 +151,29 @@ def test_summary_targets_ties_and_baselines():
     one = {k: v for k, v in points.items() if k[2] == 1}
     row = transfer.summarise(one, ["de"], methods, [1], {"de": 0.276})["de"]["methods"]
     assert "vs_baseline" not in row["minijoint"] and row["minijoint"]["flops_ratio"] is not None
+
+
+def test_checkpoint_choice_by_the_label_free_loss():
+    """The step-2 checkpoint with the lowest big-model MLM loss on the valid split is chosen (a tie to the later
+    one, as fairseq's best checkpoint), reported against the last and the best; not for controls, and not
+    where a point lacks the loss."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import transfer
+
+    points = {}
+    for seed, losses, accs in ((1, [9.0, 8.5, 8.6], [0.30, 0.42, 0.38]), (2, [9.0, 8.7, 8.7], [0.31, 0.44, 0.36])):
+        points["de", "minijoint", seed] = [{**p, "mlm_loss": loss} for p, loss in
+                                           zip(_curve([5, 10, 20], [2e12, 4e12, 8e12], accs), losses)]
+        points["de", "full", seed] = _curve([5, 10], [10e12, 20e12], [0.30, 0.40])  # no label-free measure
+        points["de", "copy_only", seed] = [{**_curve([0], [0.0], [0.26])[0], "mlm_loss": 11.0}]
+    assert transfer.choose(points["de", "minijoint", 1]) == 1 and transfer.choose(points["de", "minijoint", 2]) == 2
+    row = transfer.summarise(points, ["de"], ["full", "minijoint", "copy_only"], [1, 2], {"de": 0.276})["de"]
+    choice = row["methods"]["minijoint"]["choice"]
+    assert choice["chosen_updates"] == [10, 20] and choice["chosen_last"] == 1
+    assert choice["last"] == pytest.approx(0.37) and choice["chosen"] == pytest.approx(0.39)
+    assert choice["peak"] == pytest.approx(0.43) and choice["differences"] == pytest.approx([0.04, 0.0])
+    assert "choice" not in row["methods"]["full"] and "choice" not in row["methods"]["copy_only"]
+    lines = transfer.choice_markdown({"de": row}, ["full", "minijoint", "copy_only"])
+    assert "| de | minijoint | 37.0 | 39.0 | 43.0 | +4.0, +0.0 | 10, 20 |" in lines
+    assert "| all | minijoint | 37.0 | 39.0 | 43.0 | mean +2.0 (from +0.0 to +4.0) | the last in 1 of 2 |" in lines
+    assert transfer.choice_markdown({"de": {"methods": {}}}, ["full"]) == []
