@@ -179,6 +179,16 @@ def checkpoint_choice(runs):
             "chosen_last": sum(i == len(r) - 1 for r, i in zip(runs, picked))}
 
 
+def to_target(base, curve, target):
+    """Compute (FLOPs, seconds) each of two seed-averaged curves needs to reach target, and their ratios."""
+    reach = [next((p for p in c if p["accuracy"] >= target), None) for c in (base, curve)]
+    out = {"target": target, "flops": [p and p["flops"] for p in reach], "seconds": [p and p["seconds"] for p in reach]}
+    for unit in ("flops", "seconds"):
+        a, b = out[unit]
+        out[f"{unit}_ratio"] = a / b if a and b else None
+    return out
+
+
 def baseline(method, curves):
     """The standard recipe a method is measured against: full step 2 on the same big model
     (full_roberta for MiniPost when it was run, else full on the MiniJoint model)."""
@@ -220,7 +230,8 @@ def summarise(points, langs, methods, seeds, majority, chance=None):
             target = curves[base][-1]["accuracy"] - 0.01 if base else None
             final = curve[-1]
             reach = next((p for p in curve if target is not None and p["accuracy"] >= target), None)
-            row["methods"][m] = {"final_accuracy": final["accuracy"], "spread": final["spread"], "seeds": final["seeds"],
+            row["methods"][m] = {"final_accuracy": final["accuracy"], "spread": final["spread"],
+                                 "seeds": final["seeds"],
                                  "final_flops": final["flops"], "final_seconds": final["seconds"],
                                  "baseline": base, "flops_to_target": reach and reach["flops"],
                                  "seconds_to_target": reach and reach["seconds"], "curve": curve}
@@ -250,6 +261,8 @@ def summarise(points, langs, methods, seeds, majority, chance=None):
                     f = full["flops_per_update"] / r["flops_per_update"]
                     w = full["seconds_per_update"] / r["seconds_per_update"]
                     r["per_update"] = {"flops_ratio": f, "seconds_ratio": w, "realised": w / f}
+                if m not in CONTROLS and "choice" in full:
+                    r["chosen_target"] = to_target(curves[r["baseline"]], curves[m], full["choice"]["chosen"] - 0.01)
         summary[lang] = row
     return summary
 
@@ -276,7 +289,8 @@ def markdown(summary, methods, english, minipost_cost, meta):
                 ratios[m]["flops"].append(f)
                 ratios[m]["seconds"].append(s)
             rcells.append(f"{f:.2f}x / {s:.2f}x" if f else "not reached")
-        lines.append(f"| {lang} | {100 * row['majority']:.1f} | " + " | ".join(cells) + " | " + " | ".join(rcells) + " |")
+        lines.append(f"| {lang} | {100 * row['majority']:.1f} | " + " | ".join(cells) + " | "
+                     + " | ".join(rcells) + " |")
     avg = [f"{statistics.mean(ratios[m]['flops']):.2f}x / {statistics.mean(ratios[m]['seconds']):.2f}x"
            + (f" (the {len(ratios[m]['flops'])} of {len(summary)} that reach it)"
               if len(ratios[m]["flops"]) < len(summary) else "")
@@ -301,7 +315,8 @@ def markdown(summary, methods, english, minipost_cost, meta):
                          if "flops_per_update" in r else "")
         for m in mini:
             u = row["methods"].get(m, {}).get("per_update")
-            cells.append(f"{u['flops_ratio']:.2f}x / {u['seconds_ratio']:.2f}x ({100 * u['realised']:.0f} %)" if u else "")
+            cells.append(f"{u['flops_ratio']:.2f}x / {u['seconds_ratio']:.2f}x ({100 * u['realised']:.0f} %)"
+                         if u else "")
         lines.append(f"| {lang} | " + " | ".join(cells) + " |")
     lines += label_free_markdown(summary, methods, meta)
     lines += choice_markdown(summary, methods)
@@ -323,7 +338,8 @@ def markdown(summary, methods, english, minipost_cost, meta):
                       "recipe on its own big model, the plain RoBERTa).")
     if english:
         lines += ["", "English in-language accuracy (step-3 classifier, unswapped): "
-                  + ", ".join(f"{k} {100 * v[0]:.1f} ± {100 * v[1]:.1f} ({v[2]} seed{'s' * (v[2] > 1)})" for k, v in english.items())]
+                  + ", ".join(f"{k} {100 * v[0]:.1f} ± {100 * v[1]:.1f} ({v[2]} seed{'s' * (v[2] > 1)})"
+                              for k, v in english.items())]
     if minipost_cost:
         lines += ["", f"MiniPost's one-off cost (build its mini-model): {minipost_cost['flops'] / 1e12:.1f} TFLOPs, "
                   f"{minipost_cost['seconds']:.0f} s; amortised over {len(summary)} languages: "
@@ -390,6 +406,18 @@ def choice_markdown(summary, methods):
                      f"mean {100 * statistics.mean(diffs):+.1f} "
                      f"(from {100 * min(diffs):+.1f} to {100 * max(diffs):+.1f}) "
                      f"| the last in {sum(c['chosen_last'] for _, mm, c in rows if mm == m)} of {len(diffs)} |")
+    ratios = [(lang, m, row["methods"][m]["baseline"], row["methods"][m]["chosen_target"])
+              for lang, row in summary.items() for m in methods if "chosen_target" in row["methods"].get(m, {})]
+    if ratios:
+        lines += ["", "Compute to the target of the chosen checkpoints: the baseline's accuracy at its chosen "
+                  "checkpoints (mean over seeds) - 1 point, reached on the seed-averaged curves. A run whose chosen "
+                  "checkpoint is not its last has stopped improving by this measure (converged); the count above "
+                  "says how many were still improving at the end.", "",
+                  "| language | method | baseline | target | FLOPs ratio / wall ratio |", "|---" * 5 + "|"]
+        for lang, m, base, t in ratios:
+            cell = (f"{t['flops_ratio']:.2f}x / {t['seconds_ratio']:.2f}x" if t["flops_ratio"] else
+                    "not reached" if t["flops"][0] else "the baseline's curve does not reach it")
+            lines.append(f"| {lang} | {m} | {base} | {100 * t['target']:.1f} | {cell} |")
     return lines
 
 

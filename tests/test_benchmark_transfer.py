@@ -177,3 +177,15 @@ def test_checkpoint_choice_by_the_label_free_loss():
     assert "| de | minijoint | 37.0 | 39.0 | 43.0 | +4.0, +0.0 | 10, 20 |" in lines
     assert "| all | minijoint | 37.0 | 39.0 | 43.0 | mean +2.0 (from +0.0 to +4.0) | the last in 1 of 2 |" in lines
     assert transfer.choice_markdown({"de": {"methods": {}}}, ["full"]) == []
+    # the target from the baseline's chosen checkpoints: minijoint as the baseline of a cheaper copy of itself
+    for seed in (1, 2):
+        points["de", "full", seed] = points["de", "minijoint", seed]
+        points["de", "minijoint", seed] = [{**p, "flops": p["flops"] / 4, "seconds": p["seconds"] / 2}
+                                           for p in points["de", "full", seed]]
+    row = transfer.summarise(points, ["de"], ["full", "minijoint"], [1, 2], {"de": 0.276})["de"]
+    target = row["methods"]["minijoint"]["chosen_target"]
+    # full's chosen checkpoints average 0.39; target 0.38 is first reached at 10 updates (mean 0.43) by both
+    assert target["target"] == pytest.approx(0.38) and target["flops"] == [4e12, 1e12]
+    assert target["flops_ratio"] == pytest.approx(4.0) and target["seconds_ratio"] == pytest.approx(2.0)
+    lines = transfer.choice_markdown({"de": row}, ["full", "minijoint"])
+    assert "| de | minijoint | full | 38.0 | 4.00x / 2.00x |" in lines
