@@ -120,11 +120,15 @@ def link_shared(root, budget):
 
 
 def run_recipe(env, logfile):
-    """run_langs.sh with env; its output goes to logfile (appended), its last lines to the error."""
+    """run_langs.sh with env; its output (progress and time left) is printed and appended to logfile."""
     logfile.parent.mkdir(parents=True, exist_ok=True)
     with open(logfile, "a") as f:
-        proc = subprocess.run(["bash", "examples/bible/run_langs.sh"], cwd=ROOT, env=env, stdout=f,
-                              stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(["bash", "examples/bible/run_langs.sh"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:
+            f.write(line)
+            print(line, end="", flush=True)
+        proc.wait()
     if proc.returncode != 0:
         tail = logfile.read_text(errors="replace")[-3000:]
         raise SystemExit(f"budget.py: run_langs.sh failed for RUNS={env['RUNS']} (rc {proc.returncode}; "
