@@ -28,8 +28,8 @@ language and on average: final accuracy per method, compute to reach the full
 method's final accuracy minus 1 point, and the ratios in FLOPs and in wall time;
 per update: FLOPs and seconds, and how much of the FLOP ratio the wall time realises;
 the label-free measures at the final checkpoint beside the final accuracy; the step-2
-checkpoint the big model's MLM loss on the valid split picks, without labels, against the
-last and the best one) and
+checkpoint chosen without labels, by the lowest valid MLM loss of the step-2 model itself (as
+fairseq's best checkpoint would) and of the big model, against the last and the best one) and
 OUT/transfer.png (one column per language; against FLOPs, one line per method:
 accuracy, then retrieval and masked-LM loss). A difference smaller than the seeds'
 spread is reported as a tie.
@@ -74,7 +74,10 @@ CONTROLS = recipe_settings.CONTROLS  # untrained embeddings: one point, no curve
 STANDARD = {m.big_model: name for name, m in METHODS.items() if m.kind == "standard"}
 STEP2_TASK = "NewLanguageMLMTask"
 # per checkpoint, beside the accuracy: retrieval target -> source at the middle and the top layer, MLM loss (bits)
-LABEL_FREE = ("retrieval", "retrieval_top", "mlm_loss")
+LABEL_FREE = ("retrieval", "retrieval_top", "mlm_loss", "step2_mlm_loss")
+# the label-free measures a step-2 checkpoint can be chosen by (lowest valid loss), the first one preferred:
+# the step-2 model's own, as fairseq's best checkpoint would pick it with validation on, and the big model's
+CHOICE = {"step2_mlm_loss": "the step-2 model's own MLM loss", "mlm_loss": "the big model's MLM loss"}
 
 
 def log(msg):
@@ -152,22 +155,23 @@ def with_label_free(curve, measured):
     """The curve's points with the label-free measures of the checkpoint of the same updates (when measured)."""
     layer, top = measured["layer"], measured["top_layer"]
     by_updates = {p["updates"]: {"retrieval": p["target_to_source"][layer], "retrieval_top": p["target_to_source"][top],
-                                 "mlm_loss": p["mlm_loss"]} for p in measured["points"]}
+                                 "mlm_loss": p["mlm_loss"], "step2_mlm_loss": p.get("step2_mlm_loss")}
+                  for p in measured["points"]}
     return [{**p, **by_updates.get(p["updates"], {})} for p in curve]
 
 
-def choose(curve, key="mlm_loss"):
-    """Index of the checkpoint a label-free measure picks (lowest value; a tie goes to the later one, as
-    fairseq's best checkpoint does), or None when a point lacks it."""
+def choose(curve, key):
+    """Index of the checkpoint a valid loss picks (label_free.best_index: the lowest, a tie to the later one,
+    as fairseq's best checkpoint), or None when a point lacks it."""
     if len(curve) == 0 or any(p.get(key) is None for p in curve):
         return None
-    return min(range(len(curve)), key=lambda i: (curve[i][key], -i))
+    return label_free.best_index([p[key] for p in curve], "mlm")
 
 
-def checkpoint_choice(runs):
-    """Accuracy of each seed's run at its last checkpoint, at the one the big model's MLM loss on the target's
-    valid split picks, and at its best (an oracle: it looks at the test labels), over the seeds' runs."""
-    picked = [choose(r) for r in runs]
+def checkpoint_choice(runs, key):
+    """Accuracy of each seed's run at its last checkpoint, at the one the valid loss `key` (CHOICE) picks,
+    and at its best (an oracle: it looks at the test labels), over the seeds' runs."""
+    picked = [choose(r, key) for r in runs]
     if not runs or None in picked:
         return None
     last = [r[-1]["accuracy"] for r in runs]
@@ -238,9 +242,10 @@ def summarise(points, langs, methods, seeds, majority, chance=None):
             for key in LABEL_FREE:
                 if key in final:
                     row["methods"][m].update({f"final_{key}": final[key], f"{key}_spread": final[f"{key}_spread"]})
-            choice = checkpoint_choice([points[lang, m, s] for s in seeds if points.get((lang, m, s))])
-            if choice and m not in CONTROLS:
-                row["methods"][m]["choice"] = choice
+            runs = [points[lang, m, s] for s in seeds if points.get((lang, m, s))]
+            choice = {key: checkpoint_choice(runs, key) for key in CHOICE}
+            if m not in CONTROLS and any(choice.values()):
+                row["methods"][m]["choice"] = {k: v for k, v in choice.items() if v}
             if len(curve) > 1:  # cost per update from the first to the last checkpoint: start-up excluded
                 steps = curve[-1]["updates"] - curve[0]["updates"]
                 row["methods"][m]["flops_per_update"] = (curve[-1]["flops"] - curve[0]["flops"]) / steps
@@ -261,8 +266,10 @@ def summarise(points, langs, methods, seeds, majority, chance=None):
                     f = full["flops_per_update"] / r["flops_per_update"]
                     w = full["seconds_per_update"] / r["seconds_per_update"]
                     r["per_update"] = {"flops_ratio": f, "seconds_ratio": w, "realised": w / f}
-                if m not in CONTROLS and "choice" in full:
-                    r["chosen_target"] = to_target(curves[r["baseline"]], curves[m], full["choice"]["chosen"] - 0.01)
+                key = next((k for k in CHOICE if k in full.get("choice", {})), None)
+                if m not in CONTROLS and key:
+                    r["chosen_target"] = {"by": key, **to_target(curves[r["baseline"]], curves[m],
+                                                                 full["choice"][key]["chosen"] - 0.01)}
         summary[lang] = row
     return summary
 
@@ -384,28 +391,28 @@ def label_free_markdown(summary, methods, meta):
 
 def choice_markdown(summary, methods):
     """Step-2 checkpoint chosen without labels against the last one and the best (no lines if unmeasured)."""
-    rows = [(lang, m, row["methods"][m]["choice"]) for lang, row in summary.items() for m in methods
-            if "choice" in row["methods"].get(m, {})]
+    rows = [(lang, m, key, c) for lang, row in summary.items() for m in methods
+            for key, c in row["methods"].get(m, {}).get("choice", {}).items()]
     if not rows:
         return []
-    lines = ["", "Step-2 checkpoint chosen without labels: the one with the lowest masked-LM loss of the big model on "
-             "the target's valid split (as fairseq's best checkpoint, a tie to the later one), against the last "
-             "checkpoint and the best one (an oracle: it reads the test labels); zero-shot accuracy (%), mean over "
-             "seeds; chosen - last per seed.", "",
-             "| language | method | last | chosen | best (oracle) | chosen - last, per seed | chosen at updates |",
-             "|---" * 7 + "|"]
-    for lang, m, c in rows:
-        lines.append(f"| {lang} | {m} | {100 * c['last']:.1f} | {100 * c['chosen']:.1f} | {100 * c['peak']:.1f} | "
-                     + ", ".join(f"{100 * d:+.1f}" for d in c["differences"]) + " | "
+    lines = ["", "Step-2 checkpoint chosen without labels: the one with the lowest masked-LM loss on the target's "
+             "valid split (" + "; ".join(f"{k}: {v}" for k, v in CHOICE.items()) + "; a tie to the later one, as "
+             "fairseq's best checkpoint), against the last checkpoint and the best one (an oracle: it reads the "
+             "test labels); zero-shot accuracy (%), mean over seeds; chosen - last per seed.", "",
+             "| language | method | chosen by | last | chosen | best (oracle) | chosen - last, per seed "
+             "| chosen at updates |", "|---" * 8 + "|"]
+    for lang, m, key, c in rows:
+        lines.append(f"| {lang} | {m} | {key} | {100 * c['last']:.1f} | {100 * c['chosen']:.1f} | "
+                     f"{100 * c['peak']:.1f} | " + ", ".join(f"{100 * d:+.1f}" for d in c["differences"]) + " | "
                      + ", ".join(map(str, c["chosen_updates"])) + " |")
-    for m in dict.fromkeys(m for _, m, _ in rows):
-        diffs = [d for _, mm, c in rows if mm == m for d in c["differences"]]
-        lines.append(f"| all | {m} | {100 * statistics.mean(c['last'] for _, mm, c in rows if mm == m):.1f} | "
-                     f"{100 * statistics.mean(c['chosen'] for _, mm, c in rows if mm == m):.1f} | "
-                     f"{100 * statistics.mean(c['peak'] for _, mm, c in rows if mm == m):.1f} | "
-                     f"mean {100 * statistics.mean(diffs):+.1f} "
+    for m, key in dict.fromkeys((m, key) for _, m, key, _ in rows):
+        cs = [c for _, mm, k, c in rows if (mm, k) == (m, key)]
+        diffs = [d for c in cs for d in c["differences"]]
+        lines.append(f"| all | {m} | {key} | {100 * statistics.mean(c['last'] for c in cs):.1f} | "
+                     f"{100 * statistics.mean(c['chosen'] for c in cs):.1f} | "
+                     f"{100 * statistics.mean(c['peak'] for c in cs):.1f} | mean {100 * statistics.mean(diffs):+.1f} "
                      f"(from {100 * min(diffs):+.1f} to {100 * max(diffs):+.1f}) "
-                     f"| the last in {sum(c['chosen_last'] for _, mm, c in rows if mm == m)} of {len(diffs)} |")
+                     f"| the last in {sum(c['chosen_last'] for c in cs)} of {len(diffs)} |")
     ratios = [(lang, m, row["methods"][m]["baseline"], row["methods"][m]["chosen_target"])
               for lang, row in summary.items() for m in methods if "chosen_target" in row["methods"].get(m, {})]
     if ratios:
@@ -413,11 +420,11 @@ def choice_markdown(summary, methods):
                   "checkpoints (mean over seeds) - 1 point, reached on the seed-averaged curves. A run whose chosen "
                   "checkpoint is not its last has stopped improving by this measure (converged); the count above "
                   "says how many were still improving at the end.", "",
-                  "| language | method | baseline | target | FLOPs ratio / wall ratio |", "|---" * 5 + "|"]
+                  "| language | method | baseline | chosen by | target | FLOPs ratio / wall ratio |", "|---" * 6 + "|"]
         for lang, m, base, t in ratios:
             cell = (f"{t['flops_ratio']:.2f}x / {t['seconds_ratio']:.2f}x" if t["flops_ratio"] else
                     "not reached" if t["flops"][0] else "the baseline's curve does not reach it")
-            lines.append(f"| {lang} | {m} | {base} | {100 * t['target']:.1f} | {cell} |")
+            lines.append(f"| {lang} | {m} | {base} | {t['by']} | {100 * t['target']:.1f} | {cell} |")
     return lines
 
 
@@ -558,8 +565,8 @@ def main(argv=None):
         return label_free.Retrieval(big_state(model), data / lang, data / src, subset="test")
 
     def label_free_curve(lang, method, seed):
-        """Retrieval (every layer, both directions) and the big model's MLM loss of each checkpoint of a
-        finished step-2 run (step2_curve has run it, now or before these measures existed)."""
+        """Retrieval (every layer, both directions), the big model's MLM loss and the step-2 model's own of
+        each checkpoint of a finished step-2 run (step2_curve has run it, now or before these measures existed)."""
         model = METHODS[method].big_model
         r, mlm_data = retrieval(lang, model), data / lang / "mlm"
         layer, measured = label_free.default_layer(r.depth), []
@@ -571,8 +578,10 @@ def main(argv=None):
             res = r.score(state)
             swapped = label_free.big_with_embeddings(big_state(model), state, mlm_data / "dict.txt")
             loss = label_free.mlm_loss(swapped, mlm_data, "valid")["loss"]
+            # the step-2 model's own (a mini-model for the mini methods): what fairseq would validate
+            own = None if method in CONTROLS else label_free.mlm_loss(state, mlm_data, "valid")["loss"]
             measured.append({"updates": updates, "target_to_source": res["target_to_source"],
-                             "source_to_target": res["source_to_target"], "mlm_loss": loss})
+                             "source_to_target": res["source_to_target"], "mlm_loss": loss, "step2_mlm_loss": own})
             log(f"{lang} {method} seed {seed}: {updates} updates -> retrieval {res['target_to_source'][layer]:.3f} "
                 f"(L{layer}), {res['target_to_source'][r.depth]:.3f} (L{r.depth}), MLM loss {loss:.3f} bits")
         return {"layer": layer, "top_layer": r.depth, "n": r.n, "chance": 1 / r.n, "subset": "test",

@@ -351,6 +351,13 @@ def step2_checkpoints(run_dir):
     return points
 
 
+def best_index(values, measure="mlm"):
+    """Index of the best of a run's checkpoint values by MEASURES[measure], as fairseq's best checkpoint
+    picks it: of equal values the later one (fairseq's is_better is <=, or >= when maximising)."""
+    sign = 1 if MEASURES[measure] == "min" else -1
+    return min(range(len(values)), key=lambda i: (sign * values[i], -i))
+
+
 def choose_checkpoint(run_dir, lang_dir, measure="mlm", big=None, source_dir=None, layer=None, seed=1,
                       init="shared_translit", log=None) -> dict:
     """The step-2 checkpoint with the best label-free measure on the target VALID split.
@@ -361,7 +368,7 @@ def choose_checkpoint(run_dir, lang_dir, measure="mlm", big=None, source_dir=Non
     embeddings, the mean of both directions at ``layer`` (default the middle;
     higher is better; ``source_dir`` default: ``en`` beside ``lang_dir``).
     Returns ``{"best": path, "updates", "value", "measure", "points": [...]}``;
-    of equal values the earliest checkpoint wins, as in fairseq.
+    of equal values the later checkpoint wins, as in fairseq (best_index).
     """
     if measure not in MEASURES:
         raise ValueError(f"--measure must be one of {', '.join(MEASURES)}, got {measure!r}")
@@ -372,7 +379,7 @@ def choose_checkpoint(run_dir, lang_dir, measure="mlm", big=None, source_dir=Non
         big = surgery.to_roberta(_state(big))
         layer = check_layer(layer, surgery.num_layers(big))
         retriever = Retrieval(big, lang_dir, source_dir or Path(lang_dir).parent / "en", subset="valid")
-    results, best = [], None
+    results = []
     for updates, path in points:
         state = surgery.load_roberta_checkpoint(path)
         if measure == "mlm":
@@ -382,9 +389,7 @@ def choose_checkpoint(run_dir, lang_dir, measure="mlm", big=None, source_dir=Non
         results.append({"path": str(path), "updates": updates, "value": value})
         if log:
             log(f"{path}: {updates} updates, {measure} {value:.4f}")
-        better = best is None or (value < best["value"] if MEASURES[measure] == "min" else value > best["value"])
-        if better:
-            best = results[-1]
+    best = results[best_index([r["value"] for r in results], measure)]
     return {"best": best["path"], "updates": best["updates"], "value": best["value"], "measure": measure,
             "layer": layer if measure == "retrieval" else None, "points": results}
 

@@ -71,10 +71,11 @@ def test_transfer_benchmark_miniature(bible_data, tmp_path):
     assert last["mlm_loss"] == lf.mlm_loss(swapped, bible_data / "de" / "mlm")["loss"]
     assert "Label-free measures at the final checkpoint" in table and "| de | minijoint |" in table
     assert "retrieval ->en middle" in table and "L1 / L3" in table
-    # the checkpoint the label-free loss picks, for the trained methods: its own run's lowest loss
-    mlm = [p["mlm_loss"] for p in de["minijoint"]["curve"]]
-    best = len(mlm) - 1 - mlm[::-1].index(min(mlm))  # a tie goes to the later checkpoint
-    assert de["minijoint"]["choice"]["chosen_updates"] == [de["minijoint"]["curve"][best]["updates"]]
+    # the checkpoint the step-2 model's own valid loss picks, for the trained methods: its run's lowest
+    own = [p["step2_mlm_loss"] for p in de["minijoint"]["curve"]]
+    best = len(own) - 1 - own[::-1].index(min(own))  # a tie goes to the later checkpoint
+    assert de["minijoint"]["choice"]["step2_mlm_loss"]["chosen_updates"] == [de["minijoint"]["curve"][best]["updates"]]
+    assert set(de["minijoint"]["choice"]) == {"step2_mlm_loss", "mlm_loss"}
     assert "choice" not in de["random"] and "Step-2 checkpoint chosen without labels" in table
 
     # a rerun resumes: everything is cached, nothing is trained or scored again, same summary; a curve
@@ -154,28 +155,35 @@ def test_summary_targets_ties_and_baselines():
 
 
 def test_checkpoint_choice_by_the_label_free_loss():
-    """The step-2 checkpoint with the lowest big-model MLM loss on the valid split is chosen (a tie to the later
-    one, as fairseq's best checkpoint), reported against the last and the best; not for controls, and not
-    where a point lacks the loss."""
+    """The step-2 checkpoint with the lowest valid loss is chosen (a tie to the later one, as fairseq's best
+    checkpoint), by the step-2 model's own loss and by the big model's, and reported against the last and
+    the best; not for controls, and not by a loss some point lacks."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import transfer
 
     points = {}
-    for seed, losses, accs in ((1, [9.0, 8.5, 8.6], [0.30, 0.42, 0.38]), (2, [9.0, 8.7, 8.7], [0.31, 0.44, 0.36])):
-        points["de", "minijoint", seed] = [{**p, "mlm_loss": loss} for p, loss in
-                                           zip(_curve([5, 10, 20], [2e12, 4e12, 8e12], accs), losses)]
+    for seed, own, big, accs in ((1, [7.0, 6.5, 6.6], [9.0, 8.9, 8.8], [0.30, 0.42, 0.38]),
+                                 (2, [7.0, 6.7, 6.7], [9.0, 8.9, 8.8], [0.31, 0.44, 0.36])):
+        points["de", "minijoint", seed] = [{**p, "step2_mlm_loss": o, "mlm_loss": b} for p, o, b in
+                                           zip(_curve([5, 10, 20], [2e12, 4e12, 8e12], accs), own, big)]
         points["de", "full", seed] = _curve([5, 10], [10e12, 20e12], [0.30, 0.40])  # no label-free measure
         points["de", "copy_only", seed] = [{**_curve([0], [0.0], [0.26])[0], "mlm_loss": 11.0}]
-    assert transfer.choose(points["de", "minijoint", 1]) == 1 and transfer.choose(points["de", "minijoint", 2]) == 2
+    assert transfer.choose(points["de", "minijoint", 1], "step2_mlm_loss") == 1
+    assert transfer.choose(points["de", "minijoint", 2], "step2_mlm_loss") == 2  # the tie: the later one
+    assert transfer.choose(points["de", "full", 1], "mlm_loss") is None
     row = transfer.summarise(points, ["de"], ["full", "minijoint", "copy_only"], [1, 2], {"de": 0.276})["de"]
     choice = row["methods"]["minijoint"]["choice"]
-    assert choice["chosen_updates"] == [10, 20] and choice["chosen_last"] == 1
-    assert choice["last"] == pytest.approx(0.37) and choice["chosen"] == pytest.approx(0.39)
-    assert choice["peak"] == pytest.approx(0.43) and choice["differences"] == pytest.approx([0.04, 0.0])
+    own, big = choice["step2_mlm_loss"], choice["mlm_loss"]
+    assert own["chosen_updates"] == [10, 20] and own["chosen_last"] == 1
+    assert own["last"] == pytest.approx(0.37) and own["chosen"] == pytest.approx(0.39)
+    assert own["peak"] == pytest.approx(0.43) and own["differences"] == pytest.approx([0.04, 0.0])
+    assert big["chosen_updates"] == [20, 20] and big["chosen"] == pytest.approx(0.37)
     assert "choice" not in row["methods"]["full"] and "choice" not in row["methods"]["copy_only"]
     lines = transfer.choice_markdown({"de": row}, ["full", "minijoint", "copy_only"])
-    assert "| de | minijoint | 37.0 | 39.0 | 43.0 | +4.0, +0.0 | 10, 20 |" in lines
-    assert "| all | minijoint | 37.0 | 39.0 | 43.0 | mean +2.0 (from +0.0 to +4.0) | the last in 1 of 2 |" in lines
+    assert "| de | minijoint | step2_mlm_loss | 37.0 | 39.0 | 43.0 | +4.0, +0.0 | 10, 20 |" in lines
+    assert ("| all | minijoint | step2_mlm_loss | 37.0 | 39.0 | 43.0 | mean +2.0 (from +0.0 to +4.0) "
+            "| the last in 1 of 2 |") in lines
+    assert "| de | minijoint | mlm_loss | 37.0 | 37.0 | 43.0 | +0.0, +0.0 | 20, 20 |" in lines
     assert transfer.choice_markdown({"de": {"methods": {}}}, ["full"]) == []
     # the target from the baseline's chosen checkpoints: minijoint as the baseline of a cheaper copy of itself
     for seed in (1, 2):
@@ -184,8 +192,10 @@ def test_checkpoint_choice_by_the_label_free_loss():
                                            for p in points["de", "full", seed]]
     row = transfer.summarise(points, ["de"], ["full", "minijoint"], [1, 2], {"de": 0.276})["de"]
     target = row["methods"]["minijoint"]["chosen_target"]
-    # full's chosen checkpoints average 0.39; target 0.38 is first reached at 10 updates (mean 0.43) by both
-    assert target["target"] == pytest.approx(0.38) and target["flops"] == [4e12, 1e12]
-    assert target["flops_ratio"] == pytest.approx(4.0) and target["seconds_ratio"] == pytest.approx(2.0)
+    # by the step-2 model's own loss, full's chosen checkpoints average 0.39; target 0.38 is first reached at
+    # 10 updates (mean 0.43) by both
+    assert target["by"] == "step2_mlm_loss" and target["target"] == pytest.approx(0.38)
+    assert target["flops"] == [4e12, 1e12] and target["flops_ratio"] == pytest.approx(4.0)
+    assert target["seconds_ratio"] == pytest.approx(2.0)
     lines = transfer.choice_markdown({"de": row}, ["full", "minijoint"])
-    assert "| de | minijoint | full | 38.0 | 4.00x / 2.00x |" in lines
+    assert "| de | minijoint | full | step2_mlm_loss | 38.0 | 4.00x / 2.00x |" in lines

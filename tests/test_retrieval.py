@@ -144,6 +144,13 @@ def test_choice_on_a_real_run_is_the_lowest_valid_loss(mini_run, bible_data):
     assert choice["best"] == str(min(values, key=values.get))
 
 
+def test_best_index_breaks_ties_as_fairseq():
+    # fairseq's checkpoint_best: is_better(a, b) is a <= b (a >= b when maximising), so a tie goes to the later one
+    assert lf.best_index([3.0, 1.0, 1.0, 2.0], "mlm") == 2
+    assert lf.best_index([0.1, 0.5, 0.5, 0.2], "retrieval") == 2
+    assert lf.best_index([2.0, 1.0, 3.0], "mlm") == 1 and lf.best_index([2.0, 1.0, 3.0], "retrieval") == 2
+
+
 @pytest.mark.parametrize("measure", ["mlm", "retrieval"])
 def test_choice_keeps_the_peak(english, tmp_path, measure):
     # a run that peaks at update 10 and then breaks down (rows scrambled), as checkpoint files
