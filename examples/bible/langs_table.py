@@ -95,7 +95,9 @@ def markdown(rows, runs):
         lines.append(f"| {m} | {k} | {f / 1e12:.4g} | {s:.0f} | {ratio} |")
     lines += ["", "Step-2 compute summed over every language and seed, as the step-2 checkpoints record it "
               "(the plugin's FLOP count; training seconds). Controls run one update at lr 0."]
-    both = [lang for lang in langs if acc.get((lang, "full")) and acc.get((lang, "minijoint"))]
+    # the languages where both methods have every seed (a run still under way reports the finished ones)
+    both = [lang for lang in langs if len(acc.get((lang, "full"), [])) == len(acc.get((lang, "minijoint"), []))
+            == len(seeds)]
     if both:
         try:
             lines += ["", paired.markdown(paired.compare(runs, both, seeds), "full", "minijoint", seeds)]
