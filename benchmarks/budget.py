@@ -94,9 +94,8 @@ def check_stamp(path, now, write):
     if path.is_file():
         stored = json.loads(path.read_text())
         if stored != now:
-            diff = "; ".join(f"{k} {stored.get(k)!r} there, {now.get(k)!r} now"
-                             for k in sorted(set(stored) | set(now)) if stored.get(k) != now.get(k))
-            raise SystemExit(f"budget.py: error: {path.parent} was run with other settings ({diff}). Nothing was "
+            raise SystemExit(f"budget.py: error: {path.parent} was run with other settings "
+                             f"({recipe_settings.differences(stored, now)}). Nothing was "
                              "run, because the recipes would skip the finished training of the old settings: give "
                              "another --runs, or the old settings")
     elif write:
@@ -182,8 +181,7 @@ def summarise(budgets, langs, src, accuracy, label_free, bodies):
                     row["accuracy"][name] = acc[lang, key]
                 if method in TRAINED:
                     row["transfers"][name] = langs_table.transfers(acc, majority, lang, key, controls)
-                measured = [v for (i, m, la, _), v in sorted(label_free.get(b, {}).items()) if (i, m, la) ==
-                            (init, method, lang)]
+                measured = label_free.get(b, {}).get((init, method, lang), [])
                 if measured:
                     row["retrieval"][name] = [v["target_to_source"][v["layer"]] for v in measured]
                     row["mlm_loss"][name] = [v["mlm_loss"] for v in measured]
@@ -333,8 +331,8 @@ def main(argv=None):
             except label_free_langs.InputError as e:
                 raise SystemExit(f"budget.py: error: {e}") from None
             complete = complete and not missing
-            for (lang, m, s), v in found.items():
-                label_free.setdefault(b, {})[init, m, lang, s] = v
+            for (lang, m, _), v in sorted(found.items()):  # by seed
+                label_free.setdefault(b, {}).setdefault((init, m, lang), []).append(v)
         rows = sum(len(v) for k, v in accuracy.get(b, {}).items() if k[1] in TRAINED + CONTROLS)
         complete = complete and rows == len(args.langs) * len(args.seeds) * (len(INITS) * len(TRAINED) + len(CONTROLS))
     summary = summarise(args.budgets, args.langs, src, accuracy, label_free, bodies)

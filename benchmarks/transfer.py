@@ -116,8 +116,7 @@ def check_cache(cache, stamp):
         if stored is None:
             unstamped.append(path.name)
         elif stored != stamp:
-            diff = "; ".join(f"{k} {stored.get(k)!r} there, {stamp.get(k)!r} now"
-                             for k in sorted(set(stored) | set(stamp)) if stored.get(k) != stamp.get(k))
+            diff = recipe_settings.differences(stored, stamp)
             raise SystemExit(
                 f"refusing to reuse {path}: it was measured with other settings ({diff}). Nothing is "
                 "recomputed, because the recipes would skip the finished training of the old settings: "
@@ -183,13 +182,23 @@ def checkpoint_choice(runs, key):
             "chosen_last": sum(i == len(r) - 1 for r, i in zip(runs, picked))}
 
 
+def reach(curve, target):
+    """The first point of a curve at or above the target accuracy, or None."""
+    return next((p for p in curve if target is not None and p["accuracy"] >= target), None)
+
+
+def ratio(a, b):
+    """a / b, or None where either is missing (a target not reached)."""
+    return a / b if a and b else None
+
+
 def to_target(base, curve, target):
     """Compute (FLOPs, seconds) each of two seed-averaged curves needs to reach target, and their ratios."""
-    reach = [next((p for p in c if p["accuracy"] >= target), None) for c in (base, curve)]
-    out = {"target": target, "flops": [p and p["flops"] for p in reach], "seconds": [p and p["seconds"] for p in reach]}
+    points = [reach(c, target) for c in (base, curve)]
+    out = {"target": target, "flops": [p and p["flops"] for p in points],
+           "seconds": [p and p["seconds"] for p in points]}
     for unit in ("flops", "seconds"):
-        a, b = out[unit]
-        out[f"{unit}_ratio"] = a / b if a and b else None
+        out[f"{unit}_ratio"] = ratio(*out[unit])
     return out
 
 
@@ -210,11 +219,12 @@ def summarise(points, langs, methods, seeds, majority, chance=None):
     """
     summary = {}
     for lang in langs:
-        curves = {}
+        curves, seed_runs = {}, {}
         for m in methods:
             runs = [points[lang, m, s] for s in seeds if points.get((lang, m, s))]
             if not runs:
                 continue
+            seed_runs[m] = runs
             n = min(len(r) for r in runs)
             curves[m] = []
             for i in range(n):
@@ -233,17 +243,16 @@ def summarise(points, langs, methods, seeds, majority, chance=None):
             base = baseline(m, curves)
             target = curves[base][-1]["accuracy"] - 0.01 if base else None
             final = curve[-1]
-            reach = next((p for p in curve if target is not None and p["accuracy"] >= target), None)
+            reached = reach(curve, target)
             row["methods"][m] = {"final_accuracy": final["accuracy"], "spread": final["spread"],
                                  "seeds": final["seeds"],
                                  "final_flops": final["flops"], "final_seconds": final["seconds"],
-                                 "baseline": base, "flops_to_target": reach and reach["flops"],
-                                 "seconds_to_target": reach and reach["seconds"], "curve": curve}
+                                 "baseline": base, "flops_to_target": reached and reached["flops"],
+                                 "seconds_to_target": reached and reached["seconds"], "curve": curve}
             for key in LABEL_FREE:
                 if key in final:
                     row["methods"][m].update({f"final_{key}": final[key], f"{key}_spread": final[f"{key}_spread"]})
-            runs = [points[lang, m, s] for s in seeds if points.get((lang, m, s))]
-            choice = {key: checkpoint_choice(runs, key) for key in CHOICE}
+            choice = {key: checkpoint_choice(seed_runs[m], key) for key in CHOICE}
             if m not in CONTROLS and any(choice.values()):
                 row["methods"][m]["choice"] = {k: v for k, v in choice.items() if v}
             if len(curve) > 1:  # cost per update from the first to the last checkpoint: start-up excluded
@@ -259,8 +268,7 @@ def summarise(points, langs, methods, seeds, majority, chance=None):
                     r["vs_baseline"] = "tie" if abs(diff) <= max(r["spread"], full["spread"]) else (
                         "win" if diff > 0 else "loss")
                 for unit in ("flops", "seconds"):
-                    a, b = full[f"{unit}_to_target"], r[f"{unit}_to_target"]
-                    r[f"{unit}_ratio"] = a / b if a and b else None
+                    r[f"{unit}_ratio"] = ratio(full[f"{unit}_to_target"], r[f"{unit}_to_target"])
                 if "flops_per_update" in r and "flops_per_update" in full:
                     # how much of the per-update FLOP saving shows up as wall time (the goal: 90 % or more)
                     f = full["flops_per_update"] / r["flops_per_update"]

@@ -238,6 +238,12 @@ def affecting_results(s):
     return {k: v for k, v in s.items() if BY_NAME[k].affects_results}
 
 
+def differences(stored, now):
+    """The settings that differ between two {name: value} records, as one line for a refusal."""
+    return "; ".join(f"{k} {stored.get(k)!r} there, {now.get(k)!r} now"
+                     for k in sorted(set(stored) | set(now)) if stored.get(k) != now.get(k))
+
+
 def read_results(path):
     """results.tsv's rows as dicts keyed by RESULTS_COLUMNS; refuses a file without that header."""
     with open(path, newline="") as f:
