@@ -44,11 +44,11 @@ def _threads():
     return str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
-# fairseq-train flags per PRECISION. fp32 is fairseq's default and the only one the recipes have
-# been measured with; a new precision (e.g. bf16 on a GPU) is one entry here. bf16: matrix products
-# in bfloat16, weights, optimizer and checkpoints in fp32 (the plugin's --bf16 without a TPU,
-# minimodel_fairseq/compat.py; docs/benchmarks.md); fast only where the CPU computes bf16 natively.
-# auto: bf16 where /proc/cpuinfo lists AVX-512 BF16 or AMX, else fp32 with a one-line notice.
+# fairseq-train flags per PRECISION; a new precision (e.g. fp16 on a GPU) is one entry here. bf16:
+# matrix products in bfloat16, weights, optimizer and checkpoints in fp32 (the plugin's --bf16
+# without a TPU, minimodel_fairseq/compat.py; docs/benchmarks.md); fast only where the CPU computes
+# bf16 natively, hence the default auto: bf16 where /proc/cpuinfo lists AVX-512 BF16 or AMX, else
+# fp32 with a one-line notice (docs/results.md compares the two precisions).
 PRECISION_FLAGS = {"fp32": (), "bf16": ("--bf16",)}
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -82,7 +82,7 @@ SETTINGS = [
     Setting("MODEL_FLAGS", "", "extra model flags for step 1, e.g. \"--encoder-layers 4 --encoder-embed-dim 64\" "
             "for a miniature run (--mini-layer is dropped for the plain RoBERTa)"),
     Setting("TOKENS", "128", "tokens per sample", "int"),
-    Setting("PRECISION", "fp32", "numeric precision of every fairseq-train run: fp32, bf16 (bfloat16 products, "
+    Setting("PRECISION", "auto", "numeric precision of every fairseq-train run: fp32, bf16 (bfloat16 products, "
             "fp32 weights) or auto (bf16 where the CPU has AVX-512 BF16 or AMX, else fp32)", "choice",
             (*PRECISION_FLAGS, "auto")),
     # step 1: pretraining (MiniJoint, and the plain RoBERTa that MiniPost starts from)
