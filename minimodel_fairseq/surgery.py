@@ -47,7 +47,6 @@ from .params import (  # noqa: F401  (the names callers know as surgery.TOKENS, 
 logger = logging.getLogger(__name__)
 
 INITS = ("random", "shared", "shared_translit")  # --embedding-init
-UNANCHORED = ("random", "body_stats")  # --unanchored-init
 
 
 def load_roberta_checkpoint(path) -> dict:
@@ -333,8 +332,7 @@ class Body:
         return model
 
 
-def new_language_embeddings(target_dict, body_weight, init="random", source_dict=None, seed=1, lang=None,
-                            unanchored="random"):
+def new_language_embeddings(target_dict, body_weight, init="random", source_dict=None, seed=1, lang=None):
     """The target-language token-embedding matrix, shape (len(target_dict), dim).
 
     ``init`` picks the anchored rows (:mod:`minimodel_fairseq.anchors`): ``random``
@@ -342,25 +340,15 @@ def new_language_embeddings(target_dict, body_weight, init="random", source_dict
     ``source_dict`` are copied from ``body_weight``; ``shared_translit`` also
     symbols of any script matched through their romanisation (uroman; ``lang`` is
     the target language's code, e.g. ``ru``, None for language-independent).
-    ``unanchored`` fills the other rows: ``random`` N(0, 0.02) (RoBERTa's own init);
-    ``body_stats`` drawn from a normal with the mean and covariance of the body's
-    embedding rows (Downey et al., 2023), so they start in the body's embedding
-    distribution. The padding row is zero. Returns (weight, number of rows copied).
+    The other rows are N(0, 0.02), RoBERTa's own init (drawing them from the body's embedding
+    distribution instead, Downey et al. 2023, lowered transfer: docs/results.md). The padding
+    row is zero. Returns (weight, number of rows copied).
     """
     if init not in INITS:
         raise ValueError(f"--embedding-init must be one of {', '.join(INITS)}, got {init!r}")
-    if unanchored not in UNANCHORED:
-        raise ValueError(f"--unanchored-init must be one of {', '.join(UNANCHORED)}, got {unanchored!r}")
     g = torch.Generator().manual_seed(seed)
     dim = body_weight.size(1)
-    weight = torch.randn(len(target_dict), dim, generator=g)
-    if unanchored == "body_stats":
-        rows = body_weight[source_dict.nspecial if source_dict is not None else 4:].double()
-        mean, cov = rows.mean(0), torch.cov(rows.T)
-        jitter = 1e-6 * cov.diagonal().mean() * torch.eye(dim, dtype=cov.dtype)  # a few rows: cov is singular
-        weight = (mean + weight.double() @ torch.linalg.cholesky(cov + jitter).T).to(body_weight.dtype)
-    else:
-        weight.mul_(0.02)
+    weight = torch.randn(len(target_dict), dim, generator=g).mul_(0.02)
     copied = 0
     if init != "random":
         if source_dict is None:

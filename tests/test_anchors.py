@@ -134,27 +134,6 @@ def test_shared_translit_init_copies_the_anchored_rows():
             assert torch.equal(translit[i], shared[i]), s
 
 
-def test_body_stats_fallback_draws_from_the_body_distribution():
-    g = torch.Generator().manual_seed(0)
-    source = dictionary({f"▁s{i}": 10 for i in range(3000)})
-    mix = torch.randn(8, 8, generator=g)
-    body = torch.randn(len(source), 8, generator=g) @ mix * 0.3 + torch.linspace(-1, 1, 8)
-    target = dictionary({f"▁t{i}": 10 for i in range(4000)} | {"▁s7": 10})
-    w, n = surgery.new_language_embeddings(target, body, "shared", source, seed=5, unanchored="body_stats")
-    assert n == 1 + 4 and torch.equal(w[target.index("▁s7")], body[source.index("▁s7")])
-    assert w[target.pad()].abs().sum() == 0
-    rows = w[target.nspecial:-1]
-    ref = body[source.nspecial:]
-    assert torch.allclose(rows.mean(0), ref.mean(0), atol=0.05)
-    assert torch.allclose(torch.cov(rows.T), torch.cov(ref.T), atol=0.05)
-    again, _ = surgery.new_language_embeddings(target, body, "shared", source, seed=5, unanchored="body_stats")
-    assert torch.equal(w, again)
-    plain, _ = surgery.new_language_embeddings(target, body, "shared", source, seed=5)
-    assert plain[target.nspecial:-1].std().item() == pytest.approx(0.02, rel=0.1)
-    with pytest.raises(ValueError, match="--unanchored-init must be one of random, body_stats"):
-        surgery.new_language_embeddings(target, body, "shared", source, unanchored="mean")
-
-
 @pytest.mark.slow
 def test_step2_task_romanises_with_the_data_directorys_language(bible_data, tiny_minijoint, tmp_path):
     """The task takes the language from DATA/<lang>/mlm and copies the romanised matches."""

@@ -110,9 +110,6 @@ SETTINGS = [
             "shared (rows of tokens spelled as in the source copy the source's), shared_translit (shared, plus "
             "tokens of any script matched through their romanisation by uroman: minimodel_fairseq/anchors.py)",
             "choice", ("random", "shared", "shared_translit")),
-    Setting("UNANCHORED_INIT", "random", "step-2 init of the rows without an anchor: random (N(0, 0.02)) or "
-            "body_stats (a normal with the mean and covariance of the body's embeddings, Downey et al. 2023)",
-            "choice", ("random", "body_stats")),
     # step 3: fine-tuning
     Setting("FT_UPDATES", "400", "step-3 updates", "int"),
     Setting("FT_BSZ", "32", "step-3 batch size", "int"),

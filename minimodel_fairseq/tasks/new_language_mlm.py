@@ -55,11 +55,6 @@ class NewLanguageMLMConfig(MaskedLMConfig):
                   "or 639-3: ru, ara; uroman romanises language-aware). Default: the data directory's "
                   "name (DATA/<lang>/mlm -> <lang>); an unknown code romanises language-independently"},
     )
-    unanchored_init: ChoiceEnum(list(surgery.UNANCHORED)) = field(
-        default="random",
-        metadata={"help": "rows without an anchor: random: N(0, 0.02); body_stats: a normal with the "
-                  "mean and covariance of the body's embedding rows (Downey et al., 2023)"},
-    )
     body_dict: Optional[str] = field(
         default=None,
         metadata={"help": "the body's dict.txt, for --embedding-init shared (default: dict.txt "
@@ -102,14 +97,14 @@ class NewLanguageMLMTask(CheckedDataDir, DefaultArch, RecordsBigModel, LogsTrain
         lang = self._target_lang()
         weight, copied = surgery.new_language_embeddings(
             self.source_dictionary, body["model"][params.TOKENS], self.cfg.embedding_init,
-            source_dict, seed=self.cfg.seed, lang=lang, unanchored=self.cfg.unanchored_init,
+            source_dict, seed=self.cfg.seed, lang=lang,
         )
         with torch.no_grad():
             model.encoder.sentence_encoder.embed_tokens.weight.copy_(weight)
             model.encoder.lm_head.bias.zero_()
         logger.info(
-            "new-language embeddings: %d x %d, init %s (%d rows copied from the body; target language %s), "
-            "unanchored rows %s", *weight.shape, self.cfg.embedding_init, copied, lang, self.cfg.unanchored_init,
+            "new-language embeddings: %d x %d, init %s (%d rows copied from the body; target language %s)",
+            *weight.shape, self.cfg.embedding_init, copied, lang,
         )
 
     def _target_lang(self):
