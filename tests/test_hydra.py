@@ -4,7 +4,8 @@ Each config, composed the way fairseq-hydra-train composes it, must give the sam
 configuration, field by field, as the fairseq-train command that its recipe runs at the default
 settings (printed by the recipe with DRY_RUN=1, parsed by fairseq's own option parser). Only the
 per-run locations (data, checkpoints, tokenizer model, log dirs: `???` or unset in the configs)
-are taken from the command line. Step 2 (adapt.yaml) also trains through both paths, from another
+are taken from the command line. The configs are fp32 on every machine, the recipes' PRECISION=fp32;
+their default, auto, depends on the processor, and PRECISION=bf16 is the override common.bf16=true. Step 2 (adapt.yaml) also trains through both paths, from another
 directory: the same tensors to the same values.
 """
 import argparse
@@ -123,7 +124,7 @@ def differences(yaml_cfg, flag_cfg):
 
 def compare(name, monkeypatch, **env):
     monkeypatch.chdir(ROOT)  # --user-dir minimodel_fairseq is relative to the repo root, as in the recipes
-    flag_cfg = flags_config(dry_run(RECIPES[name], **env))
+    flag_cfg = flags_config(dry_run(RECIPES[name], **{"PRECISION": "fp32", **env}))
     raw = OmegaConf.load(CONFIG_DIR / f"{name}.yaml")
     required = [f"{g}.{k}" for g in raw if g != "hydra" and OmegaConf.is_dict(raw[g])
                 for k in raw[g] if OmegaConf.is_missing(raw[g], k)]
@@ -149,6 +150,9 @@ def test_a_drifted_config_is_caught(monkeypatch, tmp_path):
     assert diffs == ["task.embedding_init: config 'shared_translit', recipe 'random'"]
     diffs = compare("minipost", monkeypatch, RUNS=str(tmp_path / "runs"), MINIPOST_HEAD_INIT="random")
     assert diffs == ["model.mini_head_init: config 'copy', recipe 'random'"]  # a model (add_args) field
+    # bf16 is the one field the configs leave to the command line (common.bf16=true)
+    diffs = compare("finetune", monkeypatch, RUNS=str(tmp_path / "runs"), PRECISION="bf16")
+    assert diffs == ["common.bf16: config False, recipe True"]
 
 
 def test_adapt_config_equals_the_flag_recipe(bible_data, tiny_minijoint, tmp_path):
@@ -158,7 +162,7 @@ def test_adapt_config_equals_the_flag_recipe(bible_data, tiny_minijoint, tmp_pat
     (runs / "pretrain" / "minijoint").mkdir(parents=True)
     (runs / "pretrain" / "minijoint" / "mini.pt").symlink_to(tiny_minijoint)  # the body: a tiny model
     argv = dry_run(["2_adapt_language.sh", "de", "minijoint"], RUNS=str(runs), DATA=str(bible_data),
-                   TOKENS="64", ADAPT_UPDATES=str(updates))
+                   TOKENS="64", ADAPT_UPDATES=str(updates), PRECISION="fp32")
     argv[argv.index("--save-dir") + 1] = str(tmp_path / "flags")
     run_cli(["fairseq-train", *argv], cwd=ROOT)
     value = {a: argv[argv.index(a) + 1] for a in ("--sentencepiece-model", "--warmup-updates", "--max-update")}
