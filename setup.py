@@ -16,7 +16,7 @@ setup(
         "numpy>=1.26,<3",
     ],
     extras_require={
-        "test": ["pytest>=8,<9"],
+        "test": ["pytest>=8,<9", "pytest-xdist==3.8.0"],
         # minimodel import-hf / export-hf (imported only inside those commands)
         "hf": ["transformers==5.23.0", "safetensors==0.8.0", "tokenizers==0.23.3"],
         "tensorboard": ["tensorboardX==2.6.5"],

@@ -27,7 +27,7 @@ $pip install "cython<3.2" "numpy>=1.26,<3" "setuptools<81" wheel
 $pip install --no-build-isolation "fairseq-fixed==0.12.3.1"
 # 4. the rest, and this package in editable mode (no deps: they are above).
 #    matplotlib only draws benchmarks/transfer.py's accuracy-versus-compute plot.
-$pip install "sentencepiece==0.2.1" "pytest>=8,<9" "sacrebleu>=2.4,<3" "matplotlib>=3.8,<4"
+$pip install "sentencepiece==0.2.1" "pytest>=8,<9" "pytest-xdist==3.8.0" "sacrebleu>=2.4,<3" "matplotlib>=3.8,<4"
 # 5. Hugging Face import/export (minimodel import-hf / export-hf; imported only by those
 #    commands), fairseq's --tensorboard-logdir, and the romaniser behind the anchored init.
 $pip install "transformers==5.23.0" "safetensors==0.8.0" "tokenizers==0.23.3" "tensorboardX==2.6.5" "uroman==1.3.1.1"
