@@ -132,6 +132,9 @@ def test_shared_translit_init_copies_the_anchored_rows():
             assert torch.equal(translit[i], body[ENGLISH.index(expected[s])]), s
         else:  # unmatched rows are the same random rows as under shared
             assert torch.equal(translit[i], shared[i]), s
+    big = text({f"▁w{i}": 10 for i in range(2000)})  # the rows without an anchor: RoBERTa's N(0, 0.02)
+    plain, _ = surgery.new_language_embeddings(big, body, "shared", ENGLISH, seed=3)
+    assert plain[big.nspecial:].std().item() == pytest.approx(0.02, rel=0.1) and plain[big.pad()].abs().sum() == 0
 
 
 @pytest.mark.slow

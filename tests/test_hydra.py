@@ -4,9 +4,10 @@ Each config, composed the way fairseq-hydra-train composes it, must give the sam
 configuration, field by field, as the fairseq-train command that its recipe runs at the default
 settings (printed by the recipe with DRY_RUN=1, parsed by fairseq's own option parser). Only the
 per-run locations (data, checkpoints, tokenizer model, log dirs: `???` or unset in the configs)
-are taken from the command line. The configs are fp32 on every machine, the recipes' PRECISION=fp32;
-their default, auto, depends on the processor, and PRECISION=bf16 is the override common.bf16=true. Step 2 (adapt.yaml) also trains through both paths, from another
-directory: the same tensors to the same values.
+are taken from the command line. The configs are fp32 on every machine, the recipes'
+PRECISION=fp32 (their default, auto, depends on the processor); PRECISION=bf16 is the override
+common.bf16=true. Step 2 (adapt.yaml) also trains through both paths, from another directory: the
+same tensors to the same values.
 """
 import argparse
 import os
@@ -44,10 +45,10 @@ IGNORED = ("scoring",)
 
 
 def dry_run(args, **env):
-    """The fairseq-train command a recipe runs (DRY_RUN=1), as an argument list; default settings."""
+    """The fairseq-train command a recipe runs (DRY_RUN=1), as an argument list; default settings in fp32."""
     clean = {k: v for k, v in os.environ.items() if k not in settings.BY_NAME and k != "PROGRESS_PREFIX"}
     proc = subprocess.run(["bash", f"examples/bible/{args[0]}", *args[1:]], cwd=ROOT, capture_output=True,
-                          text=True, env={**clean, "DRY_RUN": "1", **env})
+                          text=True, env={**clean, "DRY_RUN": "1", "PRECISION": "fp32", **env})
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith(".venv/bin/fairseq-train "), proc.stdout
@@ -124,7 +125,7 @@ def differences(yaml_cfg, flag_cfg):
 
 def compare(name, monkeypatch, **env):
     monkeypatch.chdir(ROOT)  # --user-dir minimodel_fairseq is relative to the repo root, as in the recipes
-    flag_cfg = flags_config(dry_run(RECIPES[name], **{"PRECISION": "fp32", **env}))
+    flag_cfg = flags_config(dry_run(RECIPES[name], **env))
     raw = OmegaConf.load(CONFIG_DIR / f"{name}.yaml")
     required = [f"{g}.{k}" for g in raw if g != "hydra" and OmegaConf.is_dict(raw[g])
                 for k in raw[g] if OmegaConf.is_missing(raw[g], k)]
@@ -162,7 +163,7 @@ def test_adapt_config_equals_the_flag_recipe(bible_data, tiny_minijoint, tmp_pat
     (runs / "pretrain" / "minijoint").mkdir(parents=True)
     (runs / "pretrain" / "minijoint" / "mini.pt").symlink_to(tiny_minijoint)  # the body: a tiny model
     argv = dry_run(["2_adapt_language.sh", "de", "minijoint"], RUNS=str(runs), DATA=str(bible_data),
-                   TOKENS="64", ADAPT_UPDATES=str(updates), PRECISION="fp32")
+                   TOKENS="64", ADAPT_UPDATES=str(updates))
     argv[argv.index("--save-dir") + 1] = str(tmp_path / "flags")
     run_cli(["fairseq-train", *argv], cwd=ROOT)
     value = {a: argv[argv.index(a) + 1] for a in ("--sentencepiece-model", "--warmup-updates", "--max-update")}
