@@ -14,8 +14,8 @@ MiniJoint model and its step-3 classifiers:
 
 Then examples/bible/label_free_langs.py measures every step-2 run without labels (verse
 retrieval, the big model's masked-LM loss). The report, OUT/budget.{md,json,png}, gives per
-budget the body (pretraining seconds and FLOPs, English valid loss, English accuracy of the
-step-3 classifiers), per budget and language the zero-shot accuracy of each method and init
+budget the body (the device it was pretrained on, pretraining seconds and FLOPs, English valid
+loss, English accuracy of the step-3 classifiers), per budget and language the zero-shot accuracy of each method and init
 with the controls and whether it transfers (examples/bible/langs_table.py's rule: its lowest
 seed bound above the majority class and every control's highest bound), the label-free
 measures, and the first budget at which the random init transfers, if any.
@@ -56,6 +56,8 @@ PRETRAIN_TASK = "MiniJointMLMTask"
 ENGLISH = recipe_settings.in_language("minijoint")  # the step-3 classifiers scored in the source language
 # fairseq's validation line of MiniJoint pretraining (losses in bits, minijoint_mlm criterion)
 VALID = re.compile(r"valid on 'valid' subset \|.*?\| primary_loss ([0-9.]+) \| mini_loss ([0-9.]+)")
+# fairseq lists each CUDA worker's GPU; a CPU run lists none (seconds are only comparable on one device)
+GPU = re.compile(r"rank +0: capabilities = .*? name = (.+?) *$", re.M)
 
 
 def log(msg):
@@ -145,11 +147,15 @@ def read_rows(runs):
 def body(runs):
     """The pretrained model of one budget: seconds, FLOPs, and its last English validation losses."""
     pre = Path(runs) / "pretrain" / "minijoint"
-    out = {"seconds": None, "flops": None, "primary_loss": None, "mini_loss": None, "done": (pre / "DONE").exists()}
+    out = {"seconds": None, "flops": None, "primary_loss": None, "mini_loss": None, "device": None,
+           "done": (pre / "DONE").exists()}
     if (pre / "train.log").is_file():
-        found = VALID.findall((pre / "train.log").read_text(errors="replace"))
+        log = (pre / "train.log").read_text(errors="replace")
+        found = VALID.findall(log)
         if found:
             out["primary_loss"], out["mini_loss"] = map(float, found[-1])
+        gpu = GPU.search(log)
+        out["device"] = gpu.group(1) if gpu else "CPU"
     if out["done"]:
         from minimodel_fairseq import flops
         from minimodel_fairseq.compat import load_checkpoint
@@ -203,14 +209,15 @@ def markdown(summary, seeds, src, complete):
     names = [label(i, m) for i, m in series()]
     trained = [label(i, m) for i, m in series() if m in TRAINED]
     lines = ["" if complete else "**Partial**: not every budget, language and seed has finished yet.", "",
-             f"| budget (updates) | pretraining s | pretraining TFLOPs | {src} valid loss, full / mini (bits) "
-             f"| {src} accuracy (step 3) |", "|---|---|---|---|---|"]
+             f"| budget (updates) | pretrained on | pretraining s | pretraining TFLOPs "
+             f"| {src} valid loss, full / mini (bits) | {src} accuracy (step 3) |", "|---|---|---|---|---|---|"]
     for e in summary:
         b = e["body"]
         seconds = "" if b.get("seconds") is None else f"{b['seconds']:.0f}"
         tflops = "" if b.get("flops") is None else f"{b['flops'] / 1e12:.3g}"
         loss = "" if b.get("primary_loss") is None else f"{b['primary_loss']:.3f} / {b['mini_loss']:.3f}"
-        lines.append(f"| {e['budget']} | {seconds} | {tflops} | {loss} | {table.cell(e['english'])} |")
+        lines.append(f"| {e['budget']} | {b.get('device') or ''} | {seconds} | {tflops} | {loss} "
+                     f"| {table.cell(e['english'])} |")
     lines += ["", "| budget | language | majority | " + " | ".join(names) + " | transfers: "
               + " / ".join(trained) + " |", "|---" * (len(names) + 4) + "|"]
     for e in summary:

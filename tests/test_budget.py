@@ -39,6 +39,7 @@ def test_budget_curve_in_miniature(bible_data, tmp_path):
     (entry,) = result["summary"]
     # the budget's own pretraining, exactly that many updates; the random-init runs share it and its classifiers
     assert entry["body"]["done"] and entry["body"]["flops"] > 0 and entry["body"]["primary_loss"] > 0
+    assert entry["body"]["device"] == "CPU"
     log = (runs / "6" / "anchored" / "pretrain" / "minijoint" / "train.log").read_text()
     assert "num_updates 6" in log and "num_updates 7" not in log
     for shared in ("pretrain", "finetune"):
@@ -74,3 +75,21 @@ def test_budget_curve_in_miniature(bible_data, tmp_path):
     assert "was run with other settings (FT_UPDATES '4' there, '5' now)" in refused.stderr
     assert sorted(runs.rglob("*")) == before and not (runs / "12").exists()
     assert json.loads((out / "budget.json").read_text()) == result
+
+
+def test_body_names_the_gpu_a_budget_was_pretrained_on(tmp_path):
+    """Pretraining seconds compare only on one device: a body pretrained on a GPU says which (fairseq's log)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import budget as budget_module
+
+    pre = tmp_path / "pretrain" / "minijoint"
+    pre.mkdir(parents=True)
+    lines = ["2026-11-28 03:18:39 | INFO | fairseq.utils | rank   0: capabilities =  9.0  ; total memory = 139.801 GB ; "
+             "name = NVIDIA H200                             ",
+             "2026-11-28 03:23:55 | INFO | valid | epoch 004 | valid on 'valid' subset | loss 13.999 | "
+             "primary_loss 6.992 | mini_loss 7.007 | num_updates 4000"]
+    (pre / "train.log").write_text("\n".join(lines) + "\n")
+    body = budget_module.body(tmp_path)
+    assert body["device"] == "NVIDIA H200" and (body["primary_loss"], body["mini_loss"]) == (6.992, 7.007)
+    (pre / "train.log").write_text(lines[1] + "\n")
+    assert budget_module.body(tmp_path)["device"] == "CPU"
