@@ -15,10 +15,11 @@ MiniJoint model and its step-3 classifiers:
 Then examples/bible/label_free_langs.py measures every step-2 run without labels (verse
 retrieval, the big model's masked-LM loss). The report, OUT/budget.{md,json,png}, gives per
 budget the body (the device it was pretrained on, pretraining seconds and FLOPs, English valid
-loss, English accuracy of the step-3 classifiers), per budget and language the zero-shot accuracy of each method and init
-with the controls and whether it transfers (examples/bible/langs_table.py's rule: its lowest
-seed bound above the majority class and every control's highest bound), the label-free
-measures, and the first budget at which the random init transfers, if any.
+loss, English accuracy of the step-3 classifiers), per budget and language the zero-shot
+accuracy of each method and init with the controls and whether it transfers
+(examples/bible/langs_table.py's rule: its lowest seed bound above the majority class and every
+control's highest bound), the label-free measures, and the first budget at which the random
+init transfers, if any.
 
 Everything resumes: the recipes skip finished work (a killed pretraining continues from its
 checkpoint_last.pt; it saves every B/4 updates), and the label-free measures are cached.
@@ -145,16 +146,16 @@ def read_rows(runs):
 
 
 def body(runs):
-    """The pretrained model of one budget: seconds, FLOPs, and its last English validation losses."""
+    """The pretrained model of one budget: device, seconds, FLOPs, and its last English validation losses."""
     pre = Path(runs) / "pretrain" / "minijoint"
     out = {"seconds": None, "flops": None, "primary_loss": None, "mini_loss": None, "device": None,
            "done": (pre / "DONE").exists()}
     if (pre / "train.log").is_file():
-        log = (pre / "train.log").read_text(errors="replace")
-        found = VALID.findall(log)
+        text = (pre / "train.log").read_text(errors="replace")
+        found = VALID.findall(text)
         if found:
             out["primary_loss"], out["mini_loss"] = map(float, found[-1])
-        gpu = GPU.search(log)
+        gpu = GPU.search(text)
         out["device"] = gpu.group(1) if gpu else "CPU"
     if out["done"]:
         from minimodel_fairseq import flops
