@@ -29,7 +29,9 @@ method's final accuracy minus 1 point, and the ratios in FLOPs and in wall time;
 per update: FLOPs and seconds, and how much of the FLOP ratio the wall time realises;
 the label-free measures at the final checkpoint beside the final accuracy; the step-2
 checkpoint chosen without labels, by the lowest valid MLM loss of the step-2 model itself (as
-fairseq's best checkpoint would) and of the big model, against the last and the best one) and
+fairseq's best checkpoint would) and of the big model, against the last and the best one; each
+method against its baseline verse by verse, at the last and at the chosen checkpoints: the
+paired difference per seed and its bootstrap interval, examples/bible/paired.py's) and
 OUT/transfer.png (one column per language; against FLOPs, one line per method:
 accuracy, then retrieval and masked-LM loss). A difference smaller than the seeds'
 spread is reported as a tie.
@@ -57,11 +59,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "examples" / "bible"))
 import settings as recipe_settings  # noqa: E402  (the recipes' settings and method table)
+import paired  # noqa: E402  (per-verse paired differences and their bootstrap interval)
 import table  # noqa: E402  (mean and half range: how every table reports a spread)
 import minimodel_fairseq  # noqa: E402,F401
 from minimodel_fairseq import flops as flop_count, label_free, surgery  # noqa: E402
@@ -182,6 +187,54 @@ def checkpoint_choice(runs, key):
             "chosen_last": sum(i == len(r) - 1 for r, i in zip(runs, picked))}
 
 
+def correct_string(predictions):
+    """1 per test verse the swapped classifier gets right, else 0: what paired differences are made of."""
+    return "".join("1" if gold == guess else "0" for gold, guess in predictions)
+
+
+def paired_comparisons(points, summary, methods, seeds, reps=paired.REPS):
+    """Each trained method against its baseline, verse by verse and seed by seed (they share the step-3
+    classifier): baseline - method at the last checkpoints and at the ones chosen without labels, per
+    language and over the languages (examples/bible/paired.py's bootstrap). Languages where a seed's
+    points lack per-verse results (measured before they were kept) are left out."""
+    out = {}
+    for m in methods:
+        for at in ("last", "chosen"):
+            diffs, base, by = {}, None, None
+            for lang, row in summary.items():
+                r = row["methods"].get(m)
+                if m in CONTROLS or r is None or not r["baseline"] or r["baseline"] == m:
+                    continue
+                base = r["baseline"]
+                if at == "chosen":
+                    by = next((k for k in CHOICE if k in r.get("choice", {})
+                               and k in row["methods"][base].get("choice", {})), None)
+                    if by is None:
+                        continue
+                runs = [[points.get((lang, x, s)) for x in (base, m)] for s in seeds]
+                picked = [[c and (c[-1] if by is None else c[choose(c, by)]) for c in pair] for pair in runs]
+                if not all(p and "correct" in p for pair in picked for p in pair):
+                    continue
+                verses = [[np.frombuffer(p["correct"].encode(), np.uint8) - np.float64(ord("0")) for p in pair]
+                          for pair in picked]
+                diffs[lang] = np.stack([a - b for a, b in verses])
+            if diffs:
+                out.setdefault(m, {})[at] = {"baseline": base, "by": by, "languages": list(diffs),
+                                             "result": paired.summarise(diffs, reps)}
+    return out
+
+
+def paired_markdown(comparisons, seeds):
+    """One paired table per method and checkpoint (last, chosen without labels); no lines if unmeasured."""
+    lines = []
+    for m, ats in comparisons.items():
+        for at, c in ats.items():
+            where = "the last checkpoints" if at == "last" else f"the checkpoints chosen by {c['by']}"
+            lines += ["", f"Paired: {c['baseline']} - {m} at {where}:", "",
+                      paired.markdown(c["result"], c["baseline"], m, [str(s) for s in seeds])]
+    return lines
+
+
 def reach(curve, target):
     """The first point of a curve at or above the target accuracy, or None."""
     return next((p for p in curve if target is not None and p["accuracy"] >= target), None)
@@ -282,7 +335,7 @@ def summarise(points, langs, methods, seeds, majority, chance=None):
     return summary
 
 
-def markdown(summary, methods, english, minipost_cost, meta):
+def markdown(summary, methods, english, minipost_cost, meta, comparisons=None):
     mini = [m for m in methods if m in ("minijoint", "minipost")]
     lines = ["| language | majority | " + " | ".join(f"{m} final acc" for m in methods)
              + " | " + " | ".join(f"{m}: FLOPs ratio / wall ratio to target" for m in mini) + " |",
@@ -335,6 +388,7 @@ def markdown(summary, methods, english, minipost_cost, meta):
         lines.append(f"| {lang} | " + " | ".join(cells) + " |")
     lines += label_free_markdown(summary, methods, meta)
     lines += choice_markdown(summary, methods)
+    lines += paired_markdown(comparisons or {}, meta["seeds"])
     if not meta["complete"]:
         lines += ["", "**Partial**: not every language, method and seed has been measured yet; a cell "
                   "with fewer seeds says how many (rerun benchmarks/transfer.py to resume)."]
@@ -558,7 +612,7 @@ def main(argv=None):
                 continue
             result = score(classifier_state(METHODS[method].big_model, seed), state, data / lang / "cls")
             curve.append({"updates": updates, "flops": flops, "seconds": seconds,
-                          "accuracy": result["accuracy"]})
+                          "accuracy": result["accuracy"], "correct": correct_string(result["predictions"])})
             log(f"{lang} {method} seed {seed}: {updates} updates, {flops / 1e12:.2f} TFLOPs, "
                 f"{seconds:.0f} s -> accuracy {result['accuracy']:.4f}")
         return {"majority": result["majority"], "curve": curve}
@@ -624,6 +678,7 @@ def main(argv=None):
 
     langs = [lang for lang in args.langs if lang in majority]
     summary = summarise(points, langs, args.methods, args.seeds, majority, chance)
+    comparisons = paired_comparisons(points, summary, args.methods, args.seeds)
     pretrain_s = sum(float((runs / "pretrain" / m / "train_seconds").read_text() or 0)
                      for m in ("minijoint", "roberta") if (runs / "pretrain" / m / "train_seconds").exists())
     meta = {"seeds": args.seeds, "seconds": measured_s, "pretrain_seconds": pretrain_s,
@@ -634,9 +689,13 @@ def main(argv=None):
     english = {m: (*table.spread(v), len(v)) for m, v in english.items()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    # the per-verse results stay in RUNS/points: in the report they would be most of its size
     result = {"meta": meta, "english": english, "minipost_cost": minipost_cost, "summary": summary,
-              "points": [{"lang": k[0], "method": k[1], "seed": k[2], "curve": v} for k, v in points.items()]}
-    text = markdown(summary, args.methods, english, minipost_cost, meta)
+              "paired": comparisons,
+              "points": [{"lang": k[0], "method": k[1], "seed": k[2],
+                          "curve": [{k2: v2 for k2, v2 in p.items() if k2 != "correct"} for p in v]}
+                         for k, v in points.items()]}
+    text = markdown(summary, args.methods, english, minipost_cost, meta, comparisons)
     surgery.atomic_write(out / "transfer.json", lambda p: Path(p).write_text(json.dumps(result, indent=1)))
     surgery.atomic_write(out / "transfer.md", lambda p: Path(p).write_text(text))
     surgery.atomic_write(out / "transfer.png", lambda p: plot(summary, args.methods, p))

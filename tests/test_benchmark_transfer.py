@@ -3,9 +3,9 @@
 Checks the instrument, not the result: every method gets a curve whose FLOPs and
 seconds grow with the updates, the mini-model's updates cost fewer FLOPs than the
 full model's, every point has the label-free measures (label_free.py's own values),
-and the JSON, Markdown table and PNG plot are written; a rerun measures nothing
-again (a curve cached without label-free measures gets them alone), and
---report-only reports what is finished, marked partial.
+each method is paired with its baseline verse by verse, and the JSON, Markdown table and
+PNG plot are written; a rerun measures nothing again (a curve cached without label-free
+measures gets them alone), and --report-only reports what is finished, marked partial.
 """
 import json
 import os
@@ -77,6 +77,14 @@ def test_transfer_benchmark_miniature(bible_data, tmp_path):
     assert de["minijoint"]["choice"]["step2_mlm_loss"]["chosen_updates"] == [de["minijoint"]["curve"][best]["updates"]]
     assert set(de["minijoint"]["choice"]) == {"step2_mlm_loss", "mlm_loss"}
     assert "choice" not in de["random"] and "Step-2 checkpoint chosen without labels" in table
+    # baseline - method verse by verse: the per-verse results stay in RUNS/points, not in the report
+    kept = json.loads((tmp_path / "runs" / "points" / "de_full_seed1.json").read_text())["curve"][-1]
+    assert kept["correct"].count("1") / len(kept["correct"]) == pytest.approx(kept["accuracy"])
+    pair = result["paired"]["minijoint"]["last"]["result"]["de"]
+    assert pair["difference"] == pytest.approx(de["full"]["final_accuracy"] - de["minijoint"]["final_accuracy"])
+    assert result["paired"]["minipost"]["last"]["baseline"] == "full_roberta"
+    assert "correct" not in result["points"][0]["curve"][0]
+    assert "Paired: full - minijoint at the last checkpoints:" in table and "Paired: full_roberta - minipost" in table
 
     # a rerun resumes: everything is cached, nothing is trained or scored again, same summary; a curve
     # cached before the label-free measures existed (no _label_free file) gets them alone
@@ -199,3 +207,41 @@ def test_checkpoint_choice_by_the_label_free_loss():
     assert target["seconds_ratio"] == pytest.approx(2.0)
     lines = transfer.choice_markdown({"de": row}, ["full", "minijoint"])
     assert "| de | minijoint | full | step2_mlm_loss | 38.0 | 4.00x / 2.00x |" in lines
+
+
+def test_paired_comparison_verse_by_verse():
+    """full - minijoint is paired by seed and verse at the last checkpoints and at the ones chosen without
+    labels; its mean is the mean accuracy difference, a language lacking per-verse results is left out,
+    and the report's JSON curves do not carry them."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import transfer
+
+    def point(updates, correct, loss):
+        return {"updates": updates, "flops": updates * 1e12, "seconds": updates, "step2_mlm_loss": loss,
+                "mlm_loss": loss, "accuracy": correct.count("1") / len(correct), "correct": correct}
+
+    points = {}
+    for seed, full_last, mj_early, mj_last in ((1, "1100", "1111", "1000"), (2, "1110", "1011", "0100")):
+        points["de", "full", seed] = [point(5, "0000", 7.0), point(10, full_last, 6.0)]
+        points["de", "minijoint", seed] = [point(5, mj_early, 6.5), point(10, mj_last, 6.9)]  # chosen: the first
+        points["fr", "full", seed] = [{k: v for k, v in p.items() if k != "correct"} for p in points["de", "full", seed]]
+        points["fr", "minijoint", seed] = points["de", "minijoint", seed]
+        points["de", "copy_only", seed] = [point(0, "0101", 11.0)]
+    methods = ["full", "minijoint", "copy_only"]
+    summary = transfer.summarise(points, ["de", "fr"], methods, [1, 2], {"de": 0.25, "fr": 0.25})
+    result = transfer.paired_comparisons(points, summary, methods, [1, 2], reps=200)
+    assert list(result) == ["minijoint"]  # no comparison for a control or for the baseline itself
+    last, chosen = result["minijoint"]["last"], result["minijoint"]["chosen"]
+    assert last["languages"] == ["de"] and last["baseline"] == "full" and last["by"] is None
+    # last: full 2/4 and 3/4 right, minijoint 1/4 and 1/4 -> +0.25, +0.50 per seed
+    assert last["result"]["de"]["per_seed"] == pytest.approx([0.25, 0.5])
+    assert last["result"]["de"]["difference"] == pytest.approx(0.375) == last["result"]["all"]["difference"]
+    lo, hi = last["result"]["de"]["interval"]
+    assert -1 <= lo <= 0.375 <= hi <= 1
+    # chosen by the step-2 model's own loss: full's last (6.0), minijoint's first (6.5): 2/4 - 4/4, 3/4 - 3/4
+    assert chosen["by"] == "step2_mlm_loss" and chosen["result"]["de"]["per_seed"] == pytest.approx([-0.5, 0.0])
+    lines = transfer.paired_markdown(result, [1, 2])
+    assert "Paired: full - minijoint at the last checkpoints:" in lines
+    assert "Paired: full - minijoint at the checkpoints chosen by step2_mlm_loss:" in lines
+    assert "| de | +37.5 | +25.0 / +50.0 |" in "\n".join(lines)
+    assert transfer.paired_markdown({}, [1]) == []

@@ -67,10 +67,14 @@ def seeds_needed(n_seeds, width, target):
 
 def compare(runs, langs, seeds, a="full", b="minijoint", reps=REPS, width=0.03):
     """Per language and all together: mean difference a - b, per-seed differences, 95 % interval."""
+    return summarise({lang: differences(runs, lang, a, b, seeds) for lang in langs}, reps, width)
+
+
+def summarise(diffs, reps=REPS, width=0.03):
+    """compare()'s result from {language: [seeds x verses] differences} (every language the same seeds)."""
     rng = np.random.default_rng(0)
     out, boots = {}, []
-    for lang in langs:
-        diff = differences(runs, lang, a, b, seeds)
+    for lang, diff in diffs.items():
         boot = bootstrap_means(diff, reps, rng)
         boots.append(boot)
         lo, hi = interval(boot)
@@ -78,11 +82,12 @@ def compare(runs, langs, seeds, a="full", b="minijoint", reps=REPS, width=0.03):
                      "interval": [lo, hi], "verses": int(diff.shape[1])}
     pooled = np.mean(boots, axis=0)
     lo, hi = interval(pooled)
-    out["all"] = {"difference": float(np.mean([out[lang]["difference"] for lang in langs])),
-                  "interval": [lo, hi], "languages": len(langs)}
+    out["all"] = {"difference": float(np.mean([out[lang]["difference"] for lang in diffs])),
+                  "interval": [lo, hi], "languages": len(diffs)}
+    n_seeds = next(iter(diffs.values())).shape[0]
     for key in out:
         w = out[key]["interval"][1] - out[key]["interval"][0]
-        out[key]["seeds_needed"] = seeds_needed(len(seeds), w, width)
+        out[key]["seeds_needed"] = seeds_needed(n_seeds, w, width)
     return out
 
 
