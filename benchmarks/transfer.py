@@ -198,12 +198,12 @@ def paired_comparisons(points, summary, methods, seeds, reps=paired.REPS):
     language and over the languages (examples/bible/paired.py's bootstrap). Languages where a seed's
     points lack per-verse results (measured before they were kept) are left out."""
     out = {}
-    for m in methods:
+    for m in (m for m in methods if m not in CONTROLS):
         for at in ("last", "chosen"):
             diffs, base, by = {}, None, None
             for lang, row in summary.items():
                 r = row["methods"].get(m)
-                if m in CONTROLS or r is None or not r["baseline"] or r["baseline"] == m:
+                if r is None or r["baseline"] in (None, m):
                     continue
                 base = r["baseline"]
                 if at == "chosen":
@@ -215,8 +215,7 @@ def paired_comparisons(points, summary, methods, seeds, reps=paired.REPS):
                 picked = [[c and (c[-1] if by is None else c[choose(c, by)]) for c in pair] for pair in runs]
                 if not all(p and "correct" in p for pair in picked for p in pair):
                     continue
-                verses = [[np.frombuffer(p["correct"].encode(), np.uint8) - np.float64(ord("0")) for p in pair]
-                          for pair in picked]
+                verses = [[np.fromiter(map(int, p["correct"]), np.float64) for p in pair] for pair in picked]
                 diffs[lang] = np.stack([a - b for a, b in verses])
             if diffs:
                 out.setdefault(m, {})[at] = {"baseline": base, "by": by, "languages": list(diffs),
