@@ -30,7 +30,7 @@ per update: FLOPs and seconds, and how much of the FLOP ratio the wall time real
 the label-free measures at the final checkpoint beside the final accuracy; the step-2
 checkpoint chosen without labels, by the lowest valid MLM loss of the step-2 model itself (as
 fairseq's best checkpoint would) and of the big model, against the last and the best one; each
-method against its baseline verse by verse, at the last and at the chosen checkpoints: the
+method against its baseline verse by verse, at the last checkpoints and at those each loss chooses: the
 paired difference per seed and its bootstrap interval, examples/bible/paired.py's) and
 OUT/transfer.png (one column per language; against FLOPs, one line per method:
 accuracy, then retrieval and masked-LM loss). A difference smaller than the seeds'
@@ -194,23 +194,21 @@ def correct_string(predictions):
 
 def paired_comparisons(points, summary, methods, seeds, reps=paired.REPS):
     """Each trained method against its baseline, verse by verse and seed by seed (they share the step-3
-    classifier): baseline - method at the last checkpoints and at the ones chosen without labels, per
-    language and over the languages (examples/bible/paired.py's bootstrap). Languages where a seed's
+    classifier): baseline - method at the last checkpoints and at the ones each valid loss of CHOICE picks
+    (keyed "last" and by the loss), per language and over the languages (examples/bible/paired.py's bootstrap). Languages where a seed's
     points lack per-verse results (measured before they were kept) are left out."""
     out = {}
     for m in (m for m in methods if m not in CONTROLS):
-        for at in ("last", "chosen"):
-            diffs, base, by = {}, None, None
+        for at in ("last", *CHOICE):
+            diffs, base = {}, None
+            by = None if at == "last" else at
             for lang, row in summary.items():
                 r = row["methods"].get(m)
                 if r is None or r["baseline"] in (None, m):
                     continue
                 base = r["baseline"]
-                if at == "chosen":
-                    by = next((k for k in CHOICE if k in r.get("choice", {})
-                               and k in row["methods"][base].get("choice", {})), None)
-                    if by is None:
-                        continue
+                if by and not (by in r.get("choice", {}) and by in row["methods"][base].get("choice", {})):
+                    continue
                 runs = [[points.get((lang, x, s)) for x in (base, m)] for s in seeds]
                 picked = [[c and (c[-1] if by is None else c[choose(c, by)]) for c in pair] for pair in runs]
                 if not all(p and "correct" in p for pair in picked for p in pair):
@@ -224,7 +222,7 @@ def paired_comparisons(points, summary, methods, seeds, reps=paired.REPS):
 
 
 def paired_markdown(comparisons, seeds):
-    """One paired table per method and checkpoint (last, chosen without labels); no lines if unmeasured."""
+    """One paired table per method and checkpoint (last, chosen by each valid loss); no lines if unmeasured."""
     lines = []
     for m, ats in comparisons.items():
         for at, c in ats.items():

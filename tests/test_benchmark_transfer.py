@@ -231,7 +231,7 @@ def test_paired_comparison_verse_by_verse():
     summary = transfer.summarise(points, ["de", "fr"], methods, [1, 2], {"de": 0.25, "fr": 0.25})
     result = transfer.paired_comparisons(points, summary, methods, [1, 2], reps=200)
     assert list(result) == ["minijoint"]  # no comparison for a control or for the baseline itself
-    last, chosen = result["minijoint"]["last"], result["minijoint"]["chosen"]
+    last, chosen, big = (result["minijoint"][k] for k in ("last", "step2_mlm_loss", "mlm_loss"))
     assert last["languages"] == ["de"] and last["baseline"] == "full" and last["by"] is None
     # last: full 2/4 and 3/4 right, minijoint 1/4 and 1/4 -> +0.25, +0.50 per seed
     assert last["result"]["de"]["per_seed"] == pytest.approx([0.25, 0.5])
@@ -240,8 +240,11 @@ def test_paired_comparison_verse_by_verse():
     assert -1 <= lo <= 0.375 <= hi <= 1
     # chosen by the step-2 model's own loss: full's last (6.0), minijoint's first (6.5): 2/4 - 4/4, 3/4 - 3/4
     assert chosen["by"] == "step2_mlm_loss" and chosen["result"]["de"]["per_seed"] == pytest.approx([-0.5, 0.0])
+    # the big model's loss is the same here, so it picks the same checkpoints
+    assert big["by"] == "mlm_loss" and big["result"]["de"]["per_seed"] == pytest.approx([-0.5, 0.0])
     lines = transfer.paired_markdown(result, [1, 2])
     assert "Paired: full - minijoint at the last checkpoints:" in lines
     assert "Paired: full - minijoint at the checkpoints chosen by step2_mlm_loss:" in lines
+    assert "Paired: full - minijoint at the checkpoints chosen by mlm_loss:" in lines
     assert "| de | +37.5 | +25.0 / +50.0 |" in "\n".join(lines)
     assert transfer.paired_markdown({}, [1]) == []
