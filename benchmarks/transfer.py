@@ -195,8 +195,9 @@ def correct_string(predictions):
 def paired_comparisons(points, summary, methods, seeds, reps=paired.REPS):
     """Each trained method against its baseline, verse by verse and seed by seed (they share the step-3
     classifier): baseline - method at the last checkpoints and at the ones each valid loss of CHOICE picks
-    (keyed "last" and by the loss), per language and over the languages (examples/bible/paired.py's bootstrap). Languages where a seed's
-    points lack per-verse results (measured before they were kept) are left out."""
+    (keyed "last" and by the loss), per language and over the languages (examples/bible/paired.py's
+    bootstrap). Languages where a seed's points lack per-verse results (measured before they were kept)
+    are left out."""
     out = {}
     for m in (m for m in methods if m not in CONTROLS):
         for at in ("last", *CHOICE):
