@@ -7,7 +7,7 @@ registers the plugin's models, criterions and tasks with fairseq.
 import os
 
 from . import compat  # noqa: F401  (first: fixes checkpoint loading before anything loads one)
-from . import criterions, models, tasks  # noqa: F401  (register with fairseq)
+from . import criterions, encoders, models, tasks  # noqa: F401  (register with fairseq)
 
 USER_DIR = os.path.dirname(os.path.abspath(__file__))
 """The path to give ``--user-dir`` from any working directory."""

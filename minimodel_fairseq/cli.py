@@ -6,6 +6,7 @@
     minimodel evaluate --classifier TARGET.pt --data DATA/de/cls [--lang de] ...
     minimodel import-hf HF_DIR --out OUTDIR              Hugging Face masked LM -> fairseq checkpoint + dict
     minimodel export-hf CHECKPOINT --out OUTDIR [--spm M] [--dict D] [--label-dict L]   -> Hugging Face
+    minimodel export-mlm --big BIG.pt --embeddings STEP2.pt --out OUTDIR   adapted masked LM (fairseq + HF)
     minimodel retrieve --big BIG.pt --data DATA/de --embeddings STEP2.pt [--controls]   verse retrieval
     minimodel mlm-loss --data DATA/de/mlm --embeddings STEP2.pt [--big BIG.pt]          masked-LM loss
     minimodel best-checkpoint STEP2_RUN_DIR --data DATA/de [--measure mlm|retrieval]    step-2 choice
@@ -84,6 +85,14 @@ def _export_hf(args):
         print(f"note: {len(missing)} sentencepiece pieces are not in the dictionary ({' '.join(missing[:10])}"
               f"{' ...' if len(missing) > 10 else ''}): fairseq reads them as <unk>; the tokenizer gives them ids "
               f"{r['rows']}.. whose embedding is <unk>'s (docs/usage.md, Hugging Face import and export)")
+
+
+def _export_mlm(args):
+    from .adapted import export_mlm
+
+    r = export_mlm(args.big, args.embeddings, args.out, dict_path=args.dict, spm=args.spm, force=args.force)
+    print(f"wrote {args.out}: model.pt (the big model, {r['layers']} layers, big model {r['big_model']}, with "
+          f"{r['rows']} target-language embedding rows), dict.txt, {os.path.basename(args.out)}/hf ({r['class']})")
 
 
 def _evaluate(args):
@@ -192,6 +201,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--allow-other-model", action="store_true", help=ALLOW_OTHER_MODEL_HELP)
     p.set_defaults(func=_swap_embeddings)
+
+    p = sub.add_parser("export-mlm", help="the big model with step-2 embeddings: fairseq checkpoint + Hugging Face "
+                       "masked LM")
+    p.add_argument("--big", required=True, help="the big model the embeddings were learned for (step 1, import-hf)")
+    p.add_argument("--embeddings", required=True, help="step-2 checkpoint (over the full model or a mini-model)")
+    p.add_argument("--out", required=True, help="output directory: model.pt, dict.txt, sentencepiece.bpe.model, hf/")
+    p.add_argument("--dict", help="the target dict.txt (default: the step-2 data's)")
+    p.add_argument("--spm", help="the target sentencepiece model (default: the one step 2 recorded)")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=_export_mlm)
 
     p = sub.add_parser("evaluate", help="accuracy of classifiers, one row per language")
     p.add_argument("--classifier", required=True, action="append", help="classifier checkpoint (repeatable)")

@@ -462,6 +462,43 @@ def import_hf(src, out, force=False) -> dict:
     return _write_dir(out, force, write)
 
 
+class ImportedTokenizer:
+    """An imported model's own tokenizer speaking fairseq's ``dict.txt`` symbols (fairseq id == HF id).
+
+    ``import_dir`` is the ``--out`` of :func:`import_hf` (``tokenizer/`` and ``dict.txt``). Data
+    preparation encodes with it (:func:`encode_as_symbols`), and so does fairseq's hub through
+    the plugin's ``--bpe hf_tokenizer`` (``encoders/hf_tokenizer.py``).
+    """
+
+    def __init__(self, import_dir):
+        from fairseq.data import Dictionary
+        from transformers import AutoTokenizer
+
+        _quiet_transformers()
+        import_dir = Path(import_dir)
+        for need in (import_dir / "dict.txt", import_dir / "tokenizer"):
+            if not need.exists():
+                raise CheckpointError(f"{import_dir} lacks {need.name}: give the output directory of "
+                                      f"'minimodel import-hf' (dict.txt and tokenizer/)")
+        self.tok = AutoTokenizer.from_pretrained(str(import_dir / "tokenizer"))
+        self.dictionary = Dictionary.load(str(import_dir / "dict.txt"))
+        self.dictionary.add_symbol(MASK)
+
+    def encode(self, lines):
+        """Lines of text -> lines of dict symbols (no ``<s>``/``</s>``: fairseq adds them)."""
+        symbols = self.dictionary.symbols
+        return [" ".join(symbols[i] if i < len(symbols) else "<unk>" for i in ids)  # past it: export's <unk> aliases
+                for ids in self.tok(list(lines), add_special_tokens=False)["input_ids"]]
+
+    def decode(self, line):
+        """A line of dict symbols -> text, as the Hugging Face tokenizer decodes their ids."""
+        return self.tok.decode([self.dictionary.index(s) for s in line.split()])
+
+    def is_beginning_of_word(self, symbol):
+        token = self.tok.convert_ids_to_tokens(self.dictionary.index(symbol))
+        return isinstance(token, str) and token[:1] in ("▁", "Ġ")  # sentencepiece's ▁, byte BPE's Ġ
+
+
 def encode_as_symbols(import_dir, lines):
     """Lines of text -> lines of ``dict.txt`` symbols, split by an imported model's own tokenizer.
 
@@ -469,19 +506,7 @@ def encode_as_symbols(import_dir, lines):
     dict.txt, id for id, so ``fairseq-preprocess --srcdict import_dir/dict.txt`` gives the
     Hugging Face tokenizer's ids (without ``<s>``/``</s>``: fairseq adds them).
     """
-    from fairseq.data import Dictionary
-    from transformers import AutoTokenizer
-
-    _quiet_transformers()
-    import_dir = Path(import_dir)
-    tok = AutoTokenizer.from_pretrained(str(import_dir / "tokenizer"))
-    d = Dictionary.load(str(import_dir / "dict.txt"))
-    d.add_symbol(MASK)
-    out = []
-    for ids in tok(list(lines), add_special_tokens=False)["input_ids"]:
-        # ids past the dictionary are export-hf's aliases of <unk>
-        out.append(" ".join(d.symbols[i] if i < len(d) else "<unk>" for i in ids))
-    return out
+    return ImportedTokenizer(import_dir).encode(lines)
 
 
 # --------------------------------------------------------------------------- export: tokenizer

@@ -34,8 +34,16 @@ PRETRAIN_FLAGS=(--tokens-per-sample "$TOKENS" --batch-size "$PRETRAIN_BSZ"
   --keep-interval-updates 1 --max-epoch 1000 --seed 1)
 
 # the tokenizer flags for text in LANG: fairseq stores them in the checkpoint, so that
-# RobertaModel.from_pretrained encodes raw text without being told (absolute: from any directory)
-bpe_flags() { local d="$DATA"; [[ "$d" == /* ]] || d="$ROOT/$d"; BPE_FLAGS=(--bpe sentencepiece --sentencepiece-model "$d/$1/spm.model"); }
+# RobertaModel.from_pretrained encodes raw text without being told (absolute: from any directory).
+# SRC_HF_TOKENIZER (examples/hf/common.sh): SRC was encoded with an imported model's own tokenizer.
+bpe_flags() {
+  local d="$DATA"; [[ "$d" == /* ]] || d="$ROOT/$d"
+  if [ "$1" = "$SRC" ] && [ -n "${SRC_HF_TOKENIZER:-}" ]; then
+    BPE_FLAGS=(--bpe hf_tokenizer --hf-tokenizer "$SRC_HF_TOKENIZER")
+  else
+    BPE_FLAGS=(--bpe sentencepiece --sentencepiece-model "$d/$1/spm.model")
+  fi
+}
 
 # prepare_data LANG[,LANG...] [prepare.sh flags]: prepare.sh, quiet about languages that are ready
 # (not in a dry run)

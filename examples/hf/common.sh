@@ -22,6 +22,8 @@ export TARGET_DATA="${TARGET_DATA:-${DATA:-data/bible}}"  # exported before DATA
 export RUNS="$HF_RUNS/$hf_name" DATA="$HF_DATA/$hf_name"
 source examples/bible/common.sh
 IMPORT="$RUNS/import"   # model.pt, dict.txt, tokenizer/, import.json
+export SRC_HF_TOKENIZER="$ROOT/$IMPORT"  # SRC's checkpoints record --bpe hf_tokenizer (bpe_flags)
+[[ "$IMPORT" != /* ]] || SRC_HF_TOKENIZER="$IMPORT"
 need_import() { need "$IMPORT/import.json" "run examples/hf/1_import.sh HF_DIR $hf_name first"; need "$PLAIN" "run examples/hf/1_import.sh HF_DIR $hf_name first"; }
 hf_method() { case "$1" in full_roberta|minipost|random_roberta) ;; *) echo "METHOD '$1': the Hugging Face recipe's methods are full_roberta (the standard recipe over the imported model), minipost and random_roberta (control)" >&2; exit 2 ;; esac; }
 # accuracy_of RESULTS_TSV LANG METHOD SEED: the accuracy of the last matching row (columns by the header)

@@ -52,9 +52,18 @@ class SentencePredictionFrozenEmbeddingsTask(CheckedDataDir, DefaultArch, Record
             body = surgery.Body(self.cfg.body_checkpoint)
             body.configure(cfg)
             self._check_dictionary(body.state)
-            with open_dict(self.cfg):
+            with open_dict(self.cfg):  # the samples' length limit, never the model's position table
                 self.cfg.max_positions = min(self.cfg.max_positions, cfg.max_positions)
-        model = super().build_model(cfg, from_checkpoint)
+        if body is None and not from_checkpoint:
+            model = super().build_model(cfg, from_checkpoint)
+        else:
+            # fairseq's sentence_prediction copies the task's --max-positions into the model config,
+            # which would give a 514-position body (xlm-roberta-base) a 130-row table at TOKENS=128.
+            # The model keeps the body's (or the checkpoint's) shape; the task still truncates.
+            from fairseq import models
+
+            model = models.build_model(cfg, self, from_checkpoint)
+            model.register_classification_head(self.cfg.classification_head_name, num_classes=self.cfg.num_classes)
         if body is not None:
             body.load_into(model, new=[params.CLASSIFICATION_HEADS])
             self.big_model = body.big_model
