@@ -135,6 +135,18 @@ def test_progress_line_from_fairseq_log():
     assert f.line() == "step 1/4 pretraining MiniJoint: update 100/2000 (5 %), loss 19.90, 5m00s, about 1h49m left"
 
 
+def test_progress_line_from_the_heartbeat_and_without_new_lines():
+    """At real size fairseq's train lines are minutes apart: the plugin's heartbeat and the time go on."""
+    lines = LOG.splitlines(True)
+    f = progress.Follower("step 3/4", 100, start=0.0)
+    assert f.line(at=30.0) == "step 3/4: starting, 0m30s"
+    f.feed(lines[1], now=40.0)
+    beat = "2026-11-27 14:33:09 | INFO | minimodel_fairseq.tasks.heartbeat | progress: num_updates=30\n"
+    f.feed(beat, now=100.0)  # 5 updates in 60 s since the first logged one; the loss stays the last train line's
+    assert f.line() == "step 3/4: update 30/100 (30 %), loss 23.11, 1m40s, about 14m left"
+    assert f.line(at=160.0) == "step 3/4: update 30/100 (30 %), loss 23.11, 2m40s, about 13m left, last logged 1m00s ago"
+
+
 def test_progress_follows_a_growing_log(tmp_path):
     """The follower prints while the log grows and ends when the log says training is done."""
     log = tmp_path / "train.log"

@@ -21,5 +21,7 @@ fairseq_train "step 1b MiniPost" "$MINIPOST_UPDATES" "$out" "$DATA/$SRC/mlm" \
   --lr-scheduler polynomial_decay --warmup-updates $((MINIPOST_UPDATES / 10)) \
   --total-num-update "$MINIPOST_UPDATES" --max-update "$MINIPOST_UPDATES" --max-epoch 1000 \
   --validate-interval-updates "$MINIPOST_UPDATES" --seed 1 "${BPE_FLAGS[@]}" "$@"
+# step 2 reads checkpoint_last.pt (the settings' MINIPOST): its best-loss copy would be a second one
+[ ! -f "$out/checkpoint_last.pt" ] || rm -f "$out/checkpoint_best.pt"
 train_seconds "$out/train.log" > "$out/train_seconds"
 say "step 1b done: MiniPost mini-model $MINIPOST ($(cat "$out/train_seconds") s)"

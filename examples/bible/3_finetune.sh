@@ -19,5 +19,7 @@ fairseq_train "step 3/4 fine-tuning $model seed $seed" "$FT_UPDATES" "$out" "$DA
   --lr "$FT_LR" --lr-scheduler polynomial_decay --warmup-updates $((FT_UPDATES / 10)) \
   --total-num-update "$FT_UPDATES" --max-update "$FT_UPDATES" --max-epoch 1000 \
   --best-checkpoint-metric accuracy --maximize-best-checkpoint-metric --seed "$seed" "${BPE_FLAGS[@]}" "$@"
+# the recipes read checkpoint_best.pt only: the last one (1.8 GB with Adam's state at base size) goes
+[ ! -f "$out/checkpoint_best.pt" ] || rm -f "$out/checkpoint_last.pt"
 touch "$out/DONE"
 say "step 3/4 done: $model seed $seed: $out/checkpoint_best.pt"

@@ -6,7 +6,8 @@ common.sh's fairseq_train starts it next to each training run (the full log goes
 
     step 1/4 pretraining MiniJoint: update 500/2000 (25 %), loss 9.61, 5m12s, about 15m left
 
-A line after the first logged update (so the rate shows early), then one every --every seconds.
+A line after the first logged update (so the rate shows early), then one every --every seconds
+whether or not the log moved (the plugin's tasks log a heartbeat at least once a minute).
 The estimate is the rate between the first and the latest logged update (start-up excluded).
 It reads the log once a second and never touches the training process; it ends when the log
 says training is done, when it is killed, or when the process that started it is gone.
@@ -48,17 +49,25 @@ class Follower:
         done = False
         for line in text.splitlines():
             done |= DONE in line
-            if "train_inner" not in line and "| train |" not in line:
+            # fairseq's train lines, and the plugin's heartbeat (tasks/heartbeat.py: at least once a minute)
+            if "train_inner" not in line and "| train |" not in line and "progress: num_updates=" not in line:
                 continue
             m = UPDATE.search(line)
             if not m:
                 continue
             u, loss = int(m.group(1)), LOSS.search(line)
+            if loss is None and self.latest:  # a heartbeat: the loss of the last train line stays
+                loss = self.latest[2]
+            else:
+                loss = float(loss.group(1)) if loss else None
             self.first = self.first or (now, u)
-            self.latest = (now, u, float(loss.group(1)) if loss else None)
+            self.latest = (now, u, loss)
         return done
 
-    def line(self):
+    def line(self, at=None):
+        """The progress line; ``at``: the time now, when no update was logged since the latest."""
+        if self.latest is None:
+            return f"{self.label}: starting, {duration((at or time.time()) - self.start)}"
         now, u, loss = self.latest
         t0, u0 = self.first
         if u > u0:
@@ -68,9 +77,11 @@ class Follower:
         parts = [f"update {u}/{self.total} ({100 * u // max(self.total, 1)} %)"]
         if loss is not None:
             parts.append(f"loss {loss:.2f}")
-        parts.append(duration(now - self.start))
+        parts.append(duration((at or now) - self.start))
         if rate and u < self.total:
-            parts.append(left((self.total - u) / rate))
+            parts.append(left((self.total - u) / rate - ((at or now) - now)))
+        if at is not None and at - now >= 1:
+            parts.append(f"last logged {duration(at - now)} ago")
         return f"{self.label}: " + ", ".join(parts)
 
 
@@ -98,8 +109,12 @@ def main(argv=None):
         text, _, buffer = buffer.rpartition("\n")
         now = time.time()
         done = follower.feed(text, now)
-        if follower.latest and follower.latest[0] == now and (not printed or now - last >= args.every):
+        fresh = follower.latest is not None and follower.latest[0] == now
+        if fresh and (not printed or now - last >= args.every):
             print(follower.line(), flush=True)
+            printed, last = True, now
+        elif args.every > 0 and now - max(last, start) >= args.every:  # nothing logged: still a line
+            print(follower.line(at=now), flush=True)
             printed, last = True, now
         if done:
             return 0

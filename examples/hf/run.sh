@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole method from a Hugging Face directory, source language -> LANG, one seed: import (a),
 # data with the imported tokenizer (b), step 3 (c), step 2 by the standard recipe and by MiniPost
-# (d), swap and score (e), export of both LANG classifiers as Hugging Face directories (f).
+# (d), swap and score (e), export of both LANG classifiers and adapted masked LMs as Hugging Face
+# directories (f).
 # Prints the accuracies; finished steps are skipped on a rerun.
 #   examples/hf/run.sh HF_DIR LANG [SEED]            (HF_NAME=... names the run, default HF_DIR's base name)
 #   MINIPOST_K=4 MINIPOST_M=1 examples/hf/run.sh ~/models/xlm-roberta-base de     (docs/hf.md)
@@ -26,4 +27,5 @@ echo "Hugging Face recipe, $hf_dir ($name), seed $seed: genre accuracy on the te
 printf '  %-44s %s\n' "$SRC, in-language (step 3)" "$in_lang" \
   "$lang zero-shot, standard recipe (full_roberta)" "$(accuracy_of "$RUNS/results.tsv" "$lang" full_roberta "$seed")" \
   "$lang zero-shot, MiniPost (K=$MINIPOST_K, M=$MINIPOST_M)" "$(accuracy_of "$RUNS/results.tsv" "$lang" minipost "$seed")"
-echo "  exported: $RUNS/export/$lang/{full_roberta,minipost}/seed$seed ($(( $(date +%s) - start )) s)"
+echo "  exported: $RUNS/export/$lang/{full_roberta,minipost}/seed$seed (classifiers) and .../seed${seed}_mlm (masked LMs)" \
+  "($(( $(date +%s) - start )) s)"

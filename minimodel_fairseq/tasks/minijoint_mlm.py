@@ -9,6 +9,7 @@ from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
 from ..flops import LogsTrainingFlops
+from .heartbeat import LogsProgress
 from .data_checks import CheckedDataDir
 from .default_arch import DefaultArch
 
@@ -16,7 +17,7 @@ ARCHS = "--arch minijoint_roberta_small (or _base/_large, or your own minijoint_
 
 
 @register_task("minijoint_mlm", dataclass=MaskedLMConfig)
-class MiniJointMLMTask(CheckedDataDir, DefaultArch, LogsTrainingFlops, MaskedLMTask):
+class MiniJointMLMTask(CheckedDataDir, DefaultArch, LogsProgress, LogsTrainingFlops, MaskedLMTask):
     """Masked LM for ``minijoint_roberta`` models (use with ``--criterion minijoint_mlm``)."""
 
     arch_hint = ARCHS + " with --criterion minijoint_mlm"

@@ -11,6 +11,7 @@ from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
 from ..flops import LogsTrainingFlops
+from .heartbeat import LogsProgress
 from ..freezing import set_trainable
 from ..params import minipost_trainable  # noqa: F401  (also imported from here by callers)
 from .data_checks import CheckedDataDir
@@ -21,7 +22,7 @@ ARCH = "--arch minipost_roberta --source-checkpoint BIG.pt --mini-layers K --min
 
 
 @register_task("minipost_mlm", dataclass=MaskedLMConfig)
-class MiniPostMLMTask(CheckedDataDir, DefaultArch, RecordsBigModel, LogsTrainingFlops, MaskedLMTask):
+class MiniPostMLMTask(CheckedDataDir, DefaultArch, RecordsBigModel, LogsProgress, LogsTrainingFlops, MaskedLMTask):
     """Masked LM that trains only the new top of a ``minipost_roberta`` model."""
 
     arch_hint = ARCH

@@ -21,6 +21,7 @@ from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
 from .. import params, surgery
 from ..flops import LogsTrainingFlops
+from .heartbeat import LogsProgress
 from ..freezing import set_trainable
 from ..params import NEW_LANGUAGE_TRAINABLE  # noqa: F401  (also imported from here by callers)
 from .data_checks import CheckedDataDir
@@ -63,7 +64,7 @@ class NewLanguageMLMConfig(MaskedLMConfig):
 
 
 @register_task("new_language_mlm", dataclass=NewLanguageMLMConfig)
-class NewLanguageMLMTask(CheckedDataDir, DefaultArch, RecordsBigModel, LogsTrainingFlops, MaskedLMTask):
+class NewLanguageMLMTask(CheckedDataDir, DefaultArch, RecordsBigModel, LogsProgress, LogsTrainingFlops, MaskedLMTask):
     """Masked LM on target-language text; trains only the new embeddings and LM-head bias."""
 
     @classmethod

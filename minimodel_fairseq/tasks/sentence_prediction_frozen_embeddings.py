@@ -14,6 +14,7 @@ from omegaconf import open_dict
 
 from .. import params, surgery
 from ..flops import LogsTrainingFlops
+from .heartbeat import LogsProgress
 from ..freezing import set_trainable
 from .data_checks import CheckedDataDir
 from .default_arch import DefaultArch
@@ -31,7 +32,7 @@ class SentencePredictionFrozenEmbeddingsConfig(SentencePredictionConfig):
 
 
 @register_task("sentence_prediction_frozen_embeddings", dataclass=SentencePredictionFrozenEmbeddingsConfig)
-class SentencePredictionFrozenEmbeddingsTask(CheckedDataDir, DefaultArch, RecordsBigModel, LogsTrainingFlops,
+class SentencePredictionFrozenEmbeddingsTask(CheckedDataDir, DefaultArch, RecordsBigModel, LogsProgress, LogsTrainingFlops,
                                              SentencePredictionTask):
     """fairseq's sentence_prediction with the token embeddings (and tied LM head) frozen."""
 
