@@ -61,11 +61,12 @@ def _swap_embeddings(args):
 def _import_hf(args):
     from . import hf
 
-    r = hf.import_hf(args.dir, args.out, force=args.force)
+    r = hf.import_hf(args.dir, args.out, force=args.force, check=not args.no_check)
     f = r["fairseq"]
     print(f"wrote {args.out}: model.pt (roberta, {r['layout']}, {f['encoder_layers']} layers x "
           f"{f['encoder_embed_dim']}), dict.txt ({r['dict_symbols']} symbols, {r['placeholder_symbols']} "
           f"placeholders; {r['embedding_rows']} rows with <mask>), tokenizer/, import.json; from a {r['class']}")
+    _print_self_check(r["self_check"])
     if r.get("note"):
         print(f"note: {r['note']}")
 
@@ -74,10 +75,11 @@ def _export_hf(args):
     from . import hf
 
     r = hf.export_hf(args.checkpoint, args.out, spm=args.spm, dict_path=args.dict, label_dict=args.label_dict,
-                     tokenizer=args.tokenizer, force=args.force)
+                     tokenizer=args.tokenizer, force=args.force, check=not args.no_check)
     labels = f", labels {', '.join(r['labels'])}" if r["labels"] else ""
     print(f"wrote {args.out}: {r['class']} ({r['rows']} token rows{labels}), model.safetensors, tokenizer "
           f"({r['tokenizer']['construction']}; dictionary {r['dict']})")
+    _print_self_check(r["self_check"])
     for note in r["notes"]:
         print(f"note: {note}")
     missing = r["tokenizer"].get("sentencepiece_pieces_not_in_dict") or []
@@ -85,6 +87,14 @@ def _export_hf(args):
         print(f"note: {len(missing)} sentencepiece pieces are not in the dictionary ({' '.join(missing[:10])}"
               f"{' ...' if len(missing) > 10 else ''}): fairseq reads them as <unk>; the tokenizer gives them ids "
               f"{r['rows']}.. whose embedding is <unk>'s (docs/usage.md, Hugging Face import and export)")
+
+
+def _print_self_check(c):
+    if c.get("skipped"):
+        print(f"self-check: skipped ({c['skipped']})")
+    else:
+        print(f"self-check: {c['logits']} logits of the two models differ by at most {c['max_abs_diff']:.1e} on "
+              f"{c['inputs']} inputs (tolerance {c['tolerance']:g})")
 
 
 def _export_mlm(args):
@@ -174,6 +184,9 @@ def _label_free_options(p, what):
 # and must not also switch the provenance check off.
 ALLOW_OTHER_MODEL_HELP = ("accept step-2 embeddings learned over another big model than the classifier's "
                           "(refused by default: see docs/method.md, provenance); prints a warning")
+
+
+NO_CHECK_HELP = "skip the logit comparison (very large models)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -287,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", help="the Hugging Face model directory")
     p.add_argument("--out", required=True, help="output directory (must not exist)")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument("--no-check", action="store_true", help=NO_CHECK_HELP)
     p.set_defaults(func=_import_hf)
 
     p = sub.add_parser("export-hf",
@@ -305,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokenizer", help="copy this Hugging Face tokenizer directory instead of building one (e.g. "
                    "import-hf's OUTDIR/tokenizer); default: DATA/tokenizer when the data directory has one")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument("--no-check", action="store_true", help=NO_CHECK_HELP)
     p.set_defaults(func=_export_hf)
     return parser
 

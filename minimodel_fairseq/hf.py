@@ -112,6 +112,54 @@ def _folded_rows(positions, pad=1):
     return rows
 
 
+# --------------------------------------------------------------------------- self-check
+
+CHECK_TOL = 1e-4  # largest accepted |logit difference| between the two models of a conversion
+CHECK_LENGTHS = (16, 11, 6, 3)  # one short padded batch, <s> and </s> included: cheap at 250k rows
+
+
+def _check_inputs(rows, max_positions):
+    """The self-check's batch: random ids of the ``rows`` (no specials) between <s> and </s>, right-padded."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    lengths = [min(n, max_positions) for n in CHECK_LENGTHS]
+    ids = torch.full((len(lengths), max(lengths)), SPECIALS.index("<pad>"))
+    for i, n in enumerate(lengths):
+        ids[i, 0], ids[i, n - 1] = SPECIALS.index("<s>"), SPECIALS.index("</s>")
+        ids[i, 1:n - 1] = torch.randint(len(SPECIALS), rows - 1, (n - 2,), generator=g)
+    return ids
+
+
+def _self_check(fairseq_model, hf_model, rows, max_positions, classifier=False):
+    """Compare the two models' logits on :func:`_check_inputs`; refuse above :data:`CHECK_TOL`.
+
+    Masked LM: the logits over the fairseq dictionary's ``rows`` at non-padding positions
+    (export's alias rows after them are not fairseq's); classifier: the class logits.
+    """
+    import torch
+
+    ids = _check_inputs(rows, max_positions)
+    real = ids.ne(SPECIALS.index("<pad>"))
+    fairseq_model.eval(), hf_model.eval()
+    with torch.no_grad():
+        theirs = hf_model(input_ids=ids, attention_mask=real.long()).logits
+        if classifier:
+            ours = fairseq_model(ids, features_only=True, classification_head_name=HEAD)[0]
+        else:
+            ours, theirs = fairseq_model(ids)[0][real], theirs[..., :rows][real]
+    diff = (ours.float() - theirs.float()).abs().max().item()
+    what = "classification" if classifier else "masked-LM"
+    if not diff <= CHECK_TOL:  # NaN too
+        raise CheckpointError(f"self-check failed: the Hugging Face and fairseq models' {what} logits differ by up "
+                              f"to {diff:.2e} on {len(ids)} inputs (tolerance {CHECK_TOL:g}): a conversion bug, "
+                              f"please report it (--no-check skips the check)")
+    return {"max_abs_diff": diff, "inputs": len(ids), "logits": what, "tolerance": CHECK_TOL}
+
+
+SKIPPED = {"skipped": "--no-check"}  # the self-check entry of a conversion written without it
+
+
 # --------------------------------------------------------------------------- output directories
 
 def _check_out(out, force):
@@ -320,23 +368,31 @@ def _fairseq_args(data_dir, sizes, layout, dropout):
 
 
 def _build_fairseq(cfg, dictionary, weights):
-    """A fairseq RoBERTa from ``cfg`` with ``weights`` loaded strictly; returns its state dict."""
+    """A fairseq RoBERTa from ``cfg`` (and the classification heads ``weights`` hold) with ``weights`` loaded strictly."""
     import copy
     from types import SimpleNamespace
 
     from fairseq.models.roberta import RobertaModel
 
     model = RobertaModel.build_model(copy.deepcopy(cfg["model"]), SimpleNamespace(source_dictionary=dictionary))
-    missing, unexpected = model.load_state_dict(weights, strict=False)
+    for k in weights:
+        if k.startswith("classification_heads.") and k.endswith(".out_proj.weight"):
+            name = k.split(".")[1]
+            model.register_classification_head(name, num_classes=weights[k].shape[0],
+                                               inner_dim=weights[f"classification_heads.{name}.dense.weight"].shape[0])
+    missing, unexpected = model.load_state_dict(dict(weights), strict=False)  # (fairseq's upgrade edits the dict)
     state = model.state_dict()
     if missing or unexpected or set(state) != set(weights):  # a mapping bug, not a user error
         raise AssertionError(f"fairseq model does not match the mapped weights: missing {missing[:5]}, "
                              f"unexpected {unexpected[:5]}, differ {sorted(set(state) ^ set(weights))[:5]}")
-    return state
+    return model
 
 
-def import_hf(src, out, force=False) -> dict:
-    """Hugging Face masked LM directory ``src`` -> fairseq checkpoint directory ``out``; returns import.json."""
+def import_hf(src, out, force=False, check=True) -> dict:
+    """Hugging Face masked LM directory ``src`` -> fairseq checkpoint directory ``out``; returns import.json.
+
+    ``check``: compare the fairseq model's logits with transformers' own load of ``src`` first.
+    """
     import torch
     from fairseq.data import Dictionary
 
@@ -424,23 +480,44 @@ def import_hf(src, out, force=False) -> dict:
         "token_types_folded_into_positions": unfolded is not None, "layer_norm_eps": eps,
         "tokenizer": type(tok).__name__, "tokenizer_files": tok_files,
     }
-    note = {"made_by": "import-hf", "source": summary["source"], "hf_class": mlm_class, "hf_model_type": model_type,
-            "hf_type_vocab_size": config.get("type_vocab_size", 1)}
+    from . import surgery
+
+    origin = {"hf_class": mlm_class, "hf_model_type": model_type, "hf_type_vocab_size": config.get("type_vocab_size", 1)}
     if unfolded is not None:
-        note["hf_unfolded"] = unfolded  # the original tensors, so that export gives them back exactly
+        origin["hf_unfolded"] = unfolded  # the original tensors, so that export gives them back exactly
+    note = {"made_by": "import-hf", "source": summary["source"], surgery.HF_ORIGIN_KEY: origin}
+    if eps != LN_EPS:
+        summary["note"] = (f"layer_norm_eps {eps} in config.json; fairseq's LayerNorm uses {LN_EPS}: outputs "
+                           f"differ slightly (the self-check compares at {LN_EPS})")
+
+    dictionary = Dictionary()
+    for s in symbols:
+        dictionary.add_symbol(s)
+    dictionary.add_symbol(MASK)
+    fairseq_model = _build_fairseq(cfg, dictionary, weights)
+    summary["self_check"] = SKIPPED
+    if check:
+        import transformers
+
+        try:  # the reference: the source as transformers itself loads it
+            reference = getattr(transformers, mlm_class).from_pretrained(str(src), dtype=torch.float32,
+                                                                         layer_norm_eps=LN_EPS)
+        except Exception as e:
+            raise CheckpointError(f"transformers cannot load {src} for the self-check ({type(e).__name__}: "
+                                  f"{str(e)[:200]}); --no-check skips it") from None
+        summary["self_check"] = _self_check(fairseq_model, reference, rows, sizes["max_positions"])
+        del reference
 
     def write(tmp):
         lines = [f"{s} {0 if PLACEHOLDER.match(s) else 1}\n" for s in symbols]
         (tmp / "dict.txt").write_text("".join(lines), encoding="utf-8")
-        dictionary = Dictionary.load(str(tmp / "dict.txt"))
-        dictionary.add_symbol(MASK)
-        assert len(dictionary) == rows, (len(dictionary), rows)
-        state = {"args": None, "cfg": cfg, "model": _build_fairseq(cfg, dictionary, weights),
+        loaded = Dictionary.load(str(tmp / "dict.txt"))
+        loaded.add_symbol(MASK)
+        assert loaded.symbols == dictionary.symbols, (len(loaded), rows)
+        state = {"args": None, "cfg": cfg, "model": fairseq_model.state_dict(),
                  "optimizer_history": [{"criterion_name": "MaskedLmLoss", "optimizer_name": None,
                                         "lr_scheduler_state": {"best": None}, "num_updates": 0}],
                  "extra_state": {}, "last_optimizer_state": None, "minimodel": note}
-        from . import surgery
-
         summary["big_model"] = surgery.big_model_of(state)  # provenance: a big model of its own
         torch.save(state, tmp / "model.pt")
         (tmp / "tokenizer").mkdir()
@@ -456,9 +533,6 @@ def import_hf(src, out, force=False) -> dict:
         (tmp / "import.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
         return summary
 
-    if eps != LN_EPS:
-        summary["note"] = (f"layer_norm_eps {eps} in config.json; fairseq's LayerNorm uses {LN_EPS}: outputs "
-                           f"differ slightly")
     return _write_dir(out, force, write)
 
 
@@ -676,8 +750,12 @@ def _labels(state, label_dict, num_classes):
     return [d[i + d.nspecial] for i in range(num_classes)]
 
 
-def export_hf(checkpoint, out, spm=None, dict_path=None, label_dict=None, tokenizer=None, force=False) -> dict:
-    """fairseq RoBERTa checkpoint -> Hugging Face directory ``out``; returns what was written."""
+def export_hf(checkpoint, out, spm=None, dict_path=None, label_dict=None, tokenizer=None, force=False,
+              check=True) -> dict:
+    """fairseq RoBERTa checkpoint -> Hugging Face directory ``out``; returns what was written.
+
+    ``check``: compare the Hugging Face model's logits with the checkpoint's fairseq model first.
+    """
     import torch
     from fairseq.data import Dictionary
 
@@ -686,6 +764,7 @@ def export_hf(checkpoint, out, spm=None, dict_path=None, label_dict=None, tokeni
     out = _check_out(out, force)
     state = surgery.load_roberta_checkpoint(checkpoint)
     big = surgery.big_model_of(state)  # provenance: None where the checkpoint does not record it
+    origin = surgery.hf_origin(state) or {}  # the class it was imported as, for every derived checkpoint
     notes = []
     if any(k.startswith(surgery.MINI_HEAD) for k in state["model"]):
         note, k = state.get("minimodel"), _get(state["cfg"]["model"], "mini_layer", "K")
@@ -710,8 +789,7 @@ def export_hf(checkpoint, out, spm=None, dict_path=None, label_dict=None, tokeni
     is_classifier = HEAD in heads
     if set(heads) - {HEAD}:
         notes.append(f"classification heads not exported: {', '.join(sorted(set(heads) - {HEAD}))}")
-    hf_note = state.get("minimodel") or {}
-    family = next((f for f in FAMILIES.values() if f[0] == hf_note.get("hf_class") and f[3] == layout), None)
+    family = next((f for f in FAMILIES.values() if f[0] == origin.get("hf_class") and f[3] == layout), None)
     family = family or next(f for f in FAMILIES.values() if f[3] == layout)
     cls_name, base = family[1] if is_classifier else family[0], family[2]
 
@@ -769,9 +847,9 @@ def export_hf(checkpoint, out, spm=None, dict_path=None, label_dict=None, tokeni
             bias = hf_state["lm_head.bias"]
             hf_state["lm_head.bias"] = torch.cat([bias, torch.full((aliases,), ALIAS_BIAS, dtype=bias.dtype)])
     pos_name = f"{base}.embeddings.position_embeddings.weight"
-    unfolded = hf_note.get("hf_unfolded")
+    unfolded = origin.get("hf_unfolded")
     dim = model[surgery.TOKENS].shape[1]
-    type_rows = hf_note.get("hf_type_vocab_size", 1)
+    type_rows = origin.get("hf_type_vocab_size", 1)
     token_types = torch.zeros(type_rows, dim)
     if unfolded is not None:
         token_types = unfolded["token_type_embeddings"]
@@ -785,7 +863,7 @@ def export_hf(checkpoint, out, spm=None, dict_path=None, label_dict=None, tokeni
             folded[mask] -= token_types[0]
             hf_state[pos_name] = folded
     hf_state[f"{base}.embeddings.token_type_embeddings.weight"] = token_types
-    config = _hf_config(cls_name, args, model, layers, rows + max(aliases, 0), hf_note, labels)
+    config = _hf_config(cls_name, args, model, layers, rows + max(aliases, 0), origin, labels)
     config.minimodel_fairseq = {
         "exported_from": str(Path(checkpoint).resolve()), "dict": str(Path(dict_path).resolve()),
         "tokenizer": tok_facts.get("construction"), **({"big_model": big} if big else {}),
@@ -797,6 +875,11 @@ def export_hf(checkpoint, out, spm=None, dict_path=None, label_dict=None, tokeni
     assert not missing and not unexpected, (missing, unexpected)  # a mapping bug, not a user error
     if not is_classifier:
         assert hf_model.lm_head.decoder.weight.data_ptr() == hf_model.get_input_embeddings().weight.data_ptr()
+    self_check = SKIPPED
+    if check:
+        self_check = _self_check(_build_fairseq(state["cfg"], dictionary, model), hf_model, rows, max_positions,
+                                 classifier=is_classifier)
+    hf_model.config.minimodel_fairseq["self_check"] = self_check
 
     def write(tmp):
         hf_model.save_pretrained(str(tmp))
@@ -809,5 +892,5 @@ def export_hf(checkpoint, out, spm=None, dict_path=None, label_dict=None, tokeni
 
     _write_dir(out, force, write)
     return {"out": str(out), "class": cls_name, "rows": rows, "aliases": max(aliases, 0), "labels": labels,
-            "notes": notes,
+            "notes": notes, "self_check": self_check,
             "tokenizer": tok_facts, "dict": str(dict_path)}

@@ -4,6 +4,8 @@
   a RoBERTa-family encoder, with one clear message.
 - :func:`big_model_of`: the fingerprint of the big model a checkpoint belongs to
   (provenance: step-2 embeddings fit only the big model their body came from).
+- :func:`hf_origin`: the Hugging Face class a checkpoint's big model was imported from
+  (export-hf writes every descendant as that class).
 - :class:`Body`: THE way a task or model reads a body checkpoint and builds on it
   (steps 2 and 3, MiniPost).
 - :func:`to_roberta`: a plain ``roberta`` checkpoint from any RoBERTa-family one;
@@ -122,15 +124,34 @@ def fingerprint(state) -> str:
     return h.hexdigest()
 
 
+def _recorded(state, key):
+    """What a checkpoint records under ``key``: surgery's ``minimodel`` note, then a task's state; or None."""
+    note = state.get("minimodel") or {}
+    if note.get(key):
+        return note[key]
+    for task_state in (state.get("extra_state") or {}).values():
+        if isinstance(task_state, dict) and task_state.get(key):
+            return task_state[key]
+    return None
+
+
 def recorded_big_model(state):
     """The big-model fingerprint a checkpoint records (surgery's note, then a task's state), or None."""
+    return _recorded(state, BIG_MODEL_KEY)
+
+
+# The Hugging Face class a big model was imported from (import-hf) travels the same way, so
+# that export-hf writes every descendant as that class (an XLM-R stays XLM-R): hf_class,
+# hf_model_type, hf_type_vocab_size and hf_unfolded (the unfolded token-type rows).
+HF_ORIGIN_KEY = "minimodel_hf_origin"
+
+
+def hf_origin(state):
+    """The Hugging Face origin a checkpoint records (a dict of ``hf_*`` entries), or None."""
     note = state.get("minimodel") or {}
-    if note.get(BIG_MODEL_KEY):
-        return note[BIG_MODEL_KEY]
-    for task_state in (state.get("extra_state") or {}).values():
-        if isinstance(task_state, dict) and task_state.get(BIG_MODEL_KEY):
-            return task_state[BIG_MODEL_KEY]
-    return None
+    if note.get("hf_class") and not note.get(HF_ORIGIN_KEY):  # import-hf's note before it had the key
+        return {k: v for k, v in note.items() if k.startswith("hf_")}
+    return _recorded(state, HF_ORIGIN_KEY)
 
 
 def is_derived(state) -> bool:
@@ -237,7 +258,8 @@ def to_roberta(state: dict, layers: int = None, head: str = "primary", note: dic
         "optimizer_history": state.get("optimizer_history", []),
         "extra_state": state.get("extra_state"),
         "last_optimizer_state": None,
-        "minimodel": {"layers": layers, "head": head, BIG_MODEL_KEY: big_model_of(state), **(note or {})},
+        "minimodel": {"layers": layers, "head": head, BIG_MODEL_KEY: big_model_of(state),
+                      **({HF_ORIGIN_KEY: origin} if (origin := hf_origin(state)) else {}), **(note or {})},
     }
 
 
@@ -296,8 +318,8 @@ class Body:
         model = <build the model from model_cfg>
         body.load_into(model, fresh=..., new=...)    # its weights; anything else missing is an error
 
-    ``body.big_model`` is the fingerprint of the big model it belongs to (provenance),
-    which the task records in its checkpoints.
+    ``body.big_model`` is the fingerprint of the big model it belongs to (provenance) and
+    ``body.hf_origin`` its Hugging Face origin (or None), which the task records in its checkpoints.
     """
 
     def __init__(self, path):
@@ -305,12 +327,13 @@ class Body:
         self.checkpoint = load_roberta_checkpoint(path)
         self.depth = num_layers(self.checkpoint)
         self.state = None  # the plain-roberta body, once configure() has cut it
-        self.big_model = None
+        self.big_model = self.hf_origin = None
 
     def configure(self, model_cfg, layers=None):
         """Cut the body to its bottom ``layers`` (all by default) and give ``model_cfg`` its architecture."""
         self.state = to_roberta(self.checkpoint, layers=layers, note={"source": os.path.abspath(self.path)})
         self.big_model = self.state["minimodel"][BIG_MODEL_KEY]
+        self.hf_origin = self.state["minimodel"].get(HF_ORIGIN_KEY)
         apply_body_architecture(model_cfg, self.state, logger)
         return model_cfg
 
@@ -430,5 +453,6 @@ def swap_embeddings(classifier: dict, step2: dict, target_dict=None, allow_other
     with open_dict(cfg) if OmegaConf.is_config(cfg) else contextlib.nullcontext():
         cfg["bpe"] = copy.deepcopy((step2.get("cfg") or {}).get("bpe"))  # the target language's
     out["minimodel"] = {"made_by": "swap-embeddings", BIG_MODEL_KEY: classifier_fp,
-                        EMBEDDINGS_BIG_MODEL_KEY: embeddings_fp}
+                        EMBEDDINGS_BIG_MODEL_KEY: embeddings_fp,
+                        **({HF_ORIGIN_KEY: origin} if (origin := hf_origin(classifier)) else {})}
     return out

@@ -4,7 +4,9 @@ Hugging Face models are built from a config with random weights (every tensor pe
 LayerNorms, biases and token types are not at their init values); nothing is downloaded.
 The measured figures are printed (run with -s to see them).
 """
+import copy
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -124,6 +126,10 @@ def test_import_gives_the_same_masked_lm_logits(imported, bible_data, cls_name):
     diff = (ours - theirs)[real].abs().max().item()
     print(f"\nimport {cls_name}: max abs MLM logit difference {diff:.2e} over {int(real.sum())} positions")
     assert diff < TOL
+    check = info["self_check"]  # import-hf's own comparison, printed and recorded
+    assert check["inputs"] == 4 and check["max_abs_diff"] < TOL
+    assert (f"self-check: masked-LM logits of the two models differ by at most {check['max_abs_diff']:.1e} on 4 "
+            f"inputs (tolerance 0.0001)") in r["stdout"].splitlines()
     assert torch.equal(ours[real].argmax(-1), theirs[real].argmax(-1))
     # the tokenizer's text, written as dict.txt symbols, binarizes to the tokenizer's own ids
     symbols = hf.encode_as_symbols(r["out"], lines)
@@ -142,7 +148,10 @@ def test_round_trip_hf_fairseq_hf_gives_the_same_tensors(imported, tmp_path, cls
     from transformers import AutoConfig, AutoTokenizer
 
     r = imported[cls_name]
-    hf.export_hf(r["out"] / "model.pt", tmp_path / "back")
+    written = hf.export_hf(r["out"] / "model.pt", tmp_path / "back")
+    config = json.loads((tmp_path / "back" / "config.json").read_text())
+    assert config["minimodel_fairseq"]["self_check"] == written["self_check"]
+    assert written["self_check"]["max_abs_diff"] < TOL and written["self_check"]["logits"] == "masked-LM"
     original = {k: v for k, v in r["model"].state_dict().items() if not k.startswith("lm_head.decoder.")}
     back = load_file(str(tmp_path / "back" / "model.safetensors"))
     assert set(back) == set(original)
@@ -184,6 +193,60 @@ def test_imported_model_is_a_body_for_step_2_and_a_source_for_minipost(imported,
     assert frozen and all(torch.equal(mini[k], body[k]) for k in frozen)
     assert not torch.equal(mini["encoder.sentence_encoder.layers.1.fc1.weight"],
                            body["encoder.sentence_encoder.layers.1.fc1.weight"])
+
+    # both checkpoints fairseq wrote export as the imported class (the task state records it)
+    for ckpt, kw in ((tmp_path / "s2" / "checkpoint_last.pt", {}),
+                     (tmp_path / "minipost" / "checkpoint_last.pt", {"tokenizer": r["out"] / "tokenizer"})):
+        written = hf.export_hf(ckpt, tmp_path / f"hf_{ckpt.parent.name}", **kw)
+        assert_exported_as(tmp_path / f"hf_{ckpt.parent.name}", "XLMRobertaForMaskedLM")
+        assert written["self_check"]["max_abs_diff"] < TOL
+
+
+def assert_exported_as(out, cls_name):
+    config = json.loads((Path(out) / "config.json").read_text())
+    assert config["architectures"] == [cls_name] and config["model_type"] == "xlm-roberta", config["architectures"]
+
+
+def test_models_derived_from_an_import_export_as_its_class(imported, tmp_path):
+    """An XLM-R's mini-model (extract-mini's surgery) and a classifier over it with embeddings swapped in
+    come back as XLM-R classes (the origin travels in their notes), token-type rows included."""
+    r = imported["XLMRobertaForMaskedLM"]
+    big = surgery.load_roberta_checkpoint(r["out"] / "model.pt")
+    mini = surgery.to_roberta(big, layers=1, note={"made_by": "extract-mini"})
+    surgery.save_checkpoint(mini, tmp_path / "mini.pt")
+    hf.export_hf(tmp_path / "mini.pt", tmp_path / "hf_mini")
+    assert_exported_as(tmp_path / "hf_mini", "XLMRobertaForMaskedLM")
+
+    classifier = surgery.to_roberta(big)
+    g = torch.Generator().manual_seed(0)
+    for name, shape in (("dense.weight", (32, 32)), ("dense.bias", (32,)), ("out_proj.weight", (3, 32)),
+                        ("out_proj.bias", (3,))):
+        classifier["model"][f"classification_heads.{hf.HEAD}.{name}"] = torch.randn(*shape, generator=g) * 0.1
+    embeddings = copy.deepcopy(big)
+    embeddings["model"][surgery.TOKENS] = big["model"][surgery.TOKENS].flip(0).clone()
+    embeddings["minimodel"] = {surgery.BIG_MODEL_KEY: surgery.big_model_of(big)}  # as step 2 records it
+    surgery.save_checkpoint(surgery.swap_embeddings(classifier, embeddings), tmp_path / "swapped.pt")
+    labels = tmp_path / "labels.txt"
+    labels.write_text("a 1\nb 1\nc 1\n")
+    written = hf.export_hf(tmp_path / "swapped.pt", tmp_path / "hf_swapped", label_dict=labels)
+    assert_exported_as(tmp_path / "hf_swapped", "XLMRobertaForSequenceClassification")
+    assert written["self_check"]["logits"] == "classification" and written["self_check"]["max_abs_diff"] < TOL
+    from safetensors.torch import load_file
+
+    types = load_file(str(tmp_path / "hf_swapped" / "model.safetensors"))["roberta.embeddings.token_type_embeddings.weight"]
+    assert torch.equal(types, r["model"].roberta.embeddings.token_type_embeddings.weight.detach())
+
+
+def test_task_state_keeps_the_hf_origin_on_resume():
+    from minimodel_fairseq.tasks.provenance import RecordsBigModel
+
+    task = RecordsBigModel()
+    task.big_model, task.hf_origin = "f" * 64, {"hf_class": "XLMRobertaForMaskedLM", "hf_model_type": "xlm-roberta"}
+    saved = task.get_checkpoint_dict()
+    assert surgery.hf_origin({"extra_state": saved}) == task.hf_origin
+    resumed = RecordsBigModel()
+    resumed.set_checkpoint_dict(saved["RecordsBigModel"])
+    assert (resumed.big_model, resumed.hf_origin) == (task.big_model, task.hf_origin)
 
 
 # --------------------------------------------------------------------------- export
@@ -247,7 +310,11 @@ def test_export_classifier_same_ids_logits_predictions(classifiers, bible_data, 
 
     ckpt = classifiers[lang]
     out = tmp_path / "hf"
-    run_cli(["minimodel", "export-hf", str(ckpt), "--out", str(out)])  # spm, dict, labels found from the checkpoint
+    proc = run_cli(["minimodel", "export-hf", str(ckpt), "--out", str(out)])  # spm, dict, labels from the checkpoint
+    check = json.loads((out / "config.json").read_text())["minimodel_fairseq"]["self_check"]
+    assert check["logits"] == "classification" and check["max_abs_diff"] < TOL
+    assert f"self-check: classification logits of the two models differ by at most {check['max_abs_diff']:.1e}" \
+        in proc.stdout
     tok = AutoTokenizer.from_pretrained(str(out))
     model = AutoModelForSequenceClassification.from_pretrained(str(out)).eval()
     data = bible_data / lang
@@ -406,6 +473,43 @@ def test_bad_inputs_fail_clearly_and_write_nothing(bad_dirs, tiny_minijoint, bib
         assert (_snapshot(work), _snapshot(bad_dirs)) == before, name  # nothing written, nothing changed
     proc = run_cli(["minimodel", *cases["BERT"][0]], check=False)  # and once as the console command
     assert proc.returncode == 2 and proc.stderr.strip() == f"minimodel import-hf: error: {cases['BERT'][1]}"
+
+
+def _query_as_value(key_map):
+    """``hf._key_map`` with a mapping bug: layer 0's query and value weights exchanged (same shapes)."""
+    def wrong(*args, **kwargs):
+        swap = {"attention.self.query.weight": "attention.self.value.weight",
+                "attention.self.value.weight": "attention.self.query.weight"}
+        pairs = key_map(*args, **kwargs)
+        return [(fs, re.sub(r"(\.layer\.0\.)(attention\.self\.\w+\.weight)$",
+                            lambda m: m.group(1) + swap.get(m.group(2), m.group(2)), name)) for fs, name in pairs]
+    return wrong
+
+
+def test_a_wrong_conversion_is_refused_before_writing(imported, tmp_path, monkeypatch, capsys):
+    """The self-check catches a conversion bug (import and export each compare their two models):
+    one line, exit 2, nothing written; --no-check writes it anyway, without comparing."""
+    r = imported["XLMRobertaForMaskedLM"]
+    monkeypatch.setattr(hf, "_key_map", _query_as_value(hf._key_map))
+    cases = {"import-hf": ["import-hf", str(r["src"])], "export-hf": ["export-hf", str(r["out"] / "model.pt")]}
+    for command, args in cases.items():
+        out = tmp_path / command
+        with pytest.raises(SystemExit) as exit_:
+            cli.main([*args, "--out", str(out)])
+        lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+        assert exit_.value.code == 2 and len(lines) == 1, lines
+        assert re.fullmatch(
+            rf"minimodel {command}: error: self-check failed: the Hugging Face and fairseq models' masked-LM logits "
+            r"differ by up to \d\.\d\de[-+]\d\d on 4 inputs \(tolerance 0\.0001\): a conversion bug, please report "
+            r"it \(--no-check skips the check\)", lines[0]), lines[0]
+        assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # nor a temporary
+
+        assert cli.main([*args, "--out", str(out), "--no-check"]) == 0
+        assert "self-check: skipped (--no-check)" in capsys.readouterr().out.splitlines()
+        if command == "import-hf":
+            assert json.loads((out / "import.json").read_text())["self_check"] == hf.SKIPPED
+        else:
+            assert json.loads((out / "config.json").read_text())["minimodel_fairseq"]["self_check"] == hf.SKIPPED
 
 
 def test_force_replaces_an_existing_output(bad_dirs, hf_tokenizers, tmp_path):

@@ -81,7 +81,7 @@ class MiniPostRobertaModel(RobertaModel):
         model = super().build_model(args, task)
         source.load_into(model, new=[params.layer(i) for i in range(limit, k + m)])
         # provenance: the task saves it in every checkpoint (tasks/provenance.py)
-        task.big_model = source.big_model
+        task.big_model, task.hf_origin = source.big_model, source.hf_origin
         if args.mini_head_init == "random":
             head = model.encoder.lm_head  # RoBERTa's init; its output projection stays the tied embeddings
             init_bert_params(head.dense)

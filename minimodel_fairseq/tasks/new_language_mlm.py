@@ -87,7 +87,7 @@ class NewLanguageMLMTask(CheckedDataDir, DefaultArch, RecordsBigModel, LogsProgr
         if body is not None:
             body.load_into(model, fresh=params.NEW_LANGUAGE)
             self._init_embeddings(model, body.state)
-            self.big_model = body.big_model
+            self.big_model, self.hf_origin = body.big_model, body.hf_origin
         set_trainable(model, trainable=NEW_LANGUAGE_TRAINABLE, what="step 2 (new-language embeddings)")
         return model
 

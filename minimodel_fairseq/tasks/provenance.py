@@ -1,23 +1,25 @@
 """Every checkpoint a task writes records the big model it belongs to.
 
-The fingerprint (``surgery.big_model_of``) comes from the body the task reads
-(``surgery.Body``) or, for MiniPost, the source model. fairseq writes the training
+The fingerprint (``surgery.big_model_of``), and the Hugging Face origin of an imported
+model (``surgery.hf_origin``), come from the body the task reads (``surgery.Body``) or,
+for MiniPost, the source model. fairseq writes the training
 checkpoints itself; the task's checkpoint state (``get_checkpoint_dict``, which
 fairseq merges into the checkpoint's ``extra_state`` under the task's class name,
 and ``set_checkpoint_dict`` on resume) is the one place a task can add to them, the
 same mechanism ``flops.LogsTrainingFlops`` uses for its FLOPs count.
 """
-from ..surgery import BIG_MODEL_KEY
+from ..surgery import BIG_MODEL_KEY, HF_ORIGIN_KEY
 
 
 class RecordsBigModel:
-    """Task mixin: ``big_model`` (a fingerprint, set when the body is read) goes into every checkpoint.
+    """Task mixin: ``big_model`` (a fingerprint, set when the body is read) goes into every checkpoint,
+    and ``hf_origin`` (``surgery.hf_origin``: the Hugging Face class it was imported from) beside it.
 
     Cooperative, like ``flops.LogsTrainingFlops``: each adds its entry to what the
     classes after it in the bases return.
     """
 
-    big_model = None
+    big_model = hf_origin = None
 
     def get_checkpoint_dict(self):
         parent = getattr(super(), "get_checkpoint_dict", None)
@@ -25,6 +27,8 @@ class RecordsBigModel:
         if self.big_model:
             own = state.setdefault(type(self).__name__, {})
             own[BIG_MODEL_KEY] = self.big_model
+        if self.hf_origin:
+            state.setdefault(type(self).__name__, {})[HF_ORIGIN_KEY] = self.hf_origin
         return state
 
     def set_checkpoint_dict(self, state):
@@ -32,3 +36,4 @@ class RecordsBigModel:
         if parent:
             parent(state)
         self.big_model = state.get(BIG_MODEL_KEY) or self.big_model
+        self.hf_origin = state.get(HF_ORIGIN_KEY) or self.hf_origin
