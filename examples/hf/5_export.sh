@@ -13,7 +13,7 @@ if [ "$out/config.json" -nt "$classifier" ] && [ "${out}_mlm/hf/config.json" -nt
   say "export: $out and ${out}_mlm are up to date, skipped"; exit 0
 fi
 run_minimodel export-hf "$classifier" --out "$out" --force \
-  --spm "$DATA/$lang/spm.model" --dict "$DATA/$lang/cls/input0/dict.txt"
+  --spm "$DATA/$lang/spm.model" --dict "$DATA/$lang/mlm/dict.txt"
 [ "$DRY_RUN" = 1 ] || say "export done: $out (AutoTokenizer + AutoModelForSequenceClassification)"
 # the adapted masked LM: the big model (for minipost too, not the mini-model) with LANG's embeddings
 big=$(checkpoint_of "$(big_model_of "$method")") || exit 2
