@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 
 
-def evaluate_classifier(checkpoint, data, subset="test", batch_size=64, allow_other_model=False):
+def evaluate_classifier(checkpoint, data, subset="test", batch_size=64, allow_other_model=False, by_length=True):
     """Accuracy of ``checkpoint`` on ``data/{input0,label}/{subset}``.
 
     Returns a dict with ``accuracy``, ``n``, ``majority`` (the share of the
@@ -15,6 +15,8 @@ def evaluate_classifier(checkpoint, data, subset="test", batch_size=64, allow_ot
     on the same data can be compared example by example (paired statistics). A swapped classifier whose embeddings
     were learned over another big model than its body's (written with
     ``swap-embeddings --allow-other-model``) is refused unless ``allow_other_model``.
+    ``by_length``: batch the sentences in order of length (little padding: at base size a pass
+    takes a fraction of the file-order one); the predictions come back in the subset's order.
     """
     from fairseq import checkpoint_utils
     from fairseq.dataclass.utils import overwrite_args_by_name
@@ -52,17 +54,23 @@ def evaluate_classifier(checkpoint, data, subset="test", batch_size=64, allow_ot
     dataset = task.dataset(subset)
     head = task.cfg.classification_head_name
 
-    gold, predicted = [], []
-    with torch.no_grad():
-        for start in range(0, len(dataset), batch_size):
-            batch = dataset.collater([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
+    order = list(range(len(dataset)))
+    if by_length:  # stable: equal lengths keep the file's order
+        order.sort(key=dataset.num_tokens)
+    gold, predicted = [None] * len(order), [None] * len(order)
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            ids = order[start:start + batch_size]
+            batch = dataset.collater([dataset[i] for i in ids])
             logits, _ = model(**batch["net_input"], features_only=True, classification_head_name=head)
-            gold += batch["target"].view(-1).tolist()
-            predicted += logits.argmax(-1).tolist()
+            for i, g, p in zip(ids, batch["target"].view(-1).tolist(), logits.argmax(-1).tolist()):
+                gold[i], predicted[i] = g, p
 
-    majority_label = _train_majority(task)
-    majority = Counter(gold).get(majority_label, 0) / max(len(gold), 1)
     labels = task.label_dictionary
+    # a test set of one's own (data/own.py target-test) has no train split: its label dict.txt is the
+    # source task's, whose counts are the training labels'
+    majority_label = _train_majority(task) if (data / "label" / "train.idx").is_file() else _dict_majority(labels)
+    majority = Counter(gold).get(majority_label, 0) / max(len(gold), 1)
     name = lambda k: labels[k + labels.nspecial]  # noqa: E731  (targets index the labels after the specials)
     correct = sum(g == p for g, p in zip(gold, predicted))
     return {"accuracy": correct / max(len(gold), 1), "n": len(gold), "majority": majority,
@@ -74,3 +82,8 @@ def _train_majority(task):
     task.load_dataset("train")
     ds = task.dataset("train")
     return Counter(int(ds[i]["target"]) for i in range(len(ds))).most_common(1)[0][0]
+
+
+def _dict_majority(labels):
+    """Index (in the model's label space) of the label dictionary's most frequent label (the first of equals)."""
+    return max(range(labels.nspecial, len(labels)), key=lambda i: (labels.count[i], -i)) - labels.nspecial

@@ -95,7 +95,8 @@ def update_shape(sample, pad) -> UpdateShape:
     """
     src = sample["net_input"]["src_tokens"]
     target = sample.get("target")
-    masked = int(target.ne(pad).sum()) if target is not None and target.dim() == 2 else 0
+    # masked LM: targets as long as the tokens; sentence prediction: labels of shape (B,) or (B, 1)
+    masked = int(target.ne(pad).sum()) if target is not None and target.shape == src.shape else 0
     return UpdateShape(src.size(0), src.size(1), masked)
 
 

@@ -208,6 +208,39 @@ def test_swap_equals_classifier_on_target_embeddings_by_hand(pipeline, bible_dat
     assert [r[1] for r in lines[1:9]] == [labels[int(k) + labels.nspecial] for k in batch["target"].view(-1)]
 
 
+def test_step3_validates_in_batches_of_similar_length(bible_data):
+    """Step 3's valid split is ordered by length (less padding at base size); training stays shuffled."""
+    from fairseq import options, tasks
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+    argv = [str(bible_data / "en" / "cls"), "--user-dir", str(ROOT / "minimodel_fairseq"), "--task",
+            "sentence_prediction_frozen_embeddings", "--criterion", "sentence_prediction", "--arch", "roberta",
+            "--num-classes", "6", "--cpu"]
+    cfg = convert_namespace_to_omegaconf(options.parse_args_and_arch(options.get_training_parser(), input_args=argv))
+    task = tasks.setup_task(cfg.task)
+    for split in ("train", "valid"):
+        task.load_dataset(split)
+    valid, train = task.dataset("valid"), task.dataset("train")
+    order = valid.ordered_indices()
+    lengths = [valid.num_tokens(i) for i in order]
+    assert lengths == sorted(lengths) and sorted(order.tolist()) == list(range(len(valid)))
+    train_lengths = [train.num_tokens(i) for i in train.ordered_indices()]
+    assert train_lengths != sorted(train_lengths)
+
+
+def test_scoring_by_length_gives_the_predictions_of_file_order(pipeline, bible_data):
+    """evaluate batches sentences by length (less padding); predictions come back in the file's order,
+    the same as file-order batches and as one sentence at a time."""
+    from minimodel_fairseq.evaluate import evaluate_classifier
+
+    ckpt, data = pipeline["step3"], bible_data / "en" / "cls"
+    fast = evaluate_classifier(ckpt, data, batch_size=16)
+    assert fast == evaluate_classifier(ckpt, data, batch_size=16, by_length=False)
+    assert fast["predictions"] == evaluate_classifier(ckpt, data, batch_size=1, by_length=False)["predictions"]
+    gold = [line.split()[0] for line in (bible_data / "en" / "raw" / "cls.test.label").read_text().splitlines()]
+    assert [g for g, _ in fast["predictions"]] == gold and len(set(p for _, p in fast["predictions"])) >= 1
+
+
 def test_swap_refuses_bad_input(pipeline, bible_data, tmp_path, tiny_minijoint):
     out = tmp_path / "out.pt"
     # a step-2 checkpoint of another width: mismatched dimension

@@ -115,3 +115,17 @@ def test_training_log_shows_cumulative_flops(bible_data, tiny_minijoint, tmp_pat
     resumed = train(tiny_minijoint, tmp_path / "full", 6)  # continues from checkpoint_last (4 updates)
     more = [float(r["tflops"]) for r in resumed if "tflops" in r]
     assert more[0] > steps[-1] and len(more) == 2
+
+
+@pytest.mark.parametrize("labels_shape", [(3,), (3, 1)])
+def test_update_shape_counts_masked_positions_only_for_masked_lm(labels_shape):
+    """Masked-LM targets (one per token, pad where unmasked) count their masked positions; sentence
+    labels, whether (B,) or (B, 1), are no LM-head positions at all."""
+    from minimodel_fairseq.flops import update_shape
+
+    tokens = torch.full((3, 7), 5)
+    mlm_target = torch.full((3, 7), 1)
+    mlm_target[0, 2] = mlm_target[2, 4] = 9
+    assert update_shape({"net_input": {"src_tokens": tokens}, "target": mlm_target}, pad=1) == UpdateShape(3, 7, 2)
+    labels = torch.tensor([0, 2, 3]).view(labels_shape)
+    assert update_shape({"net_input": {"src_tokens": tokens}, "target": labels}, pad=1) == UpdateShape(3, 7, 0)

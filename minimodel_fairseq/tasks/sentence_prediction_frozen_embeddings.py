@@ -71,6 +71,19 @@ class SentencePredictionFrozenEmbeddingsTask(CheckedDataDir, DefaultArch, Record
         set_trainable(model, frozen=params.FINETUNE_FROZEN, what="step 3 (fine-tuning, embeddings frozen)")
         return model
 
+    def load_dataset(self, split, combine=False, **kwargs):
+        super().load_dataset(split, combine=combine, **kwargs)
+        if not split.startswith("train"):
+            # validation batches of similar lengths: fairseq's sentence_prediction orders every split at
+            # random, and the padding that leaves costs a base-size model about half its validation time;
+            # loss and accuracy are sums over the split, so the order does not change them
+            from fairseq.data import SortDataset
+
+            dataset = self.datasets[split]
+            sizes = [dataset.num_tokens(i) for i in range(len(dataset))]
+            self.datasets[split] = SortDataset(dataset, sort_order=[sizes])
+        return self.datasets[split]
+
     def _check_dictionary(self, body):
         rows = body["model"][params.TOKENS].size(0)
         trained_with = surgery.training_dictionary(body)
