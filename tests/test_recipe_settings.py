@@ -147,6 +147,19 @@ def test_progress_line_from_the_heartbeat_and_without_new_lines():
     assert f.line(at=160.0) == "step 3/4: update 30/100 (30 %), loss 23.11, 2m40s, about 13m left, last logged 1m00s ago"
 
 
+def test_progress_line_says_validating_until_the_valid_line():
+    """The final validation of a base-size model takes minutes: the line says so, at the last update."""
+    lines = LOG.splitlines(True)
+    f = progress.Follower("step 3/4", 4, start=0.0)
+    f.feed(lines[1].replace("num_updates=25", "num_updates=3"), now=40.0)
+    f.feed("2026-11-27 14:33:09 | INFO | fairseq_cli.train | Stopping training due to num_updates: 4 >= max_update: 4\n"
+           "2026-11-27 14:33:09 | INFO | fairseq_cli.train | begin validation on \"valid\" subset\n", now=50.0)
+    assert f.line(at=170.0) == "step 3/4: update 4/4 (100 %), loss 23.11, 2m50s, validating, last logged 2m00s ago"
+    f.feed("2026-11-27 14:43:09 | INFO | valid | epoch 001 | valid on 'valid' subset | loss 3.0 | num_updates 4\n",
+           now=600.0)
+    assert f.line(at=600.0) == "step 3/4: update 4/4 (100 %), loss 23.11, 10m00s, last logged 9m10s ago"
+
+
 def test_progress_follows_a_growing_log(tmp_path):
     """The follower prints while the log grows and ends when the log says training is done."""
     log = tmp_path / "train.log"

@@ -19,6 +19,8 @@ import sys
 import time
 
 UPDATE = re.compile(r"\bnum_updates[= ](\d+)")
+STOPPED = re.compile(r"Stopping training due to num_updates: (\d+)")  # the last update, before the final validation
+VALIDATING, VALIDATED = "begin validation on", "| valid |"
 LOSS = re.compile(r"\bloss[= ]([0-9.]+)")
 DONE = "done training in"
 
@@ -43,12 +45,19 @@ class Follower:
         self.label, self.total, self.start = label, total, start
         self.first = None   # (time, update) of the first update logged
         self.latest = None  # (time, update, loss)
+        self.validating = False  # between fairseq's "begin validation" and its valid line (minutes at base size)
 
     def feed(self, text, now):
         """Read log lines; True when the log says training is done."""
         done = False
         for line in text.splitlines():
             done |= DONE in line
+            if VALIDATING in line or VALIDATED in line:
+                self.validating = VALIDATING in line
+            stopped = STOPPED.search(line)
+            if stopped and self.latest:
+                self.latest = (now, int(stopped.group(1)), self.latest[2])
+                continue
             # fairseq's train lines, and the plugin's heartbeat (tasks/heartbeat.py: at least once a minute)
             if "train_inner" not in line and "| train |" not in line and "progress: num_updates=" not in line:
                 continue
@@ -80,6 +89,8 @@ class Follower:
         parts.append(duration((at or now) - self.start))
         if rate and u < self.total:
             parts.append(left((self.total - u) / rate - ((at or now) - now)))
+        if self.validating:
+            parts.append("validating")
         if at is not None and at - now >= 1:
             parts.append(f"last logged {duration(at - now)} ago")
         return f"{self.label}: " + ", ".join(parts)
