@@ -11,6 +11,26 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # reading it means setting it: put it straight back
+    os.umask(mask)
+    return mask
+
+
+def give_usual_mode(path) -> None:
+    """Give a file from mkstemp (0600) or a folder from mkdtemp (0700) the mode an ordinary write
+    would have (0666 / 0777 less the umask: 0644 / 0755 under umask 022), so others can read it."""
+    os.chmod(path, (0o777 if os.path.isdir(path) else 0o666) & ~_umask())
+
+
+def temporary_dir(beside, suffix) -> Path:
+    """A fresh hidden folder next to ``beside`` (the same filesystem, so it renames onto it), of the usual mode."""
+    beside = Path(beside)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{beside.name}.", suffix=suffix, dir=beside.parent))
+    give_usual_mode(tmp)
+    return tmp
+
+
 class CheckpointError(ValueError):
     """A checkpoint (or dictionary, or output path) that cannot be used as asked; the message says what to do."""
 
@@ -19,7 +39,8 @@ def atomic_write(path, write) -> Path:
     """``write(tmp)`` to a temporary file beside ``path``, then rename it onto ``path``.
 
     The temporary file is removed if ``write`` fails, so a kill or an error leaves
-    either the old file or the new one, never a mix.
+    either the old file or the new one, never a mix. The file gets the mode a plain
+    ``open(path, "w")`` would give it (0644 under umask 022), not mkstemp's 0600.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -27,6 +48,7 @@ def atomic_write(path, write) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        give_usual_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

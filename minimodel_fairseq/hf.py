@@ -35,6 +35,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from .files import temporary_dir
 from .surgery import CheckpointError
 
 SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")  # fairseq's Dictionary: ids 0..3
@@ -177,7 +178,7 @@ def _write_dir(out, force, write):
     """
     out = _check_out(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    tmp = temporary_dir(out, ".tmp")  # 0755 under umask 022, as a plain mkdir
     try:
         result = write(tmp)
         old = None
