@@ -35,6 +35,10 @@ def evaluate_classifier(checkpoint, data, subset="test", batch_size=64, allow_ot
     for sub in ("input0/dict.txt", "label/dict.txt"):
         if not (data / sub).is_file():
             raise CheckpointError(f"{data} is not a classification data dir: {data / sub} is missing")
+    splits = sorted(f.name[:-4] for f in (data / "input0").glob("*.idx"))
+    if subset not in splits:
+        raise CheckpointError(f"{data} has no split {subset!r} (it has: {', '.join(splits) or 'none'}): "
+                              f"give --subset one of those")
     state = load_roberta_checkpoint(checkpoint)  # one clear error for a bad file
     note = state.get("minimodel") or {}
     if note.get("made_by") == "swap-embeddings":  # its body and its embeddings must share a big model

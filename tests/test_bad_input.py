@@ -93,6 +93,10 @@ def _cases(bible_data, tiny_minijoint, transformer_lm, f):
         "evaluate on a data dir without label/dict.txt": (
             ["minimodel", "evaluate", "--classifier", str(tiny_minijoint), "--data", str(f / "cls_no_label")],
             f"{f / 'cls_no_label'} is not a classification data dir: {f / 'cls_no_label' / 'label' / 'dict.txt'} is missing"),
+        "evaluate on a split the data dir does not have": (
+            ["minimodel", "evaluate", "--classifier", str(tiny_minijoint), "--data", str(bible_data / "en" / "cls"),
+             "--subset", "tset"],
+            f"{bible_data / 'en' / 'cls'} has no split 'tset' (it has: test, train, valid): give --subset one of those"),
         "MiniJoint pretraining without --arch": (
             ["fairseq-train", str(bible_data / "en" / "mlm"), "--user-dir", USER_DIR, "--task", "minijoint_mlm",
              "--criterion", "minijoint_mlm", "--mini-layer", "2", *TINY_TRAIN, "--save-dir", str(save)],
