@@ -19,6 +19,7 @@ A bad value stops here with one message that names the variable (SettingError).
 """
 import argparse
 import csv
+import math
 import os
 import shlex
 import sys
@@ -178,23 +179,26 @@ def resolve(env=None):
         if value == "":
             value = {"$ADAPT_UPDATES": out.get("ADAPT_UPDATES"), "$nproc": _threads()}.get(s.default, s.default)
         out[s.name] = _check(s, value)
-    if out["PRECISION"] == "auto":
-        out["PRECISION"] = auto_precision()
     for name in out["METHODS"].split():
         method(name, "METHODS")
+    if out["PRECISION"] == "auto":  # last: its note on stderr only when every setting is good
+        out["PRECISION"] = auto_precision()
     return out
 
 
 def _check(s, value):
     value = value.strip() if s.kind != "str" else value
     if s.kind == "int":
-        if not value.isdigit() or int(value) < 1:
+        # ASCII digits only: str.isdigit() is true of '²' and '٣', which int() refuses or reads otherwise
+        if not (value.isascii() and value.isdigit()) or int(value) < 1:
             raise SettingError(f"{s.name} must be a whole number of at least 1, got {value!r}")
     elif s.kind == "float":
         try:
-            float(value)
+            number = float(value)
         except ValueError:
             raise SettingError(f"{s.name} must be a number (e.g. {s.default}), got {value!r}") from None
+        if not math.isfinite(number):  # float() reads 'nan' and 'inf'; fairseq would fail much later
+            raise SettingError(f"{s.name} must be a finite number (e.g. {s.default}), got {value!r}")
     elif s.kind == "choice" and value not in s.choices:
         raise SettingError(f"{s.name} must be one of {', '.join(s.choices)}, got {value!r}")
     elif s.kind == "words" and not value.split():
