@@ -20,7 +20,8 @@ fairseq_train "step 1b MiniPost" "$MINIPOST_UPDATES" "$out" "$DATA/$SRC/mlm" \
   --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 0 --lr "$PRETRAIN_LR" \
   --lr-scheduler polynomial_decay --warmup-updates $((MINIPOST_UPDATES / 10)) \
   --total-num-update "$MINIPOST_UPDATES" --max-update "$MINIPOST_UPDATES" --max-epoch 1000 \
-  --validate-interval-updates "$MINIPOST_UPDATES" --seed 1 "${BPE_FLAGS[@]}" "$@"
+  --validate-interval-updates "$MINIPOST_UPDATES" --max-valid-steps "$MINIPOST_VALID_STEPS" --seed 1 \
+  "${BPE_FLAGS[@]}" "$@"
 # step 2 reads checkpoint_last.pt (the settings' MINIPOST): its best-loss copy would be a second one
 [ ! -f "$out/checkpoint_last.pt" ] || rm -f "$out/checkpoint_best.pt"
 train_seconds "$out/train.log" > "$out/train_seconds"

@@ -94,6 +94,8 @@ SETTINGS = [
     Setting("MINIPOST_K", "2", "MiniPost: layers kept from the plain RoBERTa", "int"),
     Setting("MINIPOST_M", "1", "MiniPost: new layers on top (copies of layers K+1..K+M)", "int"),
     Setting("MINIPOST_UPDATES", "200", "MiniPost training updates", "int"),
+    Setting("MINIPOST_VALID_STEPS", "20", "step-1b validation batches (--max-valid-steps): the loss is only "
+            "reported, and a whole valid split costs tens of minutes at base size", "int", affects_results=False),
     Setting("MINIPOST_HEAD_INIT", "copy", "MiniPost's LM head: copy (the big model's) or random (a new one)",
             "choice", ("copy", "random")),
     # step 2: new-language embeddings
