@@ -178,3 +178,27 @@ def test_progress_follows_a_growing_log(tmp_path):
     assert proc.returncode == 0
     assert [line.split(",")[0] for line in out.splitlines()] == [
         "x: update 25/100 (25 %)", "x: update 50/100 (50 %)", "x: update 100/100 (100 %)"]
+
+
+def test_step4_skips_scoring_again_what_it_scored_from_the_same_files(tmp_path):
+    """A rerun does not score again (minutes at base size) when the predictions are newer than the
+    classifier, the step-2 checkpoint, the swapped classifier and the test data and results.tsv has the row;
+    a newer step-2 checkpoint scores again."""
+    runs, data = tmp_path / "runs", tmp_path / "data"
+    files = [runs / "finetune" / "minijoint" / "seed1" / "checkpoint_best.pt", runs / "adapt" / "de" / "full" / "seed1" /
+             "checkpoint_last.pt", data / "de" / "cls" / "input0" / "test.bin", runs / "transfer" / "de" / "full" / "seed1.pt",
+             runs / "transfer" / "de" / "full" / "seed1.predictions.tsv"]
+    for i, f in enumerate(files):  # not checkpoints: the recipe must not read them when it skips
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text("x")
+        os.utime(f, (1000 + i, 1000 + i))
+    (runs / "results.tsv").write_text("\t".join(settings.RESULTS_COLUMNS) + "\nde\tfull\t1\t0.5\t10\t0.3\tNA\n")
+    env = {**CLEAN, "RUNS": str(runs), "DATA": str(data), "PRECISION": "fp32"}
+    run = lambda: subprocess.run(["bash", "examples/bible/4_transfer.sh", "de", "full", "1"], cwd=ROOT,  # noqa: E731
+                                 capture_output=True, text=True, env=env)
+    proc = run()
+    assert proc.returncode == 0 and proc.stdout.splitlines()[-1].endswith(
+        f"step 4/4 de full seed 1: scored already ({files[-1]}), skipped"), proc.stdout + proc.stderr
+    os.utime(files[1], (2000, 2000))  # a newer step 2: swapped and scored again (here: refused, not a checkpoint)
+    proc = run()
+    assert proc.returncode != 0 and "scored already" not in proc.stdout

@@ -13,6 +13,12 @@ out="$RUNS/transfer/$lang/$method/seed$seed.pt"
 swap=(swap-embeddings --classifier "$classifier" --embeddings "$adapt/checkpoint_last.pt" --out "$out" --force)
 evaluate=(evaluate --classifier "$out" --data "$DATA/$lang/cls" --lang "$lang" --predictions "${out%.pt}.predictions.tsv")
 if [ "$DRY_RUN" = 1 ]; then run_minimodel "${swap[@]}"; run_minimodel "${evaluate[@]}"; exit 0; fi
+# scored already from these very files (a rerun): at base size a scoring pass takes minutes
+preds="${out%.pt}.predictions.tsv"
+if [ "$preds" -nt "$classifier" ] && [ "$preds" -nt "$adapt/checkpoint_last.pt" ] && [ "$preds" -nt "$out" ] \
+   && [ "$preds" -nt "$DATA/$lang/cls/input0/test.bin" ] && grep -q "^$lang	$method	$seed	" "${RESULTS_TSV:-$RUNS/results.tsv}" 2>/dev/null; then
+  say "step 4/4 $lang $method seed $seed: scored already ($preds), skipped"; exit 0
+fi
 $MINIMODEL "${swap[@]}" > /dev/null
 row=$($MINIMODEL "${evaluate[@]}" | tail -n 1)
 read -r _ acc n majority _ <<<"$row"
