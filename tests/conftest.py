@@ -24,6 +24,21 @@ def fixture_verses(code="4"):
     return [r["vText"] for r in rows]
 
 
+def random_hf_masked_lm(cls_name, config, seed=0):
+    """A transformers ``cls_name`` built from ``config`` (a dict), every tensor moved off its init value
+    (LayerNorms, biases, token types too), in eval mode: what an exact conversion must carry over."""
+    import torch
+    import transformers
+
+    cls = getattr(transformers, cls_name)
+    torch.manual_seed(seed)
+    model = cls(cls.config_class(**config)).eval()
+    with torch.no_grad():
+        for p in model.parameters():  # tied tensors appear once
+            p.add_(torch.randn_like(p) * 0.05)
+    return model
+
+
 def run_cli(args, cwd=None, env=None, check=True):
     """Run a console command from the venv; return CompletedProcess (text)."""
     exe = Path(sys.executable).parent / args[0]

@@ -18,7 +18,7 @@ import torch
 import minimodel_fairseq  # noqa: F401
 from minimodel_fairseq import cli, hf, surgery
 
-from conftest import ROOT, TINY_TRAIN, run_cli
+from conftest import ROOT, TINY_TRAIN, random_hf_masked_lm, run_cli
 
 pytestmark = pytest.mark.slow
 USER_DIR = str(ROOT / "minimodel_fairseq")
@@ -69,12 +69,7 @@ def make_hf_dir(cls_name, kind, tokenizers, path, seed=0, bin_weights=False):
         shutil.copy(f, path / f.name)
     tok_cls = transformers.RobertaTokenizer if kind.startswith("bpe") else transformers.XLMRobertaTokenizer
     tok = tok_cls.from_pretrained(str(path))
-    cls = getattr(transformers, cls_name)
-    torch.manual_seed(seed)
-    model = cls(cls.config_class(vocab_size=len(tok), **HF_SIZES)).eval()
-    with torch.no_grad():
-        for p in model.parameters():  # tied tensors appear once
-            p.add_(torch.randn_like(p) * 0.05)
+    model = random_hf_masked_lm(cls_name, dict(vocab_size=len(tok), **HF_SIZES), seed)
     model.save_pretrained(str(path))
     if bin_weights:  # the older format: a PyTorch pickle, read with weights_only=True
         torch.save(model.state_dict(), path / "pytorch_model.bin")

@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from conftest import FIXTURE_TSV, ROOT
+from conftest import FIXTURE_TSV, ROOT, random_hf_masked_lm
 
 from minimodel_fairseq.data import own
 from minimodel_fairseq.data.bible import DataPrepError, genre_of
@@ -316,7 +316,6 @@ print(json.dumps(out))
 
 def tiny_hf_model(path, text):
     """A RobertaForMaskedLM directory with random weights and a byte-level BPE tokenizer (roberta-base's kind)."""
-    import torch
     import transformers
     from tokenizers import ByteLevelBPETokenizer
 
@@ -326,11 +325,7 @@ def tiny_hf_model(path, text):
               show_progress=False)
     bpe.save_model(str(path))
     tok = transformers.RobertaTokenizer.from_pretrained(str(path))
-    torch.manual_seed(0)
-    model = transformers.RobertaForMaskedLM(transformers.RobertaConfig(vocab_size=len(tok), **HF_SIZES)).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
+    model = random_hf_masked_lm("RobertaForMaskedLM", dict(vocab_size=len(tok), **HF_SIZES))
     model.save_pretrained(str(path))
     tok.save_pretrained(str(path))
     return path
