@@ -1,0 +1,614 @@
+"""What real size costs on this machine: the Hugging Face recipe at xlm-roberta-base's shape, random weights.
+
+    .venv/bin/python benchmarks/hf_size.py --json hf_size.json     # 12 x 768, vocab 250,002 (long: docs/hf.md)
+    .venv/bin/python benchmarks/hf_size.py --quick --json out.json # 6 x 32, vocab 2000 / 500 (under a minute idle)
+
+The big model is a fairseq ``roberta_base`` (12 layers x 768, FFN 3072, 12 heads, 514 positions)
+over a synthetic source dictionary of 250,002 rows, saved untrained by a Trainer (no Hugging Face
+needed); the target language has 4001 rows (VOCAB=4000 + <mask>). Lines are random tokens as long
+as the fixture's English verses, as in benchmarks/peak.py. Every step is a real fairseq Trainer
+built from the recipes' command line (examples/bible/*.sh, sizes from examples/bible/settings.py):
+
+1. Per update, fp32 and ``--bf16`` trainers of each step fed the same batches, alternating fp32,
+   bf16, bf16, fp32, ... (--precisions): step 3 (fine-tuning the big model, embeddings frozen,
+   FT_BSZ verses truncated to TOKENS), MiniPost's step 1b (K = 4, M = 1, PRETRAIN_BSZ x TOKENS),
+   step 2 over the whole model and over MiniPost's mini-models K = 3 and K = 4 (ADAPT_BSZ x
+   TOKENS; the bodies are step-1b checkpoints). s/update, GFLOPs/update
+   (``flops.roberta_update_flops``), bf16 speed-up. Where the CPU has no native bf16 products
+   (AVX-512 BF16, AMX) torch emulates them: bf16 then runs several times slower than fp32.
+2. The phases of those same updates, timed inside fairseq's ``train_step`` by wrappers and hooks:
+   the forward until the first layer (embedding lookups), the layers, the rest of the forward
+   (LM head over the masked positions and its softmax, or the classification head; the loss);
+   the backward split the same way by gradient hooks on the layers' output and input; gradient
+   scaling + norm, Adam's step, zero_grad; the rest of train_step (fairseq's bookkeeping); and,
+   outside train_step, the batch iterator (collation, masking). Step 2's full/mini FLOP ratio
+   beside its wall-time ratio, and how much of the gap the costs that both pay alike explain.
+3. Peak RSS per step and precision, each in a child process: a server forked at the start (it has
+   imported torch and fairseq and run nothing) forks one child per measurement, which builds that
+   step's trainer, runs MEMORY_UPDATES updates and reports its VmHWM (/proc/self/status): each
+   number is one step's, with the imports, not the maximum of the whole run.
+4. Scoring throughput of ``evaluate.evaluate_classifier`` on the step-3 classifier, batches by
+   length and in file order (where the keyword ``by_length`` exists).
+5. Disk: the checkpoints as fairseq writes them, and what one run of examples/hf/run.sh keeps.
+6. Estimates, marked as such, from the measured s/update: --paper-updates updates here, and on one
+   GPU assumed to sustain --gpu-tflops in bf16 (compute-bound: FLOPs / that rate).
+"""
+import argparse
+import csv
+import gc
+import inspect
+import json
+import logging
+import os
+import pickle
+import random
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+logging.disable(logging.INFO)  # fairseq logs INFO on every build
+warnings.filterwarnings("ignore")
+
+import torch
+from fairseq import options, tasks, utils
+from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+from fairseq.trainer import Trainer
+from fairseq_cli import preprocess as fairseq_preprocess
+
+import minimodel_fairseq  # noqa: F401  (the plugin, and --bf16 without a TPU)
+from minimodel_fairseq import surgery
+from minimodel_fairseq.flops import roberta_update_flops, update_shape
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE_TSV = ROOT / "tests" / "fixtures" / "bible" / "verses.tsv"
+sys.path.insert(0, str(ROOT / "examples" / "bible"))
+import settings as recipe_settings  # noqa: E402  (the recipes' batch sizes, as benchmarks/budget.py reads them)
+
+PRECISIONS = ("fp32", "bf16")
+M = 1                # MiniPost's new layers (the recipes' MINIPOST_M)
+BUILD_K = 4          # step 1b measured at K = 4
+MINI_KS = (3, 4)     # step 2 over MiniPost's mini-models
+CLASSES = 6
+MEMORY_UPDATES = 2   # updates per peak-RSS child: the second holds Adam's state, activations and gradients at once
+# name -> (kind, K)
+STEPS = {"step 3": ("finetune", None), f"step 1b K={BUILD_K}": ("minipost", BUILD_K), "step 2 full": ("adapt", None),
+         **{f"step 2 mini K={k}": ("adapt", k) for k in MINI_KS}}
+PHASES = ("embeddings fwd", "layers fwd", "head + loss fwd", "head + loss bwd", "layers bwd", "embeddings bwd",
+          "grad scale + norm", "Adam step", "zero_grad", "other (fairseq bookkeeping)")
+EQUAL = tuple(p for p in PHASES if not p.startswith("layers"))  # what step 2 pays alike over any body
+
+
+START = time.perf_counter()
+
+
+def say(*parts):
+    print(*parts, flush=True)
+
+
+def progress(what):
+    say(f"[{time.perf_counter() - START:6.1f} s] {what}")
+
+
+def sizes(quick):
+    """The shape: xlm-roberta-base and the recipes' batches (settings.py, environment included), or a toy."""
+    if quick:
+        return argparse.Namespace(layers=6, dim=32, ffn=64, heads=2, positions=64, src_rows=2000, tgt_rows=500,
+                                  batch=4, build_batch=4, tokens=32, ft_batch=8, pairs=2, warmup=1, eval_verses=40)
+    r = recipe_settings.resolve({**os.environ, "PRECISION": "fp32"})  # PRECISION is not read (both are timed)
+    r = {k: int(r[k]) for k in ("VOCAB", "ADAPT_BSZ", "PRETRAIN_BSZ", "TOKENS", "FT_BSZ")}
+    return argparse.Namespace(layers=12, dim=768, ffn=3072, heads=12, positions=512, src_rows=250_002,
+                              tgt_rows=r["VOCAB"] + 1, batch=r["ADAPT_BSZ"], build_batch=r["PRETRAIN_BSZ"],
+                              tokens=r["TOKENS"], ft_batch=r["FT_BSZ"], pairs=3, warmup=1, eval_verses=200)
+
+
+# ---------------------------------------------------------------- data, trainers, checkpoints
+
+
+def build_data(tmp: Path, s, seed=1):
+    """Masked-LM dirs in the source (s.src_rows) and target (s.tgt_rows) dictionaries, and a 6-class task
+    (train, a 4-verse valid, an s.eval_verses test) in the source one."""
+    with open(FIXTURE_TSV, encoding="utf-8", newline="") as f:
+        lengths = [round(1.25 * len(r["vText"].split())) for r in csv.DictReader(f, delimiter="\t")
+                   if r["bbName"] == "4"]  # about as many tokens as sentencepiece makes of a verse
+    rng = random.Random(seed)
+    n = {"train": 4 * len(lengths), "valid": 4, "test": s.eval_verses}
+    for lang, rows in (("src", s.src_rows), ("tgt", s.tgt_rows)):
+        symbols = [f"{lang}{i}" for i in range(rows - 5)]  # + 4 specials + <mask> = rows
+        (tmp / f"{lang}.dict.txt").write_text("".join(f"{w} {rows - i}\n" for i, w in enumerate(symbols)))
+        for split, k in n.items():
+            lines = [" ".join(rng.choices(symbols, k=rng.choice(lengths))) for _ in range(k)]
+            (tmp / f"{lang}.{split}").write_text("\n".join(lines) + "\n")
+    for split, k in n.items():
+        (tmp / f"label.{split}").write_text("\n".join(f"g{rng.randrange(CLASSES)}" for _ in range(k)) + "\n")
+
+    def preprocess(pref, dest, *extra):  # fairseq-preprocess, in this process (no interpreter start-up)
+        fairseq_preprocess.main(options.get_preprocessing_parser().parse_args(
+            ["--only-source", "--trainpref", f"{pref}.train", "--destdir", str(dest), "--workers", "1", *extra]))
+
+    splits = lambda pref: ["--validpref", f"{pref}.valid", "--testpref", f"{pref}.test"]  # noqa: E731
+    preprocess(tmp / "src", tmp / "src_mlm", "--srcdict", str(tmp / "src.dict.txt"))
+    preprocess(tmp / "tgt", tmp / "tgt_mlm", "--srcdict", str(tmp / "tgt.dict.txt"))
+    preprocess(tmp / "src", tmp / "cls" / "input0", "--srcdict", str(tmp / "src.dict.txt"), *splits(tmp / "src"))
+    preprocess(tmp / "label", tmp / "cls" / "label", *splits(tmp / "label"))
+
+
+def step_args(step, s, tmp: Path):
+    """(data dir, fairseq-train arguments, batch size) of one step, as the recipes run it."""
+    kind, k = STEPS[step]
+    if kind == "finetune":  # examples/bible/3_finetune.sh
+        return tmp / "cls", ["--task", "sentence_prediction_frozen_embeddings", "--criterion", "sentence_prediction",
+                             "--arch", "roberta", "--body-checkpoint", tmp / "big.pt", "--num-classes", CLASSES,
+                             "--init-token", 0, "--separator-token", 2, "--max-positions", s.tokens,
+                             "--shorten-method", "truncate", "--weight-decay", 0.1], s.ft_batch
+    if kind == "minipost":  # examples/bible/1b_minipost.sh
+        return tmp / "src_mlm", ["--task", "minipost_mlm", "--criterion", "masked_lm", "--arch", "minipost_roberta",
+                                 "--source-checkpoint", tmp / "big.pt", "--mini-layers", k, "--mini-new-layers", M,
+                                 "--new-layer-init", "copy", "--mini-head-init", "copy",
+                                 "--tokens-per-sample", s.tokens], s.build_batch
+    body = tmp / ("big.pt" if k is None else f"mini{k}.pt")  # examples/bible/2_adapt_language.sh
+    return tmp / "tgt_mlm", ["--task", "new_language_mlm", "--criterion", "masked_lm", "--arch", "roberta",
+                             "--body-checkpoint", body, "--tokens-per-sample", s.tokens], s.batch
+
+
+def config(data, args, batch, precision):
+    """The fairseq config of one fairseq-train command line (--bf16 for bf16)."""
+    argv = [str(data), "--user-dir", str(ROOT / "minimodel_fairseq"), *map(str, args), "--batch-size", str(batch),
+            "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--lr", "1e-4", "--clip-norm", "0", "--cpu",
+            "--num-workers", "0", "--data-buffer-size", "0", "--seed", "1", *(["--bf16"] * (precision == "bf16"))]
+    return convert_namespace_to_omegaconf(options.parse_args_and_arch(options.get_training_parser(), input_args=argv))
+
+
+def build(cfg):
+    """(task, Trainer) as fairseq-train builds them (the Trainer may edit cfg: pass a copy to keep it)."""
+    utils.set_torch_seed(cfg.common.seed)
+    task = tasks.setup_task(cfg.task)
+    task.load_dataset("train")
+    return task, Trainer(cfg, task, task.build_model(cfg.model), task.build_criterion(cfg.criterion))
+
+
+def batches(task, batch, n, max_positions):
+    """n full batches of the task's train set, epoch after epoch, and the iterator's seconds per batch."""
+    out, epoch, made, seconds = [], 1, 0, 0.0
+    while len(out) < n:
+        itr = task.get_batch_iterator(task.dataset("train"), max_sentences=batch, seed=1, epoch=epoch,
+                                      max_positions=max_positions, disable_iterator_cache=True).next_epoch_itr()
+        t = time.perf_counter()
+        for b in itr:  # collation and masking happen here, outside train_step
+            made += 1
+            out += [b] if b["nsentences"] == batch else []
+            if len(out) == n:
+                break
+        seconds += time.perf_counter() - t
+        epoch += 1
+    return out, seconds / made
+
+
+def save(trainer, path, optimizer_state=True):
+    """The trainer's checkpoint as fairseq's checkpoint_utils.save_checkpoint writes checkpoint_last.pt (model,
+    Adam's state, cfg, the task's records such as the big model's fingerprint); without Adam's state if asked."""
+    trainer.consolidate_optimizer()  # what checkpoint_utils.save_checkpoint does first
+    extra = {"val_loss": None, **getattr(trainer.task, "get_checkpoint_dict", dict)()}
+    if optimizer_state:
+        trainer.save_checkpoint(str(path), extra)
+        return path
+    state = utils.move_to_cpu(trainer.state_dict())
+    state["extra_state"].update(extra)
+    state["last_optimizer_state"] = None
+    return surgery.save_checkpoint(state, path, force=True)
+
+
+def megabytes(path):
+    return os.path.getsize(path) / 1e6
+
+
+# ---------------------------------------------------------------- phases of one update
+
+
+class PhaseClock:
+    """Times the phases of a trainer's train_step from inside it: wrappers on the criterion and the
+    optimizer, forward hooks on the first and last layer, gradient hooks on their input and output."""
+
+    def __init__(self, trainer):
+        self.at, self.spent = {}, defaultdict(float)
+        crit, opt = trainer.criterion, trainer.optimizer
+        crit.forward = self._wrap(crit.forward, "fwd")
+        opt.backward = self._wrap(opt.backward, "bwd")
+        for name, phase in (("multiply_grads", "grad scale + norm"), ("clip_grad_norm", "grad scale + norm"),
+                            ("step", "Adam step"), ("zero_grad", "zero_grad")):
+            setattr(opt, name, self._wrap(getattr(opt, name), phase))
+        layers = trainer.model.encoder.sentence_encoder.layers
+        layers[0].register_forward_pre_hook(lambda module, args: self._enter(args[0], "layers in", "grad in"))
+        layers[-1].register_forward_hook(lambda module, args, out: self._enter(
+            out[0] if isinstance(out, tuple) else out, "layers out", "grad out"))
+
+    def _wrap(self, fn, phase):
+        def timed(*args, **kwargs):
+            t = time.perf_counter()
+            self.at.setdefault(f"{phase} start", t)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.at[f"{phase} end"] = now = time.perf_counter()
+                self.spent[phase] += now - t
+        return timed
+
+    def _enter(self, x, mark, grad_mark):
+        self.at[mark] = time.perf_counter()
+        if torch.is_tensor(x) and x.requires_grad:  # fires when the gradient of x is computed
+            x.register_hook(lambda grad: self.at.__setitem__(grad_mark, time.perf_counter()))
+
+    def reset(self):
+        self.at.clear(), self.spent.clear()
+
+    def phases(self, total):
+        a = self.at
+        grad_out = a.get("grad out", a["bwd start"])
+        grad_in = a.get("grad in", a["bwd end"])  # no gradient below the layers (step 1b): none spent there
+        out = {"embeddings fwd": a["layers in"] - a["fwd start"], "layers fwd": a["layers out"] - a["layers in"],
+               "head + loss fwd": a["fwd end"] - a["layers out"], "head + loss bwd": grad_out - a["bwd start"],
+               "layers bwd": grad_in - grad_out, "embeddings bwd": a["bwd end"] - grad_in,
+               **{p: self.spent[p] for p in ("grad scale + norm", "Adam step", "zero_grad")}}
+        out["other (fairseq bookkeeping)"] = total - sum(out.values())
+        return out
+
+
+# ---------------------------------------------------------------- steps
+
+
+def time_step(step, s, tmp, precisions):
+    """Alternating updates of each precision on the same batches; returns the results and the first trainer."""
+    data, args, batch = step_args(step, s, tmp)
+    built = {}
+    for p in precisions:  # the configs also go to the peak-RSS children (MemoryServer), as they are now
+        cfg = config(data, args, batch, p)
+        (tmp / f"{slug(step)}-{p}.cfg").write_bytes(pickle.dumps(cfg))
+        built[p] = build(cfg)
+    task, trainers = built[precisions[0]][0], {p: built[p][1] for p in precisions}
+    clocks = {p: PhaseClock(trainers[p]) for p in precisions}
+    model = trainers[precisions[0]].model
+    todo, data_s = batches(task, batch, s.warmup + s.pairs, s.tokens)
+    times, phases, flops, shapes = defaultdict(list), defaultdict(list), [], []
+    for i, b in enumerate(todo):
+        shape = update_shape(b, task.source_dictionary.pad())
+        for p in precisions[:: 1 if i % 2 == 0 else -1]:
+            clocks[p].reset()
+            t = time.perf_counter()
+            trainers[p].train_step([b])
+            dt = time.perf_counter() - t
+            if i >= s.warmup:
+                times[p].append(dt), phases[p].append(clocks[p].phases(dt))
+        if i >= s.warmup:
+            flops.append(roberta_update_flops(model, shape)["total"])
+            shapes.append([shape.sequences, shape.seq_len, shape.masked])
+    out = {
+        "layers": len(model.encoder.sentence_encoder.layers),
+        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "batch": batch, "shapes": shapes, "flops": flops, "gflops_per_update": statistics.median(flops) / 1e9,
+        **{f"{p}_s_per_update": statistics.median(times[p]) for p in precisions},
+        **{f"{p}_gflops_per_s": statistics.median(f / t / 1e9 for f, t in zip(flops, times[p])) for p in precisions},
+        "phases": {p: {ph: statistics.median(d[ph] for d in phases[p]) for ph in PHASES} for p in precisions},
+        "data_s_per_batch": data_s, "updates_per_precision": s.pairs,
+    }
+    if len(precisions) == 2:
+        out["bf16_speedup"] = statistics.median(a / b for a, b in zip(times["fp32"], times["bf16"]))
+    del built, clocks
+    return out, trainers[precisions[0]]
+
+
+def slug(step):
+    return step.replace(" ", "_").replace("=", "")
+
+
+def step2_ratios(steps, precisions):
+    """Step 2 over the whole model against each mini-model: FLOPs, wall time, and where the rest goes."""
+    full, out = steps["step 2 full"], {}
+    for k in MINI_KS:
+        mini = steps[f"step 2 mini K={k}"]
+        r = {"flops": statistics.median(a / b for a, b in zip(full["flops"], mini["flops"]))}
+        for p in precisions:
+            f, m = full["phases"][p], mini["phases"][p]
+            fixed = {name: sum(x[ph] for ph in EQUAL) + d["data_s_per_batch"] for name, x, d in
+                     (("full", f, full), ("mini", m, mini))}
+            layers = {"full": f["layers fwd"] + f["layers bwd"], "mini": m["layers fwd"] + m["layers bwd"]}
+            r[p] = {"wall": full[f"{p}_s_per_update"] / mini[f"{p}_s_per_update"],
+                    "layers": layers["full"] / layers["mini"], "layers_s": layers, "equal_costs_s": fixed,
+                    "equal_share_of_mini": fixed["mini"] / (mini[f"{p}_s_per_update"] + mini["data_s_per_batch"])}
+        out[f"K={k}"] = r
+    return out
+
+
+# ---------------------------------------------------------------- peak memory, in children
+
+
+def vm(field):
+    """VmHWM (peak RSS) or VmRSS of this process, MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024 / 1e6
+    return None
+
+
+class MemoryServer:
+    """Peak RSS per step and precision, each in a child process of its own. The server is forked from this
+    process before any work (it holds the imports and nothing else); per job it forks a child that builds
+    the trainer of one pickled config (a step and precision, as the timing built it), runs MEMORY_UPDATES
+    updates and answers its VmHWM. A forked child's peak starts at the server's memory, so each number is
+    that step's with the imports, as a fairseq-train process of that step has them."""
+
+    def __init__(self, s, threads):
+        jobs_in, jobs_out = os.pipe()
+        answers_in, answers_out = os.pipe()
+        sys.stdout.flush()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(jobs_out), os.close(answers_in)
+            try:
+                self._serve(os.fdopen(jobs_in), os.fdopen(answers_out, "w"), s, threads)
+            finally:
+                os._exit(0)
+        os.close(jobs_in), os.close(answers_out)
+        self.jobs, self.answers = os.fdopen(jobs_out, "w"), os.fdopen(answers_in)
+
+    @staticmethod
+    def _serve(jobs, answers, s, threads):
+        torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # its first use imports torch._dynamo (seconds): once
+        print(json.dumps({"baseline_rss_mb": vm("VmRSS")}), file=answers, flush=True)
+        for line in jobs:  # until the parent closes the pipe (or ends)
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(r)
+                try:
+                    torch.set_num_threads(threads)
+                    task, trainer = build(pickle.loads(Path(json.loads(line)["cfg"]).read_bytes()))
+                    for b in batches(task, trainer.cfg.dataset.batch_size, MEMORY_UPDATES, s.tokens)[0]:
+                        trainer.train_step([b])
+                    answer = {"peak_rss_mb": vm("VmHWM"), "end_rss_mb": vm("VmRSS")}
+                except BaseException as e:  # noqa: BLE001  (reported to the parent, which stops)
+                    answer = {"error": f"{type(e).__name__}: {e}"}
+                os.write(w, json.dumps(answer).encode())
+                os._exit(0)
+            os.close(w)
+            with os.fdopen(r) as f:
+                answer = f.read()
+            os.waitpid(pid, 0)
+            print(answer or json.dumps({"error": "the child died without an answer"}), file=answers, flush=True)
+
+    def ask(self, job=None):
+        if job is not None:
+            print(json.dumps(job), file=self.jobs, flush=True)
+        answer = json.loads(self.answers.readline() or '{"error": "the memory server ended"}')
+        if "error" in answer:
+            raise SystemExit(f"hf_size: peak-RSS measurement {job}: {answer['error']}")
+        return answer
+
+    def close(self):
+        self.jobs.close()  # the server's loop ends
+        os.waitpid(self.pid, 0)
+
+
+# ---------------------------------------------------------------- scoring, disk, estimates
+
+
+def scoring(classifier, cls, n):
+    """evaluate_classifier's throughput on the n test verses, batches by length and in file order; its fixed
+    cost (loading the checkpoint, building the model and task) from a 4-verse call, the faster of two."""
+    from minimodel_fairseq.evaluate import evaluate_classifier
+
+    def timed(subset, **kw):
+        t = time.perf_counter()
+        r = evaluate_classifier(classifier, cls, subset=subset, **kw)
+        return time.perf_counter() - t, r
+
+    first = timed("valid")[0]
+    has = "by_length" in inspect.signature(evaluate_classifier).parameters
+    modes = {"by length": {"by_length": True}, "file order": {"by_length": False}} if has else {"default": {}}
+    runs = {name: timed("test", **kw) for name, kw in modes.items()}
+    fixed = min(first, timed("valid")[0])
+    out = {"verses": n, "fixed_s": fixed, "by_length_keyword": has}
+    for name, (dt, r) in runs.items():
+        out[name] = {"seconds": dt, "sentences_per_s": n / dt, "accuracy": r["accuracy"],
+                     "scoring_sentences_per_s": n / (dt - fixed) if dt > fixed else None}
+    return out
+
+
+def kept_per_run(disk, k):
+    """What one run of examples/hf/run.sh (one language, one seed, both methods) keeps, MB."""
+    return {
+        "import/model.pt (the big model)": disk["big_model"],
+        "finetune/roberta/seedS/checkpoint_best.pt (checkpoint_last.pt deleted)": disk["step3_with_optimizer"],
+        "pretrain/minipost/checkpoint_last.pt (checkpoint_best.pt deleted)": disk[f"step1b_K{BUILD_K}"],
+        "adapt/LANG/full_roberta/seedS/checkpoint_last.pt": disk["step2_full"],
+        f"adapt/LANG/minipost/seedS/checkpoint_last.pt (K={k})": disk[f"step2_mini_K{k}"],
+        "transfer/LANG/{full_roberta,minipost}/seedS.pt (2 swapped classifiers)": 2 * disk["swapped_classifier"],
+    }
+
+
+def estimates(steps, precisions, paper_updates, gpu_tflops):
+    """ESTIMATES: paper_updates updates of each step at the measured s/update; on one GPU, the measured time
+    scaled by (the CPU's achieved rate / the GPU's assumed one), bf16's where it was measured: compute-bound."""
+    ref = "bf16" if "bf16" in precisions else precisions[0]
+    out = {}
+    for step, r in steps.items():
+        cpu_rate = r["gflops_per_update"] / r[f"{ref}_s_per_update"]  # GFLOP/s
+        gpu_s = r[f"{ref}_s_per_update"] * cpu_rate / (1000 * gpu_tflops)  # = FLOPs / the GPU's rate
+        out[step] = {**{f"{p}_hours": paper_updates * r[f"{p}_s_per_update"] / 3600 for p in precisions},
+                     "gpu_s_per_update": gpu_s, "gpu_hours": paper_updates * gpu_s / 3600}
+    return out
+
+
+# ---------------------------------------------------------------- main
+
+
+def table(header, rows):
+    say("| " + " | ".join(header) + " |")
+    say("|---|" + "---:|" * (len(header) - 1))
+    for row in rows:
+        say("| " + " | ".join(row) + " |")
+    say("")
+
+
+def report(desc, s, opt, res):
+    steps, precs = res["steps"], opt.precisions
+    say(f"\n{desc}\n")
+    table(["step", "layers", "trainable params", "GFLOPs/update",
+           *[f"{p} {c}" for p in precs for c in ("s/update", "GFLOP/s")],
+           *(["bf16 speed-up"] if len(precs) == 2 else []), f"peak RSS {' / '.join(precs)}, MB"],
+          [[step, str(r["layers"]), f"{r['trainable_params'] / 1e6:.2f} M", f"{r['gflops_per_update']:.4g}",
+            *[f"{r[f'{p}_{c}']:{f}}" for p in precs for c, f in (("s_per_update", ".3f"), ("gflops_per_s", ".1f"))],
+            *([f"{r['bf16_speedup']:.2f}x"] if len(precs) == 2 else []),
+            " / ".join(f"{r['peak_rss_mb'][p]:.0f}" for p in precs)] for step, r in steps.items()])
+    say(f"(medians of {s.pairs} updates per precision after {s.warmup} warm-up, {' and '.join(precs)} alternating on "
+        f"the same batches; GFLOPs: minimodel_fairseq.flops, matrix products only; peak RSS: VmHWM of one child "
+        f"per cell after {MEMORY_UPDATES} updates, forked from a server that had imported torch and fairseq and "
+        f"run nothing (its own RSS: {res['memory_baseline_rss_mb']:.0f} MB))\n")
+    for p in precs:
+        say(f"Phases of one update, {p}, ms (medians; inside train_step, except the batch iterator):\n")
+        table(["phase", *steps], [[ph, *[f"{1000 * r['phases'][p][ph]:.1f}" for r in steps.values()]] for ph in PHASES]
+              + [["**train_step**", *[f"**{1000 * r[f'{p}_s_per_update']:.1f}**" for r in steps.values()]],
+                 ["batch iterator (collation, masking)", *[f"{1000 * r['data_s_per_batch']:.1f}"
+                                                           for r in steps.values()]]])
+    say("Step 2 over the whole model against the mini-model: the FLOP ratio, the wall-time ratio, and the costs "
+        "both pay alike (every phase but the layers', and the batch iterator):\n")
+    rows, lines = [], []
+    for k, r in res["step2_ratios"].items():
+        for p in precs:
+            q, mini = r[p], steps[f"step 2 mini {k}"]["phases"][p]
+            rows.append([f"{k}, M={M}", p, f"{r['flops']:.2f}x", f"{q['wall']:.2f}x", f"{q['layers']:.2f}x",
+                         f"{q['layers_s']['full']:.3f} / {q['layers_s']['mini']:.3f}",
+                         f"{q['equal_costs_s']['full']:.3f} / {q['equal_costs_s']['mini']:.3f}",
+                         f"{100 * q['equal_share_of_mini']:.0f}%"])
+            top = sorted(EQUAL, key=lambda ph: -mini[ph])[:4]
+            lines.append(f"- {k} {p}: counted {r['flops']:.2f}x, wall {q['wall']:.2f}x, the layers alone "
+                         f"{q['layers']:.2f}x; the mini-model's update spends {q['equal_costs_s']['mini']:.3f} s "
+                         f"({100 * q['equal_share_of_mini']:.0f}%) on what the whole model pays alike ("
+                         + ", ".join(f"{ph} {1000 * mini[ph]:.1f} ms" for ph in top) + ", the batch iterator "
+                         f"{1000 * steps[f'step 2 mini {k}']['data_s_per_batch']:.1f} ms)")
+    table(["mini-model", "precision", "FLOP ratio full/mini", "wall ratio full/mini", "layers-only ratio",
+           "layers s full / mini", "alike s full / mini", "alike share of mini's update"], rows)
+    say("\n".join(lines) + "\n")
+    sc = res["scoring"]
+    say(f"Scoring (evaluate_classifier, the step-3 classifier, {sc['verses']} test verses; the fixed cost of a "
+        f"call, loading and building, from a 4-verse call: {sc['fixed_s']:.2f} s):\n")
+    table(["batches", "s", "sentences/s", "sentences/s without the fixed cost"],
+          [[name, f"{r['seconds']:.2f}", f"{r['sentences_per_s']:.1f}",
+            "n/a" if r["scoring_sentences_per_s"] is None else f"{r['scoring_sentences_per_s']:.1f}"]
+           for name, r in sc.items() if isinstance(r, dict)])
+    say("Disk (checkpoints as fairseq writes them), and what one examples/hf/run.sh keeps (one language, one "
+        f"seed, both methods, MiniPost K={BUILD_K}; the exports not counted):\n")
+    table(["file", "MB"], [[name, f"{mb:.1f}"] for name, mb in res["disk_mb"].items()])
+    table(["kept per run", "MB"], [[name, f"{mb:.1f}"] for name, mb in res["kept_per_run_mb"].items()])
+    ref = "bf16" if "bf16" in precs else precs[0]
+    say(f"ESTIMATES, not measurements: {opt.paper_updates} updates of each step at the batches above "
+        f"(--paper-updates; the docs give no schedule of the paper's: an assumption), here at the measured "
+        f"s/update, and on one GPU assumed to sustain {opt.gpu_tflops:g} TFLOP/s in bf16 (--gpu-tflops; an A100's "
+        f"dense bf16 peak is 312): the measured {ref} time x (the measured {ref} GFLOP/s / the GPU's), i.e. "
+        f"compute-bound, a lower bound: at batches this small a GPU's per-update overheads (kernel launches, "
+        f"Adam, fairseq's bookkeeping) may dominate.\n")
+    table(["step", *[f"here {p}, h" for p in precs], "GPU ms/update", "GPU, h"],
+          [[step, *[f"{e[f'{p}_hours']:.1f}" for p in precs], f"{1000 * e['gpu_s_per_update']:.3f}",
+            f"{e['gpu_hours']:.2f}"] for step, e in res["estimates"].items()])
+
+
+def native_bf16():
+    """Whether /proc/cpuinfo lists native bf16 products (the recipes' PRECISION=auto test)."""
+    try:
+        return bool(set(Path("/proc/cpuinfo").read_text().split()) & set(recipe_settings.BF16_CPU_FLAGS))
+    except OSError:
+        return False
+
+
+def measure(s, opt, res, server):
+    """Everything that runs: data, the big model, the steps and their checkpoints, scoring, peak RSS."""
+    disk = res["disk_mb"]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        progress("data and the big model ...")
+        build_data(tmp, s)
+        arch = ["--arch", "roberta_base", "--encoder-layers", s.layers, "--encoder-embed-dim", s.dim,
+                "--encoder-ffn-embed-dim", s.ffn, "--encoder-attention-heads", s.heads, "--max-positions", s.positions]
+        _, big = build(config(tmp / "src_mlm", ["--task", "masked_lm", "--criterion", "masked_lm", *arch,
+                                                "--tokens-per-sample", s.tokens], s.batch, "fp32"))
+        disk["big_model"] = megabytes(save(big, tmp / "big.pt"))
+        del big
+        for step, (kind, k) in STEPS.items():
+            progress(f"timing {step}: {s.warmup} warm-up + {s.pairs} updates of {' and '.join(opt.precisions)} ...")
+            res["steps"][step], trainer = time_step(step, s, tmp, opt.precisions)
+            if kind == "finetune":  # checkpoint_last.pt as fairseq writes it, and the model alone
+                disk["step3_with_optimizer"] = megabytes(save(trainer, tmp / "step3_last.pt"))
+                disk["step3_model_only"] = megabytes(save(trainer, tmp / "step3.pt", optimizer_state=False))
+            elif kind == "minipost":  # the K=4 body as 1b leaves it; the others from a trainer of 0 updates
+                disk[f"step1b_K{k}"] = megabytes(save(trainer, tmp / f"mini{k}.pt"))
+                for other in sorted(set(MINI_KS) - {k}):
+                    data, args, batch = step_args(step, s, tmp)
+                    args[args.index("--mini-layers") + 1] = other
+                    disk[f"step1b_K{other}"] = megabytes(save(build(config(data, args, batch, "fp32"))[1],
+                                                              tmp / f"mini{other}.pt"))
+            else:
+                name = "full" if k is None else f"mini_K{k}"
+                disk[f"step2_{name}"] = megabytes(save(trainer, tmp / f"step2_{name}.pt"))
+            del trainer
+            gc.collect()
+        swapped = surgery.swap_embeddings(surgery.load_roberta_checkpoint(tmp / "step3.pt"),
+                                          surgery.load_roberta_checkpoint(tmp / "step2_full.pt"))
+        disk["swapped_classifier"] = megabytes(surgery.save_checkpoint(swapped, tmp / "swapped.pt"))
+        del swapped
+        res["step2_ratios"] = step2_ratios(res["steps"], opt.precisions)
+        progress(f"scoring {s.eval_verses} verses ...")
+        res["scoring"] = scoring(tmp / "step3.pt", tmp / "cls", s.eval_verses)
+        progress("peak RSS, one child per step and precision ...")
+        res["memory_baseline_rss_mb"] = server.ask()["baseline_rss_mb"]
+        for step in STEPS:
+            res["steps"][step]["peak_rss_mb"] = {
+                q: server.ask({"cfg": str(tmp / f"{slug(step)}-{q}.cfg")})["peak_rss_mb"] for q in opt.precisions}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="toy shape: 6 x 32, vocab 2000 / 500, 2 pairs (the test)")
+    p.add_argument("--pairs", type=int, help="timed updates per precision and step (default 3; --quick 2)")
+    p.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=list(PRECISIONS),
+                   help="what to time side by side (default fp32 bf16; without native bf16 products, bf16 is "
+                   "emulated and slow at full size: give fp32 alone there)")
+    p.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                   help="torch.set_num_threads (default: torch's, i.e. OMP_NUM_THREADS or the cores)")
+    p.add_argument("--paper-updates", type=int, default=100_000,
+                   help="ESTIMATE: updates of a run of the paper's length, per step (default 100000; an assumption)")
+    p.add_argument("--gpu-tflops", type=float, default=100.0,
+                   help="ESTIMATE: bf16 TFLOP/s one GPU sustains (default 100: a conservative A100 figure)")
+    p.add_argument("--json", type=Path, help="also write the results here (atomically)")
+    opt = p.parse_args()
+    opt.precisions = [q for q in PRECISIONS if q in opt.precisions]
+    s = sizes(opt.quick)
+    s.pairs = opt.pairs or s.pairs
+    server = MemoryServer(s, opt.threads)  # before anything runs here
+    torch.set_num_threads(opt.threads)
+    desc = (f"{'quick' if opt.quick else 'xlm-roberta-base shape'}: {s.layers} x {s.dim} (FFN {s.ffn}, {s.heads} "
+            f"heads, {s.positions + 2} positions), source vocabulary {s.src_rows}, target {s.tgt_rows}; batches "
+            f"{s.batch} x {s.tokens} (step 2), {s.build_batch} x {s.tokens} (step 1b), {s.ft_batch} verses "
+            f"<= {s.tokens} tokens (step 3); MiniPost M={M}; torch {torch.__version__}, threads "
+            f"{torch.get_num_threads()}, CPU capability {torch.backends.cpu.get_cpu_capability()}, native bf16 "
+            f"products {'yes' if native_bf16() else 'no (bf16 is emulated)'}")
+    say(desc)
+    res = {"size": "quick" if opt.quick else "full", "description": desc, "shape": vars(s),
+           "precisions": opt.precisions, "steps": {}, "disk_mb": {}}
+    try:
+        measure(s, opt, res, server)
+    finally:
+        server.close()
+    res["kept_per_run_mb"] = kept = kept_per_run(res["disk_mb"], BUILD_K)
+    kept["total"] = sum(kept.values())
+    res["estimates"] = estimates(res["steps"], opt.precisions, opt.paper_updates, opt.gpu_tflops)
+    res["estimate_assumptions"] = {"paper_updates": opt.paper_updates, "gpu_bf16_tflops": opt.gpu_tflops}
+    report(desc, s, opt, res)
+    progress("done")
+    if opt.json:
+        surgery.atomic_write(opt.json, lambda path: Path(path).write_text(json.dumps(res, indent=1)))
+
+
+if __name__ == "__main__":
+    main()
