@@ -238,7 +238,7 @@ def test_scoring_by_length_gives_the_predictions_of_file_order(pipeline, bible_d
     assert fast == evaluate_classifier(ckpt, data, batch_size=16, by_length=False)
     assert fast["predictions"] == evaluate_classifier(ckpt, data, batch_size=1, by_length=False)["predictions"]
     gold = [line.split()[0] for line in (bible_data / "en" / "raw" / "cls.test.label").read_text().splitlines()]
-    assert [g for g, _ in fast["predictions"]] == gold and len(set(p for _, p in fast["predictions"])) >= 1
+    assert [g for g, _ in fast["predictions"]] == gold
 
 
 def test_swap_refuses_bad_input(pipeline, bible_data, tmp_path, tiny_minijoint):

@@ -194,8 +194,11 @@ def test_step4_skips_scoring_again_what_it_scored_from_the_same_files(tmp_path):
         os.utime(f, (1000 + i, 1000 + i))
     (runs / "results.tsv").write_text("\t".join(settings.RESULTS_COLUMNS) + "\nde\tfull\t1\t0.5\t10\t0.3\tNA\n")
     env = {**CLEAN, "RUNS": str(runs), "DATA": str(data), "PRECISION": "fp32"}
-    run = lambda: subprocess.run(["bash", "examples/bible/4_transfer.sh", "de", "full", "1"], cwd=ROOT,  # noqa: E731
-                                 capture_output=True, text=True, env=env)
+
+    def run():
+        return subprocess.run(["bash", "examples/bible/4_transfer.sh", "de", "full", "1"], cwd=ROOT,
+                              capture_output=True, text=True, env=env)
+
     proc = run()
     assert proc.returncode == 0 and proc.stdout.splitlines()[-1].endswith(
         f"step 4/4 de full seed 1: scored already ({files[-1]}), skipped"), proc.stdout + proc.stderr
