@@ -205,3 +205,29 @@ def test_step4_skips_scoring_again_what_it_scored_from_the_same_files(tmp_path):
     os.utime(files[1], (2000, 2000))  # a newer step 2: swapped and scored again (here: refused, not a checkpoint)
     proc = run()
     assert proc.returncode != 0 and "scored already" not in proc.stdout
+
+
+def test_in_language_score_is_kept_and_reused_until_its_inputs_change(tmp_path):
+    """examples/hf/common.sh's in_language_row (run.sh's and the own-files recipe's closing line): the
+    source-language score is read from the kept row while it is newer than the classifier and the split;
+    a newer classifier is scored again (here: refused, not a checkpoint)."""
+    runs, data = tmp_path / "runs", tmp_path / "data"
+    classifier = runs / "m" / "finetune" / "roberta" / "seed1" / "checkpoint_best.pt"
+    split = data / "m" / "en" / "cls" / "input0" / "test.bin"
+    kept = classifier.parent / "checkpoint_best.en.test.row"
+    for i, f in enumerate([classifier, split, kept]):
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text("test\t0.625\t8\t0.5\n" if f == kept else "x")
+        os.utime(f, (1000 + i, 1000 + i))
+    env = {**CLEAN, "HF_RUNS": str(runs), "HF_DATA": str(data), "PRECISION": "fp32"}
+    script = f'source examples/hf/common.sh m && in_language_row "{classifier}" test'
+
+    def run():
+        return subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, env=env)
+
+    proc = run()
+    assert proc.returncode == 0 and proc.stdout == "test\t0.625\t8\t0.5\n", proc.stdout + proc.stderr
+    os.utime(classifier, (3000, 3000))
+    proc = run()
+    assert proc.returncode != 0 and "0.625" not in proc.stdout
+    assert kept.read_text() == "test\t0.625\t8\t0.5\n" and not kept.with_name(kept.name + ".tmp").exists()

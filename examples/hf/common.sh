@@ -29,3 +29,13 @@ hf_method() { case "$1" in full_roberta|minipost|random_roberta) ;; *) echo "MET
 # accuracy_of RESULTS_TSV LANG METHOD SEED: the accuracy of the last matching row (columns by the header)
 accuracy_of() { awk -F'\t' -v l="$2" -v m="$3" -v s="$4" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
   $c["lang"] == l && $c["method"] == m && $c["seed"] == s { a = $c["accuracy"] } END { print a }' "$1"; }
+# in_language_row CLASSIFIER SPLIT: minimodel evaluate's last line for CLASSIFIER on $SRC's SPLIT, scored
+# once and kept beside it (CLASSIFIER without .pt + .SRC.SPLIT.row): at base size a pass takes many minutes
+in_language_row() {
+  local row="${1%.pt}.$SRC.$2.row"
+  if ! { [ "$row" -nt "$1" ] && [ "$row" -nt "$DATA/$SRC/cls/input0/$2.bin" ]; }; then
+    { $MINIMODEL evaluate --classifier "$1" --data "$DATA/$SRC/cls" --lang "$SRC" --subset "$2" | tail -n 1 > "$row.tmp"; } || { rm -f "$row.tmp"; return 1; }
+    mv "$row.tmp" "$row"
+  fi
+  cat "$row"
+}

@@ -20,7 +20,7 @@ for method in full_roberta minipost; do
   bash examples/hf/5_export.sh "$name" "$lang" "$method" "$seed"
 done
 [ "$DRY_RUN" != 1 ] || exit 0
-row=$($MINIMODEL evaluate --classifier "$RUNS/finetune/roberta/seed$seed/checkpoint_best.pt" --data "$DATA/$SRC/cls" --lang "$SRC" | tail -n 1)
+row=$(in_language_row "$RUNS/finetune/roberta/seed$seed/checkpoint_best.pt" test)
 read -r _ in_lang _ <<<"$row"
 echo
 echo "Hugging Face recipe, $hf_dir ($name), seed $seed: genre accuracy on the test chapters"

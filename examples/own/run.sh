@@ -34,7 +34,7 @@ for method in full_roberta minipost; do
   fi
 done
 [ "$DRY_RUN" != 1 ] || exit 0
-row=$($MINIMODEL evaluate --classifier "$classifier" --data "$DATA/$SRC/cls" --lang "$SRC" --subset "$src_split" | tail -n 1)
+row=$(in_language_row "$classifier" "$src_split")
 read -r _ in_lang _ <<<"$row"
 echo
 echo "Your own files, $hf_dir ($name), seed $seed: accuracy"
