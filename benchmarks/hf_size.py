@@ -57,10 +57,10 @@ import torch
 from fairseq import options, tasks, utils
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from fairseq.trainer import Trainer
-from fairseq_cli import preprocess as fairseq_preprocess
 
 import minimodel_fairseq  # noqa: F401  (the plugin, and --bf16 without a TPU)
 from minimodel_fairseq import surgery
+from minimodel_fairseq.data.binarize import fairseq_preprocess
 from minimodel_fairseq.flops import roberta_update_flops, update_shape
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,15 +125,13 @@ def build_data(tmp: Path, s, seed=1):
     for split, k in n.items():
         (tmp / f"label.{split}").write_text("\n".join(f"g{rng.randrange(CLASSES)}" for _ in range(k)) + "\n")
 
-    def preprocess(pref, dest, *extra):  # fairseq-preprocess, in this process (no interpreter start-up)
-        fairseq_preprocess.main(options.get_preprocessing_parser().parse_args(
-            ["--only-source", "--trainpref", f"{pref}.train", "--destdir", str(dest), "--workers", "1", *extra]))
+    def splits(pref, *names):
+        return {s: f"{pref}.{s}" for s in ("train", *names)}
 
-    splits = lambda pref: ["--validpref", f"{pref}.valid", "--testpref", f"{pref}.test"]  # noqa: E731
-    preprocess(tmp / "src", tmp / "src_mlm", "--srcdict", str(tmp / "src.dict.txt"))
-    preprocess(tmp / "tgt", tmp / "tgt_mlm", "--srcdict", str(tmp / "tgt.dict.txt"))
-    preprocess(tmp / "src", tmp / "cls" / "input0", "--srcdict", str(tmp / "src.dict.txt"), *splits(tmp / "src"))
-    preprocess(tmp / "label", tmp / "cls" / "label", *splits(tmp / "label"))
+    fairseq_preprocess(tmp / "src_mlm", splits(tmp / "src"), srcdict=tmp / "src.dict.txt")
+    fairseq_preprocess(tmp / "tgt_mlm", splits(tmp / "tgt"), srcdict=tmp / "tgt.dict.txt")
+    fairseq_preprocess(tmp / "cls" / "input0", splits(tmp / "src", "valid", "test"), srcdict=tmp / "src.dict.txt")
+    fairseq_preprocess(tmp / "cls" / "label", splits(tmp / "label", "valid", "test"))
 
 
 def step_args(step, s, tmp: Path):

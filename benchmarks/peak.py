@@ -29,8 +29,6 @@ import json
 import logging
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -46,6 +44,7 @@ from fairseq.trainer import Trainer
 
 import minimodel_fairseq  # noqa: F401  (the plugin, and --bf16 without a TPU)
 from minimodel_fairseq import surgery
+from minimodel_fairseq.data.binarize import fairseq_preprocess
 from minimodel_fairseq.flops import roberta_update_flops, update_shape
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,14 +125,9 @@ def build_data(tmp: Path, s, seed=1):
     (tmp / "text.txt").write_text("\n".join(lines) + "\n")
     (tmp / "label.txt").write_text("\n".join(f"g{rng.randrange(6)}" for _ in lines) + "\n")
 
-    def preprocess(pref, dest, *extra):
-        subprocess.run([sys.executable, "-m", "fairseq_cli.preprocess", "--only-source", "--trainpref",
-                        str(pref), "--destdir", str(dest), "--workers", "1", *extra],
-                       check=True, capture_output=True)
-
-    preprocess(tmp / "text.txt", tmp / "mlm", "--srcdict", str(tmp / "dict.txt"))
-    preprocess(tmp / "text.txt", tmp / "cls" / "input0", "--srcdict", str(tmp / "dict.txt"))
-    preprocess(tmp / "label.txt", tmp / "cls" / "label")
+    fairseq_preprocess(tmp / "mlm", {"train": tmp / "text.txt"}, srcdict=tmp / "dict.txt")
+    fairseq_preprocess(tmp / "cls" / "input0", {"train": tmp / "text.txt"}, srcdict=tmp / "dict.txt")
+    fairseq_preprocess(tmp / "cls" / "label", {"train": tmp / "label.txt"})
     return tmp / "mlm", tmp / "cls"
 
 

@@ -21,9 +21,11 @@ export OMP_NUM_THREADS="$THREADS"
 # training stops, Python 3.11 kills that thread inside torch's C++ code at interpreter
 # exit, and the process can abort ("terminate called without an active exception",
 # a non-zero exit after a finished run). With --num-workers 0 the buffer buys nothing.
-FAIRSEQ_TRAIN=(.venv/bin/fairseq-train --user-dir minimodel_fairseq --cpu --num-workers 0 --data-buffer-size 0
+# LAUNCH (a command prefix, unquoted: split into words) goes before each fairseq-train, minimodel
+# and python -m minimodel_fairseq... run
+FAIRSEQ_TRAIN=($LAUNCH .venv/bin/fairseq-train --user-dir minimodel_fairseq --cpu --num-workers 0 --data-buffer-size 0
   --log-format "$LOG_FORMAT" --log-interval 25 --no-epoch-checkpoints "${PRECISION_FLAGS[@]}")
-MINIMODEL=.venv/bin/minimodel
+MINIMODEL="${LAUNCH:+$LAUNCH }.venv/bin/minimodel"
 
 # the pretraining flags shared by MiniJoint and the plain RoBERTa (same size, data, schedule)
 PRETRAIN_FLAGS=(--tokens-per-sample "$TOKENS" --batch-size "$PRETRAIN_BSZ"
@@ -87,7 +89,7 @@ fairseq_train() {
 }
 
 # run_minimodel ARGS...: the plugin's command line tool (DRY_RUN=1: print it instead)
-run_minimodel() { if [ "$DRY_RUN" = 1 ]; then print_command "$MINIMODEL" "$@"; else "$MINIMODEL" "$@"; fi; }
+run_minimodel() { if [ "$DRY_RUN" = 1 ]; then print_command $MINIMODEL "$@"; else $MINIMODEL "$@"; fi; }
 
 # results_row LANG METHOD SEED ACCURACY N MAJORITY STEP2_SECONDS: add to RUNS/results.tsv, or to
 # RESULTS_TSV if set (run_langs.sh: one file per result) (settings.RESULTS_COLUMNS; the header is

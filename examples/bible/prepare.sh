@@ -8,5 +8,6 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 scripts/setup.sh
-.venv/bin/python -m minimodel_fairseq.data.bible \
+# shellcheck disable=SC2086  # LAUNCH (settings.py) is a command prefix: split into words
+${LAUNCH:-} .venv/bin/python -m minimodel_fairseq.data.bible \
   --langs "${LANGS:-en,de,fr,ru}" --out "${DATA:-data/bible}" --vocab-size "${VOCAB:-4000}" "$@"

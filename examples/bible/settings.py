@@ -120,6 +120,8 @@ SETTINGS = [
     # running
     Setting("THREADS", "$nproc", "torch threads (OMP_NUM_THREADS)", "int", affects_results=False),
     Setting("LOG_FORMAT", "simple", "fairseq's --log-format in the train.log files", affects_results=False),
+    Setting("LAUNCH", "", "command prefix for each fairseq-train, minimodel and python -m minimodel_fairseq run",
+            affects_results=False),
     Setting("PROGRESS_EVERY", "60", "seconds between progress lines of a training step", "int", affects_results=False),
     Setting("DRY_RUN", "0", "1: the recipes print their fairseq-train and minimodel commands instead of running them",
             "choice", ("0", "1"), affects_results=False),

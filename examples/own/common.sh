@@ -37,6 +37,6 @@ own_script="${own_script:-examples/own/$(basename "$0") NAME}"  # for the usage 
 export HF_RUNS="${OWN_RUNS:-runs/own}" HF_DATA="${OWN_DATA:-data/own}"
 source "$(dirname "${BASH_SOURCE[0]}")/../hf/common.sh" "$own_name"
 [ -z "${lang:-}" ] || [ "$lang" != "$SRC" ] || own_usage "$own_script" "--lang $lang is the source language (SRC=$SRC)"
-OWN=(.venv/bin/python -m minimodel_fairseq.data.own)
+OWN=($LAUNCH .venv/bin/python -m minimodel_fairseq.data.own)
 # run_own ARGS...: python -m minimodel_fairseq.data.own (DRY_RUN=1: print it instead)
 run_own() { if [ "$DRY_RUN" = 1 ]; then print_command "${OWN[@]}" "$@"; else "${OWN[@]}" "$@"; fi; }

@@ -11,7 +11,7 @@ need_import
 # shellcheck disable=SC2086  # PREPARE_FLAGS is a list of flags
 run_own task --train "$train" --valid "$valid" ${test:+--test "$test"} --out "$DATA/$SRC" --hf-tokenizer "$IMPORT" $PREPARE_FLAGS
 if [ -L "$DATA/$lang" ]; then echo "$DATA/$lang is a link (an examples/hf run?): use another OWN_DATA or run name" >&2; exit 2; fi
-raw_text=(.venv/bin/python -m minimodel_fairseq.data.bible --raw-text "$target_text" --langs "$lang" --out "$DATA" --vocab-size "$VOCAB")
+raw_text=($LAUNCH .venv/bin/python -m minimodel_fairseq.data.bible --raw-text "$target_text" --langs "$lang" --out "$DATA" --vocab-size "$VOCAB")
 if [ "$DRY_RUN" = 1 ]; then print_command "${raw_text[@]}"; else "${raw_text[@]}"; fi
 if [ -n "$target_test" ]; then
   run_own target-test --test "$target_test" --out "$DATA/$lang" --source "$DATA/$SRC"

