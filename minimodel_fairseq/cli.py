@@ -15,6 +15,7 @@ Every command that writes refuses an existing output unless ``--force`` and
 writes to a temporary name first. Bad input: one line on stderr, exit code 2.
 """
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -324,19 +325,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
 def _print_warnings(command):
-    """The plugin's warnings (e.g. unknown provenance) as one line each: ``minimodel CMD: warning: ...``."""
+    """The plugin's warnings (e.g. unknown provenance) as one line each: ``minimodel CMD: warning: ...``.
+
+    Only while the command runs: a caller of main() in the same process (the tests) keeps its logging.
+    """
     import logging
 
     log = logging.getLogger("minimodel_fairseq")
-    for old in [h for h in log.handlers if getattr(h, "minimodel_cli", False)]:
-        log.removeHandler(old)  # main() called again in the same process
     handler = logging.StreamHandler(sys.stderr)
-    handler.minimodel_cli = True
     handler.setLevel(logging.WARNING)
     handler.setFormatter(logging.Formatter(f"minimodel {command}: warning: %(message)s"))
+    propagate = log.propagate
     log.addHandler(handler)
     log.propagate = False  # once, not again through a handler fairseq may have given the root logger
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.propagate = propagate
 
 
 def main(argv=None) -> int:
@@ -348,12 +356,11 @@ def main(argv=None) -> int:
     import minimodel_fairseq  # noqa: F401  (registers the plugin, fixes checkpoint loading)
     from .surgery import CheckpointError
 
-    _print_warnings(args.command)
-
-    try:
-        args.func(args)
-    except (CheckpointError, ValueError, FileNotFoundError) as e:
-        parser.exit(2, f"minimodel {args.command}: error: {e}\n")
+    with _print_warnings(args.command):
+        try:
+            args.func(args)
+        except (CheckpointError, ValueError, FileNotFoundError) as e:
+            parser.exit(2, f"minimodel {args.command}: error: {e}\n")
     return 0
 
 

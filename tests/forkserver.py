@@ -141,7 +141,8 @@ def _become(conn, request, fds):
             torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
         argv = list(request["argv"])
         # a console script: (module, function); python -m MODULE: (MODULE, None)
-        module, func = ENTRY_POINTS.get(os.path.basename(argv[0]), (argv[2], None))
+        name = os.path.basename(argv[0])
+        module, func = ENTRY_POINTS[name] if name in ENTRY_POINTS else (argv[2], None)
         if not module.startswith("fairseq_cli."):
             logging.getLogger().handlers[:] = _ROOT_LOGGER[0]
             logging.getLogger().setLevel(_ROOT_LOGGER[1])
@@ -176,6 +177,10 @@ def _become(conn, request, fds):
 
             traceback.print_exc()
             code = 1
+    except BaseException:  # the server's own part failed: say so on the command's stderr
+        import traceback
+
+        traceback.print_exc()
     finally:
         try:
             sys.stdout.flush()

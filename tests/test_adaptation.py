@@ -268,6 +268,7 @@ def test_swap_refuses_bad_input(pipeline, bible_data, tmp_path, tiny_minijoint):
     assert proc.returncode == 2 and "--force" in proc.stderr and out.read_bytes() == b"precious"
 
 
+@pytest.mark.recipe
 def test_miniature_recipes_end_to_end(bible_data, tmp_path):
     env = {
         "DATA": str(bible_data), "RUNS": str(tmp_path / "runs"), "LANGS": "de", "SEEDS": "1",

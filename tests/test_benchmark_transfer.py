@@ -19,7 +19,7 @@ from minimodel_fairseq import surgery
 
 from conftest import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.recipe]
 
 
 def test_transfer_benchmark_miniature(bible_data, tmp_path):

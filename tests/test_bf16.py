@@ -158,6 +158,7 @@ def test_bf16_with_an_unpatched_parse_is_one_clear_error(bible_data):
         Trainer(cfg, task, trainer.model, trainer.criterion)
 
 
+@pytest.mark.recipe
 def test_gpu_check_dry_run_on_cpu(bible_data, tmp_path):
     """scripts/gpu_check.py (run on a GPU by the lead) keeps working: its CPU dry run, bf16, passes."""
     import subprocess

@@ -27,6 +27,7 @@ def budget(data, runs, out, budgets, *extra, **env_extra):
                           capture_output=True, text=True)
 
 
+@pytest.mark.recipe
 def test_budget_curve_in_miniature(bible_data, tmp_path):
     runs, out = tmp_path / "runs", tmp_path / "out"
     proc = budget(bible_data, runs, out, ["6"])

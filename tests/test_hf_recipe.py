@@ -30,6 +30,7 @@ def _accuracy(label, text):
     return float(m.group(1))
 
 
+@pytest.mark.recipe
 @pytest.mark.slow
 def test_hf_recipe_from_an_export_matches_the_native_run(bible_data, tmp_path):
     import torch

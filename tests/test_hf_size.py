@@ -14,7 +14,7 @@ import pytest
 
 from conftest import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.recipe]
 STEPS = ("step 3", "step 1b K=4", "step 2 full", "step 2 mini K=3", "step 2 mini K=4")
 PRECISIONS = ("fp32", "bf16")
 

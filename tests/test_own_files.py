@@ -331,6 +331,7 @@ def tiny_hf_model(path, text):
     return path
 
 
+@pytest.mark.recipe
 @pytest.mark.slow
 def test_a_pair_task_from_own_files_end_to_end(tmp_path):
     import torch

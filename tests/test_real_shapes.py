@@ -17,7 +17,7 @@ import pytest
 
 from conftest import ROOT, random_hf_masked_lm
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.recipe]
 POSITIONS = 514
 TINY = {"TOKENS": "128", "MINIPOST_K": "1", "MINIPOST_M": "1", "MINIPOST_UPDATES": "2", "ADAPT_UPDATES": "3",
         "FT_UPDATES": "3", "PRETRAIN_BSZ": "4", "ADAPT_BSZ": "4", "FT_BSZ": "4", "THREADS": "1", "VOCAB": "500"}

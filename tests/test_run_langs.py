@@ -59,6 +59,7 @@ def test_a_prepared_language_goes_through_preparation_again(data, tmp_path, caps
     assert "zz: skipped" in capsys.readouterr().err
 
 
+@pytest.mark.recipe
 def test_run_langs_miniature_resumes_after_a_kill(data, tmp_path):
     out, db = data
     runs = tmp_path / "runs"
