@@ -60,8 +60,20 @@ def _start_fork_server():
     os.environ["LAUNCH"] = f"{sys.executable} -S {ROOT / 'tests' / 'forkserver.py'} run"
 
 
+def _share_the_cores():
+    """Under xdist, torch threads = cores // workers (OMP_NUM_THREADS, inherited by every command).
+    Two workers each running two-thread processes on two cores ran tiny trainings 5-9x slower
+    than one thread each (OpenMP threads spin on a core another process needs)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1 and "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
 def pytest_configure(config):
     if getattr(config, "workerinput", None) is not None or not getattr(config.option, "numprocesses", None):
+        _share_the_cores()
         _start_fork_server()  # in each worker, or in the one process of a run without xdist
 
 

@@ -203,6 +203,12 @@ def serve(path):
         import fairseq.models  # noqa: F401
         import fairseq.options  # noqa: F401
         import fairseq.tasks  # noqa: F401
+        import fairseq.trainer  # noqa: F401
+        import sentencepiece  # noqa: F401
+        import torch._dynamo  # noqa: F401  (torch.optim imports it on the first optimizer: 2.6 s)
+        import transformers.models.roberta.modeling_roberta  # noqa: F401  (import-hf, export-hf/-mlm)
+        import transformers.models.xlm_roberta.modeling_xlm_roberta  # noqa: F401
+        import transformers.models.xlm_roberta_xl.modeling_xlm_roberta_xl  # noqa: F401
 
         # fairseq_cli's modules configure the root logger when imported; a command that imports none
         # of them (minimodel) gets it as it was before

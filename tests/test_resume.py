@@ -22,10 +22,10 @@ import minimodel_fairseq  # noqa: F401
 from minimodel_fairseq import surgery
 from minimodel_fairseq.compat import load_checkpoint
 
-from conftest import ROOT, TINY_TRAIN
+from conftest import ROOT, TINY_TRAIN, run_cli
 
 pytestmark = pytest.mark.slow
-UPDATES = 60
+UPDATES = 24
 
 
 def _cmd(bible_data, body, save):
@@ -42,7 +42,7 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 
 def test_sigkill_then_restart_equals_uninterrupted(bible_data, tiny_minijoint, tmp_path):
     whole, cut = tmp_path / "whole", tmp_path / "cut"
-    subprocess.run(_cmd(bible_data, tiny_minijoint, whole), check=True, capture_output=True, env=ENV)
+    run_cli(["fairseq-train", *_cmd(bible_data, tiny_minijoint, whole)[1:]], env=ENV)  # forked: not the subject
 
     proc = subprocess.Popen(_cmd(bible_data, tiny_minijoint, cut), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=ENV)
@@ -57,8 +57,7 @@ def test_sigkill_then_restart_equals_uninterrupted(bible_data, tiny_minijoint, t
     for path in cut.glob("*.pt"):  # nothing half-written under a checkpoint name
         load_checkpoint(str(path))
 
-    rerun = subprocess.run(_cmd(bible_data, tiny_minijoint, cut), check=True, capture_output=True,
-                           text=True, env=ENV)
+    rerun = run_cli(["fairseq-train", *_cmd(bible_data, tiny_minijoint, cut)[1:]], env=ENV)
     assert f"@ {killed_at} updates" in rerun.stdout + rerun.stderr  # it resumed, it did not restart
 
     a, b = (load_checkpoint(str(d / "checkpoint_last.pt")) for d in (whole, cut))
