@@ -356,11 +356,19 @@ def main(argv=None) -> int:
     import minimodel_fairseq  # noqa: F401  (registers the plugin, fixes checkpoint loading)
     from .surgery import CheckpointError
 
+    from .files import os_error_message
+
     with _print_warnings(args.command):
         try:
             args.func(args)
         except (CheckpointError, ValueError, FileNotFoundError) as e:
+            if os.environ.get("MINIMODEL_DEBUG") == "1" and not isinstance(e, CheckpointError):
+                raise  # a ValueError may be a bug: MINIMODEL_DEBUG=1 shows where it came from
             parser.exit(2, f"minimodel {args.command}: error: {e}\n")
+        except OSError as e:  # permission, read-only, disk full: the user's to fix, not a bug
+            if os.environ.get("MINIMODEL_DEBUG") == "1":
+                raise
+            parser.exit(2, f"minimodel {args.command}: error: {os_error_message(e)}\n")
     return 0
 
 

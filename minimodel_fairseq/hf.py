@@ -35,7 +35,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from .files import temporary_dir
+from .files import raise_disk_full, temporary_dir
 from .surgery import CheckpointError
 
 SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")  # fairseq's Dictionary: ids 0..3
@@ -189,8 +189,10 @@ def _write_dir(out, force, write):
         if old is not None:
             shutil.rmtree(old.parent, ignore_errors=True)
         return result
-    except BaseException:
+    except BaseException as e:
+        written = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) if tmp.exists() else 0
         shutil.rmtree(tmp, ignore_errors=True)
+        raise_disk_full(e, out, written)
         raise
 
 

@@ -4,6 +4,8 @@ Each case runs the real command, and checks that it exits non-zero with one
 message naming the file and what to do, and that nothing already on disk
 changed (a sentinel output file keeps its bytes; no new file appears).
 """
+import errno
+import re
 import shutil
 from pathlib import Path
 
@@ -127,3 +129,95 @@ def test_bad_input_fails_clearly_and_touches_nothing(case, bible_data, tiny_mini
     if cmd[0] == "minimodel":  # our own commands: exactly one line, exit status 2
         assert proc.returncode == 2 and proc.stderr.count(": error: ") == 1, proc.stderr
     assert _snapshot(files) == before  # nothing written, nothing changed (out.pt still "precious")
+
+
+def _torch_save_fails(error):
+    """torch.save that writes a little, then fails as a full disk makes it fail."""
+    def save(obj, f, *args, **kwargs):
+        Path(f).write_bytes(b"x" * 64)
+        raise error
+    return save
+
+
+def _mkstemp_fails(error):
+    def mkstemp(*args, **kwargs):
+        raise error
+    return mkstemp
+
+
+def _safetensors_fails(*args, **kwargs):
+    from safetensors import SafetensorError
+
+    raise SafetensorError('Error while serializing: IoError(Os { code: 28, kind: StorageFull, '
+                          'message: "No space left on device" })')
+
+
+OS_CASES = {  # name: (what to patch, command after the checkpoint, expected line after "error: ")
+    "disk full (torch's writer)": (("torch", "save", _torch_save_fails(RuntimeError(
+        "[enforce fail at inline_container.cc:603] . unexpected pos 64 vs 0"))), "extract-mini",
+        r"cannot write OUT: no space left on the device \(disk full \(0 MB written before the write failed\); "
+        r"\d+ MB free there\): free some space or choose another --out"),
+    "disk full (OSError)": (("torch", "save", _torch_save_fails(OSError(errno.ENOSPC, "No space left on device",
+                                                                       "TMP"))), "extract-mini",
+                            r"cannot write TMP: no space left on the device \(disk full; \d+ MB free there\): "
+                            r"free some space or choose another --out"),
+    "disk full (safetensors, export-hf)": (("transformers.modeling_utils", "safe_save_file", _safetensors_fails),
+                                           "export-hf", r"cannot write OUT: no space left on the device \(disk full "
+                                           r"\(\d+ MB written before the write failed\); \d+ MB free there\): "
+                                           r"free some space or choose another --out"),
+    "read-only folder": (("tempfile", "mkstemp", _mkstemp_fails(OSError(errno.EROFS, "Read-only file system",
+                                                                         "DIR"))), "extract-mini",
+                         r"read-only file system: DIR: choose another --out on a writable disk"),
+    "permission denied": (("tempfile", "mkstemp", _mkstemp_fails(PermissionError(errno.EACCES, "Permission denied",
+                                                                                  "DIR"))), "extract-mini",
+                          r"permission denied: DIR: choose another --out or change the folder's permissions"),
+    "--out an existing directory, with --force": (None, "extract-mini",
+                                                  r"OUT is a directory: give --out a file name \(a directory is "
+                                                  r"never replaced\)"),
+}
+
+
+@pytest.mark.parametrize("case", list(OS_CASES))
+def test_os_errors_are_one_line_exit_2_and_leave_nothing(case, tiny_minijoint, tmp_path, monkeypatch, capsys):
+    """Disk full, read-only, permission, a directory as --out: one line, exit 2, no partial or hidden file,
+    an existing output untouched (fault injection: the failing call patched, as root bypasses modes)."""
+    import importlib
+
+    from minimodel_fairseq import cli
+
+    patch, command, expected = OS_CASES[case]
+    out = tmp_path / ("out" if case.startswith("--out") or command == "export-hf" else "out.pt")
+    if command == "export-hf" or case.startswith("--out"):
+        out.mkdir()
+        (out / "sentinel").write_text("keep me")
+    else:
+        out.write_bytes(b"an earlier output")
+    before = _snapshot(tmp_path)
+    if patch:
+        monkeypatch.setattr(importlib.import_module(patch[0]), patch[1], patch[2])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([command, str(tiny_minijoint), "--out", str(out), "--force"])
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert exit_.value.code == 2 and len(lines) == 1, lines
+    expected = expected.replace("OUT", re.escape(str(out)))  # DIR, TMP: the names the patched call gave
+    assert re.fullmatch(rf"minimodel {command}: error: {expected}", lines[0]), lines[0]
+    assert _snapshot(tmp_path) == before  # the old output as it was, nothing half-written
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]  # no temporary left beside it
+
+
+def test_a_value_error_shows_its_traceback_with_minimodel_debug(tiny_minijoint, tmp_path, monkeypatch, capsys):
+    """A ValueError is one line (it is usually the user's); MINIMODEL_DEBUG=1 lets it through with its traceback."""
+    from minimodel_fairseq import cli, surgery
+
+    def bug(*args, **kwargs):
+        raise ValueError("an internal bug")
+
+    monkeypatch.setattr(surgery, "to_roberta", bug)
+    args = ["extract-mini", str(tiny_minijoint), "--out", str(tmp_path / "mini.pt")]
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(args)
+    assert exit_.value.code == 2 and capsys.readouterr().err == "minimodel extract-mini: error: an internal bug\n"
+    monkeypatch.setenv("MINIMODEL_DEBUG", "1")
+    with pytest.raises(ValueError, match="an internal bug"):
+        cli.main(args)
+    assert not list(tmp_path.iterdir())
