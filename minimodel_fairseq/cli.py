@@ -49,6 +49,7 @@ def _swap_embeddings(args):
         raise surgery.CheckpointError(f"{args.out} exists: choose another --out or pass --force to overwrite it")
     classifier = surgery.load_roberta_checkpoint(args.classifier)
     step2 = surgery.load_roberta_checkpoint(args.embeddings)
+    surgery.check_roles(classifier, step2, args.classifier, args.embeddings)
     out = surgery.swap_embeddings(classifier, step2, target_dict=args.dict, allow_other_model=args.allow_other_model,
                                   names=(args.classifier, args.embeddings))
     out["minimodel"].update({"classifier": os.path.abspath(args.classifier),

@@ -25,9 +25,13 @@ def evaluate_classifier(checkpoint, data, subset="test", batch_size=64, allow_ot
     from .surgery import (
         BIG_MODEL_KEY,
         EMBEDDINGS_BIG_MODEL_KEY,
+        EMBEDDINGS_DICTIONARY_KEY,
         CheckpointError,
         check_same_big_model,
+        dict_file_digest,
         load_roberta_checkpoint,
+        recorded_dictionary,
+        short,
     )
 
     patch_checkpoint_loading()
@@ -45,6 +49,14 @@ def evaluate_classifier(checkpoint, data, subset="test", batch_size=64, allow_ot
         check_same_big_model(note.get(BIG_MODEL_KEY), note.get(EMBEDDINGS_BIG_MODEL_KEY),
                              f"the body of {checkpoint}", f"the embeddings of {checkpoint}",
                              allow=allow_other_model, action="score")
+    swapped = note.get("made_by") == "swap-embeddings"
+    learned = note.get(EMBEDDINGS_DICTIONARY_KEY) if swapped else recorded_dictionary(state)
+    if learned and dict_file_digest(data / "input0" / "dict.txt") != learned:  # same size is the usual case
+        language = f" (the embeddings' language data: {note['language_data']})" if note.get("language_data") else ""
+        raise CheckpointError(
+            f"{data} is binarized with another dictionary (digest {short(dict_file_digest(data / 'input0' / 'dict.txt'))}) "
+            f"than the one the embeddings of {checkpoint} index ({short(learned)}){language}: score it on data of "
+            f"the embeddings' language, binarized with their dict.txt")
     overwrite_args_by_name(state["cfg"], {"data": str(data)})  # as fairseq's arg_overrides do
     try:
         models, _, task = checkpoint_utils.load_model_ensemble_and_task([str(checkpoint)], state=state)

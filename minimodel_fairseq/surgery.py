@@ -124,6 +124,30 @@ def fingerprint(state) -> str:
     return h.hexdigest()
 
 
+DICTIONARY_KEY = "minimodel_dictionary"  # digest of the dictionary a checkpoint's embeddings index
+EMBEDDINGS_DICTIONARY_KEY = "minimodel_embeddings_dictionary"  # a swapped classifier's embeddings' one
+
+
+def dictionary_digest(d) -> str:
+    """sha256 of a fairseq Dictionary's symbols in order (a trailing ``<mask>``, which the masked-LM
+    task appends to dict.txt, left out): the identity of a vocabulary, which its size is not."""
+    symbols = list(d.symbols)
+    if symbols and symbols[-1] == "<mask>":
+        symbols = symbols[:-1]
+    return hashlib.sha256("\n".join(symbols).encode("utf-8")).hexdigest()
+
+
+def dict_file_digest(path) -> str:
+    from fairseq.data import Dictionary
+
+    return dictionary_digest(Dictionary.load(str(path)))
+
+
+def recorded_dictionary(state):
+    """The digest of the dictionary a checkpoint's token embeddings index, as recorded; or None."""
+    return _recorded(state, DICTIONARY_KEY)
+
+
 def _recorded(state, key):
     """What a checkpoint records under ``key``: surgery's ``minimodel`` note, then a task's state; or None."""
     note = state.get("minimodel") or {}
@@ -402,6 +426,29 @@ def training_dictionary(state, sub=""):
     return Dictionary.load(str(path)) if path.is_file() else None
 
 
+def _task_name(state):
+    return ((state.get("cfg") or {}).get("task") or {}).get("_name")
+
+
+def check_roles(classifier: dict, step2: dict, classifier_name="the classifier", step2_name="the embeddings"):
+    """Refuse checkpoints given in each other's place: a classifier has a classification head, step-2
+    embeddings come from --task new_language_mlm (or carry no head, for older or other trainers)."""
+    def heads(state):
+        return any(k.startswith("encoder.classification_heads.") or k.startswith("classification_heads.")
+                   for k in state["model"])
+
+    exchanged = "; were --classifier and --embeddings exchanged?" if heads(step2) and not heads(classifier) else ""
+    if not heads(classifier):
+        raise CheckpointError(
+            f"{classifier_name} has no classification head (task {_task_name(classifier)!r}): --classifier takes "
+            f"the step-3 checkpoint (--task sentence_prediction_frozen_embeddings){exchanged}")
+    if heads(step2) or _task_name(step2) not in (None, "new_language_mlm"):
+        raise CheckpointError(
+            f"{step2_name} is not a step-2 checkpoint (task {_task_name(step2)!r}"
+            f"{', it has a classification head' if heads(step2) else ''}): --embeddings takes the "
+            f"checkpoint of --task new_language_mlm")
+
+
 def swap_embeddings(classifier: dict, step2: dict, target_dict=None, allow_other_model=False,
                     names=("the classifier", "the embeddings")) -> dict:
     """The classifier checkpoint with step 2's token embeddings (and LM-head bias).
@@ -435,6 +482,13 @@ def swap_embeddings(classifier: dict, step2: dict, target_dict=None, allow_other
                 f"(+1 <mask>) but the embeddings have {new_w.size(0)} rows: give the dict.txt of the "
                 f"language the embeddings were trained on"
             )
+        learned = recorded_dictionary(step2)
+        if target_dict and learned and dictionary_digest(tgt) != learned:
+            raise CheckpointError(
+                f"dictionary mismatch: {target_dict} is not the dictionary the embeddings of {names[1]} were "
+                f"learned with (digest {short(dictionary_digest(tgt))}, recorded {short(learned)}; same size "
+                f"or not): give the dict.txt of its step-2 data directory, {training_dictionary_path(step2)}"
+            )
         if src is not None and src.symbols[: src.nspecial] != tgt.symbols[: tgt.nspecial]:
             raise CheckpointError(
                 f"special symbols differ: classifier {src.symbols[:src.nspecial]}, "
@@ -452,7 +506,9 @@ def swap_embeddings(classifier: dict, step2: dict, target_dict=None, allow_other
     out["cfg"] = cfg = copy.deepcopy(classifier["cfg"])
     with open_dict(cfg) if OmegaConf.is_config(cfg) else contextlib.nullcontext():
         cfg["bpe"] = copy.deepcopy((step2.get("cfg") or {}).get("bpe"))  # the target language's
+    learned = recorded_dictionary(step2) or (dictionary_digest(tgt) if tgt is not None else None)
     out["minimodel"] = {"made_by": "swap-embeddings", BIG_MODEL_KEY: classifier_fp,
                         EMBEDDINGS_BIG_MODEL_KEY: embeddings_fp,
+                        **({EMBEDDINGS_DICTIONARY_KEY: learned} if learned else {}),
                         **({HF_ORIGIN_KEY: origin} if (origin := hf_origin(classifier)) else {})}
     return out

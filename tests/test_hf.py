@@ -233,14 +233,19 @@ def test_models_derived_from_an_import_export_as_its_class(imported, tmp_path):
 
 
 def test_task_state_keeps_the_hf_origin_on_resume():
+    from fairseq.data import Dictionary
+
     from minimodel_fairseq.tasks.provenance import RecordsBigModel
 
-    task = RecordsBigModel()
+    class Task(RecordsBigModel):
+        source_dictionary = Dictionary()
+
+    task = Task()
     task.big_model, task.hf_origin = "f" * 64, {"hf_class": "XLMRobertaForMaskedLM", "hf_model_type": "xlm-roberta"}
     saved = task.get_checkpoint_dict()
     assert surgery.hf_origin({"extra_state": saved}) == task.hf_origin
-    resumed = RecordsBigModel()
-    resumed.set_checkpoint_dict(saved["RecordsBigModel"])
+    resumed = Task()
+    resumed.set_checkpoint_dict(saved["Task"])
     assert (resumed.big_model, resumed.hf_origin) == (task.big_model, task.hf_origin)
 
 

@@ -5,6 +5,8 @@ The case of issue 11: two tiny MiniJoint models pretrained with different seeds,
 mini-model of the first, swapped into a step-3 classifier of the second.
 """
 import copy
+import random
+import shutil
 
 import pytest
 import torch
@@ -44,7 +46,7 @@ def chain(bible_data, tiny_minijoint, tmp_path_factory):
 
 def swap(classifier, embeddings, out, *extra):
     return run_cli(["minimodel", "swap-embeddings", "--classifier", str(classifier), "--embeddings",
-                    str(embeddings), "--out", str(out), *extra], check=False)
+                    str(embeddings), "--out", str(out), *map(str, extra)], check=False)
 
 
 def test_every_checkpoint_records_its_big_model(chain):
@@ -143,3 +145,90 @@ def test_fingerprint_is_of_the_tensors():
     reshaped["model"]["encoder.a"] = reshaped["model"]["encoder.a"].view(3, 2)  # same bytes, other shape
     assert surgery.fingerprint(reshaped) != fp
     assert surgery.big_model_of(state) == fp  # no task, no note: a big model itself
+
+
+def _shuffled_copy(data_dir, out):
+    """``data_dir`` with its dict.txt's symbols shuffled: the same size, another vocabulary."""
+    shutil.copytree(data_dir, out)
+    lines = (out / "dict.txt").read_text(encoding="utf-8").splitlines()
+    random.Random(0).shuffle(lines)
+    (out / "dict.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
+
+
+def _one_error(proc, command):
+    lines = [line for line in proc.stderr.splitlines() if line.strip() and "warning:" not in line]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
+    assert lines[0].startswith(f"minimodel {command}: error: "), lines[0]
+    return lines[0]
+
+
+def test_swap_refuses_exchanged_roles_and_a_same_size_wrong_dict(chain, bible_data):
+    """Identity, not size: arguments given in each other's place, and a dict.txt of the right size
+    but another order, are refused before anything is written."""
+    d = chain["dir"] / "roles"
+    d.mkdir()
+    err = _one_error(swap(chain["step2"], chain["cls_first"], d / "out.pt"), "swap-embeddings")
+    assert err.endswith(f"{chain['step2']} has no classification head (task 'new_language_mlm'): --classifier takes "
+                        "the step-3 checkpoint (--task sentence_prediction_frozen_embeddings); were --classifier "
+                        "and --embeddings exchanged?"), err
+    err = _one_error(swap(chain["cls_first"], chain["mini"], d / "out.pt"), "swap-embeddings")
+    assert err.endswith(f"{chain['mini']} is not a step-2 checkpoint (task 'masked_lm'): --embeddings takes the "
+                        "checkpoint of --task new_language_mlm"), err
+    shuffled = _shuffled_copy(bible_data / "de" / "mlm", d / "shuffled") / "dict.txt"
+    err = _one_error(swap(chain["cls_first"], chain["step2"], d / "out.pt", "--dict", shuffled, "--allow-other-model"),
+                     "swap-embeddings")
+    assert f"dictionary mismatch: {shuffled} is not the dictionary the embeddings of {chain['step2']} were " \
+           f"learned with" in err and str(bible_data / "de" / "mlm" / "dict.txt") in err, err
+    assert not list(d.glob("*.pt")) and not list(d.glob(".*"))  # nothing written
+
+
+def test_evaluate_refuses_data_of_another_dictionary(chain, bible_data):
+    """A German swapped classifier on English data, and the English classifier on English data whose
+    dictionary was shuffled (same size): refused, naming the two dictionaries' digests."""
+    swapped = chain["dir"] / "swapped_de.pt"
+    assert swap(chain["cls_first"], chain["step2"], swapped, "--allow-other-model").returncode == 0
+    err = _one_error(run_cli(["minimodel", "evaluate", "--classifier", str(swapped), "--data",
+                              str(bible_data / "en" / "cls"), "--allow-other-model"], check=False), "evaluate")
+    assert f"{bible_data / 'en' / 'cls'} is binarized with another dictionary" in err
+    assert f"(the embeddings' language data: {bible_data / 'de' / 'mlm'})" in err, err
+    shuffled = _shuffled_copy(bible_data / "en" / "cls" / "input0", chain["dir"] / "en_cls_shuffled" / "input0").parent
+    shutil.copytree(bible_data / "en" / "cls" / "label", shuffled / "label")
+    err = _one_error(run_cli(["minimodel", "evaluate", "--classifier", str(chain["cls_first"]), "--data",
+                              str(shuffled)], check=False), "evaluate")
+    assert f"{shuffled} is binarized with another dictionary" in err, err
+    proc = run_cli(["minimodel", "evaluate", "--classifier", str(chain["cls_first"]), "--data",
+                    str(bible_data / "en" / "cls")])  # its own data: scored
+    assert "accuracy" in proc.stdout
+
+
+def test_step2_resume_on_data_of_another_dictionary_is_refused(chain, bible_data):
+    """fairseq-train into a step-2 --save-dir with data binarized with another dictionary of the same
+    size: refused naming both, the run's checkpoint untouched."""
+    save = chain["step2"].parent
+    before = {p.name: p.read_bytes() for p in save.glob("*.pt")}
+    other = _shuffled_copy(bible_data / "de" / "mlm", chain["dir"] / "de_shuffled")
+    proc = run_cli(["fairseq-train", str(other), "--user-dir", USER_DIR, "--task", "new_language_mlm",
+                    "--criterion", "masked_lm", "--body-checkpoint", str(chain["mini"]), "--tokens-per-sample", "64",
+                    *TINY_TRAIN, "--max-update", "6", "--save-dir", str(save)], check=False)
+    assert proc.returncode != 0
+    assert (f"--save-dir holds a run trained with another dictionary (digest "
+            in proc.stderr and f"than the data's, {other} (digest " in proc.stderr), proc.stderr[-2000:]
+    assert {p.name: p.read_bytes() for p in save.glob("*.pt")} == before
+
+
+def test_step2_refuses_a_body_dict_that_is_not_the_bodys(chain, bible_data, tmp_path):
+    """--embedding-init shared with --body-dict naming the target's own dict.txt (the mistake of issue 25):
+    refused by digest, before a step is trained; the body's own dict.txt is accepted."""
+    def run(body_dict, save):
+        return run_cli(["fairseq-train", str(bible_data / "de" / "mlm"), "--user-dir", USER_DIR,
+                        "--task", "new_language_mlm", "--criterion", "masked_lm", "--body-checkpoint", str(chain["mini"]),
+                        "--embedding-init", "shared", "--body-dict", str(body_dict), "--tokens-per-sample", "64",
+                        *TINY_TRAIN, "--max-update", "1", "--save-dir", str(save)], check=False)
+
+    wrong = bible_data / "de" / "mlm" / "dict.txt"
+    proc = run(wrong, tmp_path / "wrong")
+    assert proc.returncode != 0 and f"--body-dict {wrong} is not the dictionary the body {chain['mini']} was " \
+        f"trained with" in proc.stderr, proc.stderr[-2000:]
+    assert not (tmp_path / "wrong" / "checkpoint_last.pt").exists()
+    assert run(bible_data / "en" / "mlm" / "dict.txt", tmp_path / "right").returncode == 0

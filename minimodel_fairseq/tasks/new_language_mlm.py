@@ -126,5 +126,13 @@ class NewLanguageMLMTask(CheckedDataDir, DefaultArch, RecordsBigModel, LogsProgr
         if not os.path.isfile(path):
             raise ValueError(f"--embedding-init {self.cfg.embedding_init}: body dictionary {path} not found; pass --body-dict")
         d = Dictionary.load(path)
+        body_dict = surgery.recorded_dictionary(body)
+        if body_dict is None and (trained := surgery.training_dictionary(body)) is not None:
+            body_dict = surgery.dictionary_digest(trained)
+        if self.cfg.body_dict and body_dict and surgery.dictionary_digest(d) != body_dict:
+            raise ValueError(
+                f"--body-dict {path} is not the dictionary the body {self.cfg.body_checkpoint} was trained with "
+                f"(digest {surgery.short(surgery.dictionary_digest(d))}, the body's {surgery.short(body_dict)}; "
+                f"same size or not): give the body's own dict.txt, {surgery.training_dictionary_path(body)}")
         d.add_symbol("<mask>")  # as the masked-LM task that trained the body did
         return d

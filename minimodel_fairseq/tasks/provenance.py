@@ -8,12 +8,13 @@ fairseq merges into the checkpoint's ``extra_state`` under the task's class name
 and ``set_checkpoint_dict`` on resume) is the one place a task can add to them, the
 same mechanism ``flops.LogsTrainingFlops`` uses for its FLOPs count.
 """
-from ..surgery import BIG_MODEL_KEY, HF_ORIGIN_KEY
+from ..surgery import BIG_MODEL_KEY, DICTIONARY_KEY, HF_ORIGIN_KEY, dictionary_digest, short
 
 
 class RecordsBigModel:
     """Task mixin: ``big_model`` (a fingerprint, set when the body is read) goes into every checkpoint,
-    and ``hf_origin`` (``surgery.hf_origin``: the Hugging Face class it was imported from) beside it.
+    and ``hf_origin`` (``surgery.hf_origin``: the Hugging Face class it was imported from) beside it,
+    and the digest of the task's dictionary (``surgery.dictionary_digest``), which resuming checks.
 
     Cooperative, like ``flops.LogsTrainingFlops``: each adds its entry to what the
     classes after it in the bases return.
@@ -29,6 +30,7 @@ class RecordsBigModel:
             own[BIG_MODEL_KEY] = self.big_model
         if self.hf_origin:
             state.setdefault(type(self).__name__, {})[HF_ORIGIN_KEY] = self.hf_origin
+        state.setdefault(type(self).__name__, {})[DICTIONARY_KEY] = dictionary_digest(self.source_dictionary)
         return state
 
     def set_checkpoint_dict(self, state):
@@ -36,4 +38,10 @@ class RecordsBigModel:
         if parent:
             parent(state)
         self.big_model = state.get(BIG_MODEL_KEY) or self.big_model
+        recorded, now = state.get(DICTIONARY_KEY), dictionary_digest(self.source_dictionary)
+        if recorded and recorded != now:  # resuming on data binarized with another dictionary
+            raise ValueError(
+                f"--save-dir holds a run trained with another dictionary (digest {short(recorded)}) than the "
+                f"data's, {self.cfg.data} (digest {short(now)}): resume on that run's own data, or give this "
+                f"language its own --save-dir")
         self.hf_origin = state.get(HF_ORIGIN_KEY) or self.hf_origin
