@@ -52,6 +52,13 @@ minimodel_fairseq`` before fairseq loads any checkpoint, and by
    frozen body (elementwise ops stay fp32), for exact frozen tensors and
    checkpoints (docs/benchmarks.md, "bfloat16 on CPU"). fairseq's own
    ``--fp16`` (CUDA) is left as it is.
+
+5. One run per ``--save-dir``. fairseq lets two runs write one ``--save-dir``
+   (both exit 0; one run's checkpoints are lost). Before loading
+   ``checkpoint_last.pt`` the first process of a run takes an exclusive
+   ``flock`` on ``SAVE_DIR/.minimodel.lock`` (with its pid in it) and holds it
+   until it exits; a second run is refused. The kernel drops the lock when the
+   holder dies, SIGKILL included, so a restarted run resumes as before.
 """
 import argparse
 import contextlib
@@ -229,6 +236,51 @@ def patch_bf16_without_tpu() -> None:
     Trainer._minimodel_autocast_patched = True
 
 
+_SAVE_DIR_LOCKS = {}  # save dir -> open lock file, held for the life of the process
+
+
+def lock_save_dir(save_dir) -> None:
+    """Take (or keep) this process's exclusive lock on ``save_dir``; a ValueError if another run holds it."""
+    import fcntl
+
+    key = os.path.realpath(save_dir)
+    if key in _SAVE_DIR_LOCKS:  # this process already trains there (a trainer built again in-process)
+        return
+    os.makedirs(key, exist_ok=True)
+    f = open(os.path.join(key, ".minimodel.lock"), "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "?"
+        f.close()
+        raise ValueError(f"--save-dir {save_dir} is in use by another training run (pid {holder}): wait for it "
+                         f"to end, or give this run another --save-dir") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    _SAVE_DIR_LOCKS[key] = f
+
+
+def patch_save_dir_lock() -> None:
+    """Lock ``--save-dir`` when fairseq-train loads (or starts) its checkpoint (idempotent)."""
+    from fairseq import checkpoint_utils
+
+    load = checkpoint_utils.load_checkpoint
+    if getattr(load, "_minimodel_locks", False):
+        return
+
+    @functools.wraps(load)
+    def load_checkpoint_locked(cfg, trainer, **kwargs):
+        if not cfg.no_save and "://" not in str(cfg.save_dir) and getattr(trainer, "data_parallel_rank", 0) == 0:
+            lock_save_dir(cfg.save_dir)
+        return load(cfg, trainer, **kwargs)
+
+    load_checkpoint_locked._minimodel_locks = True
+    checkpoint_utils.load_checkpoint = load_checkpoint_locked
+
+
 def load_checkpoint(path):
     """Load a fairseq checkpoint file as fairseq does (trusted pickle, on CPU)."""
     from fairseq import checkpoint_utils
@@ -239,5 +291,6 @@ def load_checkpoint(path):
 
 patch_checkpoint_loading()
 patch_checkpoint_copies()
+patch_save_dir_lock()
 patch_cpu_distributed()
 patch_bf16_without_tpu()

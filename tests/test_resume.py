@@ -67,3 +67,28 @@ def test_sigkill_then_restart_equals_uninterrupted(bible_data, tiny_minijoint, t
         assert torch.equal(tensor, b["model"][name]), name
         if name not in {surgery.TOKENS, "encoder.lm_head.weight", "encoder.lm_head.bias"}:
             assert torch.equal(tensor, body[name]), name
+
+
+def test_a_second_run_in_the_same_save_dir_is_refused_and_a_killed_ones_lock_is_gone(bible_data, tiny_minijoint,
+                                                                                      tmp_path):
+    """Two fairseq-train runs in one --save-dir: the second is refused while the first trains (before it
+    writes anything); after the first is SIGKILLed the same command resumes (the kernel dropped the lock)."""
+    save = tmp_path / "save"
+    cmd = _cmd(bible_data, tiny_minijoint, save)
+    cmd[cmd.index("--max-update") + 1] = "100000"
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and first.poll() is None and not list(save.glob("checkpoint_*_4.pt")):
+            time.sleep(0.01)
+        assert (save / ".minimodel.lock").read_text().strip() == str(first.pid)
+        second = run_cli(["fairseq-train", *_cmd(bible_data, tiny_minijoint, save)[1:]], env=ENV, check=False)
+        assert second.returncode != 0
+        assert (f"ValueError: --save-dir {save} is in use by another training run (pid {first.pid}): wait for it "
+                "to end, or give this run another --save-dir") in second.stderr, second.stderr[-2000:]
+        assert "Loaded checkpoint" not in second.stdout + second.stderr  # refused before reading anything
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    rerun = run_cli(["fairseq-train", *_cmd(bible_data, tiny_minijoint, save)[1:]], env=ENV)
+    assert "Loaded checkpoint" in rerun.stdout + rerun.stderr
