@@ -33,6 +33,8 @@ import settings  # noqa: E402
 # config -> the recipe (and its arguments) whose command line it reproduces
 RECIPES = {
     "pretrain_minijoint": ["1_pretrain_minijoint.sh"],
+    # active forgetting: the recipe's extra fairseq-train flags (its "$@")
+    "pretrain_minijoint_forget": ["1_pretrain_minijoint.sh", "--forget-embeddings-every", "300"],
     "minipost": ["1b_minipost.sh"],
     "adapt": ["2_adapt_language.sh", "de", "minijoint"],
     "finetune": ["3_finetune.sh", "1", "minijoint"],

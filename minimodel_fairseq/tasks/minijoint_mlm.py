@@ -4,10 +4,14 @@ The data pipeline is fairseq's ``masked_lm`` task, unchanged; this task only
 refuses models that have no secondary head, so that a mistyped ``--arch`` fails
 at build time instead of after hours of single-head training. Its checkpoints are
 big models: their provenance fingerprint is computed when they are read.
+``--forget-embeddings-every K``: active forgetting (``minimodel_fairseq/forgetting.py``).
 """
+from dataclasses import dataclass
+
 from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
+from .. import forgetting
 from ..flops import LogsTrainingFlops
 from .heartbeat import LogsProgress
 from .data_checks import CheckedDataDir
@@ -16,8 +20,14 @@ from .default_arch import DefaultArch
 ARCHS = "--arch minijoint_roberta_small (or _base/_large, or your own minijoint_roberta architecture)"
 
 
-@register_task("minijoint_mlm", dataclass=MaskedLMConfig)
-class MiniJointMLMTask(CheckedDataDir, DefaultArch, LogsProgress, LogsTrainingFlops, MaskedLMTask):
+@dataclass
+class MiniJointMLMConfig(MaskedLMConfig):
+    forget_embeddings_every: int = forgetting.every_field()
+
+
+@register_task("minijoint_mlm", dataclass=MiniJointMLMConfig)
+class MiniJointMLMTask(CheckedDataDir, DefaultArch, LogsProgress, LogsTrainingFlops,
+                       forgetting.ForgetsEmbeddings, MaskedLMTask):
     """Masked LM for ``minijoint_roberta`` models (use with ``--criterion minijoint_mlm``)."""
 
     arch_hint = ARCHS + " with --criterion minijoint_mlm"

@@ -1,0 +1,130 @@
+"""THE active-forgetting hook: re-draw the token embeddings every K updates of pretraining.
+
+Active forgetting (Chen et al., "Improving Language Plasticity via Pretraining with Active
+Forgetting", NeurIPS 2023; reference code facebookresearch/language-model-plasticity, flag
+``--clear_embed_every_K_updates``) pretrains a body that does not lean on any one embedding
+matrix, so that new-language embeddings (step 2) are learned faster. ``--forget-embeddings-every K``
+(0: off) does, after updates K, 2K, ...:
+
+- ``encoder.sentence_encoder.embed_tokens.weight`` is re-drawn with RoBERTa's own init
+  (``init_bert_params``: normal(0, 0.02), the padding row zero). That Parameter *is* RoBERTa's
+  LM-head projection and MiniJoint's mini-head projection (tied); with ``--untie-weights-roberta``
+  the heads' own projections are not reset (the reference resets only ``embed_tokens``).
+- the LM heads' biases are kept, as the reference keeps them (its ``reset_embeddings`` touches
+  ``embed_tokens`` only; ``fb_sweep/manual_reset_emb.py`` likewise).
+- exactly that Parameter's optimizer state is dropped (its entry of the torch optimizer's ``state``),
+  so Adam starts it again from zero moments and step 1, which is what the reference's AdamEF does
+  (moments of the embedding slice zeroed, its own bias-correction counter ``step_emb`` restarted).
+  The reference also runs a compressed LR schedule for the embeddings (``lr_emb``); here they keep
+  the one schedule of the run.
+
+When: the reference resets in fairseq_cli/train.py after the update that makes ``num_updates``
+a multiple of K. Here the task's ``optimizer_step`` (called once per update, also with
+``--update-freq``, with ``update_num`` = updates done *before* this one) resets after stepping when
+``update_num + 1`` is a multiple of K, before fairseq counts the update, validates or saves: the
+checkpoint of update K already holds the new draw and the fresh state. A run whose last update is a
+multiple of K ends with untrained embeddings: leave updates after the last reset.
+
+The draw comes from a CPU ``torch.Generator`` seeded from (``--seed``, update), never the global
+RNG: every data-parallel rank draws the same values (the reference broadcasts rank 0's instead) and a
+run resumed from ``checkpoint_last.pt`` is bitwise the run that was not stopped. Optimizers whose
+state cannot be reset exactly for that one tensor are refused (:func:`exact_optimizer`).
+"""
+import hashlib
+import logging
+from dataclasses import field
+
+import torch
+
+from . import params
+
+logger = logging.getLogger(__name__)
+INIT_STD = 0.02  # fairseq's init_bert_params
+
+
+def every_field():
+    """The task dataclass field ``forget_embeddings_every`` (one per dataclass: a Field is not shared)."""
+    return field(default=0, metadata={"help": "active forgetting: re-draw the token embeddings (and their "
+                                              "optimizer state) after every N updates; 0: never"})
+
+
+def check_every(k) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+        raise ValueError(f"--forget-embeddings-every must be 0 (off) or a positive number of updates, "
+                         f"got {k!r}")
+    return k
+
+
+def generator(seed: int, update: int) -> torch.Generator:
+    """A CPU generator that depends only on (seed, update): the same on every rank, run and device."""
+    digest = hashlib.sha256(f"minimodel_fairseq forgetting {int(seed)} {int(update)}".encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+
+
+def _unwrapped(model):
+    while hasattr(model, "module"):  # fairseq's DDP wrappers
+        model = model.module
+    return model
+
+
+def exact_optimizer(optimizer, weight):
+    """The torch optimizer under fairseq's wrapper if ``weight``'s state is its own entry; else ValueError.
+
+    Refused: fp16 wrappers (FP16Optimizer's fp32 master copy, flat or not, would keep the old
+    values and state; the memory-efficient one trains fp16 weights), AMP (a skipped step would
+    be retried after the reset), BMUF (its global copy of the model), ``--zero-sharding os``
+    (fairscale's OSS keeps the state in per-rank shards), and any optimizer that does not hold the
+    fp32 Parameter itself. The plugin's ``--bf16`` keeps fp32 weights and plain Adam: accepted.
+    """
+    from fairseq.optim.amp_optimizer import AMPOptimizer
+    from fairseq.optim.bmuf import FairseqBMUF
+    from fairseq.optim.fp16_optimizer import _FP16OptimizerMixin, _MemoryEfficientFP16OptimizerMixin
+
+    wrappers = (_FP16OptimizerMixin, _MemoryEfficientFP16OptimizerMixin, AMPOptimizer, FairseqBMUF)
+    inner = None if isinstance(optimizer, wrappers) else getattr(optimizer, "optimizer", None)
+    if (not isinstance(inner, torch.optim.Optimizer) or type(inner).__module__.startswith("fairscale")
+            or weight.dtype != torch.float32
+            or not any(p is weight for group in inner.param_groups for p in group["params"])):
+        raise ValueError(
+            f"--forget-embeddings-every needs an optimizer that updates the fp32 token embeddings "
+            f"directly, to reset their state exactly; got {type(optimizer).__name__} over "
+            f"{weight.dtype} embeddings. Train in fp32 or with the plugin's --bf16 (fp32 weights), without "
+            f"--fp16/--memory-efficient-fp16/--amp/--use-bmuf/--zero-sharding, with the embeddings trainable")
+    return inner
+
+
+def forget_embeddings(model, optimizer, seed: int, update: int):
+    """Re-draw the token embeddings (tied heads too) for (seed, update); drop just their optimizer state."""
+    model = _unwrapped(model)
+    embed = model.encoder.sentence_encoder.embed_tokens
+    weight = embed.weight
+    inner = exact_optimizer(optimizer, weight)
+    fresh = torch.empty(weight.shape, dtype=torch.float32)
+    fresh.normal_(0.0, INIT_STD, generator=generator(seed, update))  # on CPU: the same values on any device
+    if embed.padding_idx is not None:
+        fresh[embed.padding_idx] = 0
+    with torch.no_grad():
+        weight.copy_(fresh)
+    inner.state.pop(weight, None)
+    names = [n for n, p in model.named_parameters(remove_duplicate=False) if p is weight]
+    logger.info("forgetting: token embeddings re-drawn at update %d (%s); their optimizer state reset",
+                update, ", ".join(names) or params.TOKENS)
+
+
+class ForgetsEmbeddings:
+    """Task mixin: ``--forget-embeddings-every K`` (the task's dataclass has the field; see the module)."""
+
+    _forget_checked = False
+
+    def __init__(self, cfg, *args, **kwargs):
+        super().__init__(cfg, *args, **kwargs)
+        self.forget_every = check_every(getattr(cfg, "forget_embeddings_every", 0) or 0)
+
+    def optimizer_step(self, optimizer, model, update_num):
+        k = self.forget_every
+        if k and not self._forget_checked:  # refuse at update 1, not after K updates of training
+            exact_optimizer(optimizer, _unwrapped(model).encoder.sentence_encoder.embed_tokens.weight)
+            self._forget_checked = True
+        super().optimizer_step(optimizer, model, update_num)
+        if k and (update_num + 1) % k == 0:  # update_num counts the updates before this one
+            forget_embeddings(model, optimizer, self.cfg.seed, update_num + 1)
