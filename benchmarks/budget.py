@@ -12,12 +12,12 @@ MiniJoint model and its step-3 classifiers:
 - RUNS_ROOT/B/random: the paper's setting, EMBED_INIT=random (N(0, 0.02)): full and MiniJoint
   (its pretrain/ and finetune/ are links to the anchored run's).
 
-Then examples/bible/label_free_langs.py measures every step-2 run without labels (verse
+Then minimodel_recipes/label_free_langs.py measures every step-2 run without labels (verse
 retrieval, the big model's masked-LM loss). The report, OUT/budget.{md,json,png}, gives per
 budget the body (the device it was pretrained on, pretraining seconds and FLOPs, English valid
 loss, English accuracy of the step-3 classifiers), per budget and language the zero-shot
 accuracy of each method and init with the controls and whether it transfers
-(examples/bible/langs_table.py's rule: its lowest seed bound above the majority class and every
+(minimodel_recipes/langs_table.py's rule: its lowest seed bound above the majority class and every
 control's highest bound), the label-free measures, and the first budget at which the random
 init transfers, if any.
 
@@ -41,12 +41,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "examples" / "bible"))
-import label_free_langs  # noqa: E402
-import langs_table  # noqa: E402
-import settings as recipe_settings  # noqa: E402
-import table  # noqa: E402
+from minimodel_recipes import label_free_langs  # noqa: E402
+from minimodel_recipes import langs_table  # noqa: E402
+from minimodel_recipes import settings as recipe_settings  # noqa: E402
+from minimodel_recipes import table  # noqa: E402
 
 # the step-2 inits of the trained methods: name -> EMBED_INIT (None: the environment's, anchored)
 INITS = {"anchored": None, "random": "random"}
@@ -238,7 +236,7 @@ def markdown(summary, seeds, src, complete):
             lines.append(f"| {e['budget']} | {r['lang']} | "
                          + " | ".join(table.cell(r["retrieval"].get(n, [])) for n in names) + " | "
                          + " | ".join(table.cell(r["mlm_loss"].get(n, []), scale=1, digits=2) for n in names) + " |")
-    lines += ["", f"Label-free (examples/bible/label_free_langs.py): verse retrieval top-1 (%) target -> {src} on the "
+    lines += ["", f"Label-free (minimodel_recipes/label_free_langs.py): verse retrieval top-1 (%) target -> {src} on the "
               "test verses at the big model's middle layer, and the big model's masked-LM loss on the target's "
               "valid split (bits), with each run's step-2 embeddings swapped in."]
     verdicts = []

@@ -7,7 +7,7 @@ The big model is a fairseq ``roberta_base`` (12 layers x 768, FFN 3072, 12 heads
 over a synthetic source dictionary of 250,002 rows, saved untrained by a Trainer (no Hugging Face
 needed); the target language has 4001 rows (VOCAB=4000 + <mask>). Lines are random tokens as long
 as the fixture's English verses, as in benchmarks/peak.py. Every step is a real fairseq Trainer
-built from the recipes' command line (examples/bible/*.sh, sizes from examples/bible/settings.py):
+built from the recipes' command line (examples/bible/*.sh, sizes from minimodel_recipes/settings.py):
 
 1. Per update, fp32 and ``--bf16`` trainers of each step fed the same batches, alternating fp32,
    bf16, bf16, fp32, ... (--precisions): step 3 (fine-tuning the big model, embeddings frozen,
@@ -65,8 +65,7 @@ from minimodel_fairseq.flops import roberta_update_flops, update_shape
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_TSV = ROOT / "tests" / "fixtures" / "bible" / "verses.tsv"
-sys.path.insert(0, str(ROOT / "examples" / "bible"))
-import settings as recipe_settings  # noqa: E402  (the recipes' batch sizes, as benchmarks/budget.py reads them)
+from minimodel_recipes import settings as recipe_settings  # noqa: E402  (the recipes' batch sizes, as benchmarks/budget.py reads them)
 
 PRECISIONS = ("fp32", "bf16")
 M = 1                # MiniPost's new layers (the recipes' MINIPOST_M)

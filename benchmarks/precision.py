@@ -23,10 +23,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "examples" / "bible"))
-import progress  # noqa: E402
-import settings  # noqa: E402
-import table  # noqa: E402
+from minimodel_recipes import progress  # noqa: E402
+from minimodel_recipes import settings  # noqa: E402
+from minimodel_recipes import table  # noqa: E402
 
 PRECISIONS = ("fp32", "bf16")
 DONE_LINE = re.compile(progress.DONE + r" ([\d.]+) seconds")

@@ -4,7 +4,7 @@
 
 Reads the checkpoints and logs that the recipes wrote; FLOPs are per training update of
 the recipes' shape (ADAPT_BSZ x TOKENS, 15 % masked), times the updates each method runs.
-The settings (ADAPT_UPDATES, ...) are the recipes' own: examples/bible/settings.py, from the
+The settings (ADAPT_UPDATES, ...) are the recipes' own: minimodel_recipes/settings.py, from the
 environment or its defaults; results.tsv is read by column name.
 """
 import statistics
@@ -12,8 +12,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "bible"))
-import settings as recipe_settings  # noqa: E402  (the recipes' settings and method table)
+from minimodel_recipes import settings as recipe_settings  # noqa: E402  (the recipes' settings and method table)
 import minimodel_fairseq  # noqa: E402,F401
 from fairseq import checkpoint_utils
 from minimodel_fairseq.flops import UpdateShape, roberta_update_flops

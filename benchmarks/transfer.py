@@ -31,7 +31,7 @@ the label-free measures at the final checkpoint beside the final accuracy; the s
 checkpoint chosen without labels, by the lowest valid MLM loss of the step-2 model itself (as
 fairseq's best checkpoint would) and of the big model, against the last and the best one; each
 method against its baseline verse by verse, at the last checkpoints and at those each loss chooses: the
-paired difference per seed and its bootstrap interval, examples/bible/paired.py's) and
+paired difference per seed and its bootstrap interval, minimodel_recipes/paired.py's) and
 OUT/transfer.png (one column per language; against FLOPs, one line per method:
 accuracy, then retrieval and masked-LM loss). A difference smaller than the seeds'
 spread is reported as a tie.
@@ -43,7 +43,7 @@ recipes skip finished training, so an interrupted run resumes where it stopped;
 --report-only writes the report from what is finished, marked partial, without
 training anything. The loop runs seed
 by seed, so a partial report has whole seeds of every language and method. Each
-point records the settings it was measured with (examples/bible/settings.py, and
+point records the settings it was measured with (minimodel_recipes/settings.py, and
 --points); a rerun with other settings is refused before anything runs, because
 the recipes would skip the finished training of the old settings: use another RUNS.
 """
@@ -62,12 +62,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-sys.path.insert(0, str(ROOT / "examples" / "bible"))
-import settings as recipe_settings  # noqa: E402  (the recipes' settings and method table)
-import paired  # noqa: E402  (per-verse paired differences and their bootstrap interval)
-import table  # noqa: E402  (mean and half range: how every table reports a spread)
+from minimodel_recipes import settings as recipe_settings  # noqa: E402  (the recipes' settings and method table)
+from minimodel_recipes import paired  # noqa: E402  (per-verse paired differences and their bootstrap interval)
+from minimodel_recipes import table  # noqa: E402  (mean and half range: how every table reports a spread)
 import minimodel_fairseq  # noqa: E402,F401
 from minimodel_fairseq import flops as flop_count, label_free, surgery  # noqa: E402
 from minimodel_fairseq.compat import load_checkpoint  # noqa: E402
@@ -195,7 +193,7 @@ def correct_string(predictions):
 def paired_comparisons(points, summary, methods, seeds, reps=paired.REPS):
     """Each trained method against its baseline, verse by verse and seed by seed (they share the step-3
     classifier): baseline - method at the last checkpoints and at the ones each valid loss of CHOICE picks
-    (keyed "last" and by the loss), per language and over the languages (examples/bible/paired.py's
+    (keyed "last" and by the loss), per language and over the languages (minimodel_recipes/paired.py's
     bootstrap). Languages where a seed's points lack per-verse results (measured before they were kept)
     are left out."""
     out = {}

@@ -33,15 +33,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
+import minimodel_fairseq  # noqa: F401
+from minimodel_fairseq import params, surgery
+from minimodel_fairseq.compat import load_checkpoint
+from minimodel_fairseq.flops import FLOPS_KEY
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-
-import minimodel_fairseq  # noqa: E402,F401
-from minimodel_fairseq import params, surgery  # noqa: E402
-from minimodel_fairseq.compat import load_checkpoint  # noqa: E402
-from minimodel_fairseq.flops import FLOPS_KEY  # noqa: E402
 
 FIXTURE_TSV = ROOT / "tests" / "fixtures" / "bible" / "verses.tsv"
 TINY_MODEL = ["--encoder-layers", "4", "--encoder-embed-dim", "64", "--encoder-ffn-embed-dim", "128",

@@ -168,8 +168,7 @@ def test_step2_task_romanises_with_the_data_directorys_language(bible_data, tiny
 def test_anchor_quality_scores_pairs_by_verse_alignment(bible_data):
     """benchmarks/anchor_quality.py on the fixture: names shared by both Bibles are supported by the
     alignment, a pair of two different names is not, and the report counts what it scored."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import anchor_quality
+    from benchmarks import anchor_quality
 
     align = anchor_quality.Alignment(bible_data / "de", bible_data / "en")
     assert align.verses == 83 + 106 + 205  # every fixture verse of ELB has its WEB verse

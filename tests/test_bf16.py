@@ -177,11 +177,8 @@ def test_gpu_check_dry_run_on_cpu(bible_data, tmp_path):
 
 
 def test_recipes_precision_auto_picks_bf16_only_with_native_bf16(tmp_path, capsys):
-    """PRECISION=auto (examples/bible/settings.py): bf16 where /proc/cpuinfo lists AVX-512 BF16 or AMX."""
-    import sys
-
-    sys.path.insert(0, str(ROOT / "examples" / "bible"))
-    import settings
+    """PRECISION=auto (minimodel_recipes/settings.py): bf16 where /proc/cpuinfo lists AVX-512 BF16 or AMX."""
+    from minimodel_recipes import settings
 
     cpus = {"avx512_bf16": "flags\t\t: fpu sse2 avx512f avx512_bf16 avx512_fp16\n",
             "amx_bf16": "flags\t\t: fpu sse2 amx_tile amx_bf16 amx_int8\n", "none": "flags\t\t: fpu sse2 avx2 avx512f\n"}

@@ -80,8 +80,7 @@ def test_budget_curve_in_miniature(bible_data, tmp_path):
 
 def test_body_names_the_gpu_a_budget_was_pretrained_on(tmp_path):
     """Pretraining seconds compare only on one device: a body pretrained on a GPU says which (fairseq's log)."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import budget as budget_module
+    from benchmarks import budget as budget_module
 
     pre = tmp_path / "pretrain" / "minijoint"
     pre.mkdir(parents=True)

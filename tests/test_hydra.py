@@ -27,8 +27,7 @@ from conftest import ROOT, run_cli
 # hydra 1.3 warns about fairseq's 1.0-style configs (package header, schema matching): fairseq's to fix
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::UserWarning")]
 CONFIG_DIR = ROOT / "examples" / "bible" / "config"
-sys.path.insert(0, str(ROOT / "examples" / "bible"))
-import settings  # noqa: E402
+from minimodel_recipes import settings
 
 # config -> the recipe (and its arguments) whose command line it reproduces
 RECIPES = {

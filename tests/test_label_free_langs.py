@@ -1,4 +1,4 @@
-"""examples/bible/label_free_langs.py: the label-free table of a many-languages run, on a tiny RUNS.
+"""minimodel_recipes/label_free_langs.py: the label-free table of a many-languages run, on a tiny RUNS.
 
 The RUNS is laid out as the recipes lay it out (pretrain/minijoint, adapt/<lang>/<method>/seed<S>
 with train_seconds), from the tiny MiniJoint model and real step-2 runs over it: full at seed 1
@@ -19,7 +19,7 @@ from minimodel_fairseq import surgery
 from conftest import ROOT, TINY_TRAIN, run_cli
 
 pytestmark = pytest.mark.slow
-SCRIPT = str(ROOT / "examples" / "bible" / "label_free_langs.py")
+SCRIPT = ["-m", "minimodel_recipes.label_free_langs"]
 
 
 def step2(bible_data, body, save, seed, control=False):
@@ -53,7 +53,7 @@ def runs(tiny_minijoint, bible_data, tmp_path_factory):
 
 
 def script(*args):
-    return subprocess.run([sys.executable, SCRIPT, *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, *SCRIPT, *map(str, args)], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
 
 

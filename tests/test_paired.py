@@ -1,4 +1,4 @@
-"""examples/bible/paired.py: paired differences of two methods from per-verse predictions."""
+"""minimodel_recipes/paired.py: paired differences of two methods from per-verse predictions."""
 import subprocess
 import sys
 from pathlib import Path
@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "examples" / "bible"))
-import paired  # noqa: E402
+from minimodel_recipes import paired
 
 
 def write(runs, lang, method, seed, flags):
@@ -55,7 +54,7 @@ def test_seed_noise_widens_the_interval(tmp_path):
 
 def test_paired_refuses_missing_predictions(tmp_path):
     write(tmp_path, "de", "full", "1", [1, 0])
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "bible" / "paired.py"), str(tmp_path),
+    proc = subprocess.run([sys.executable, "-m", "minimodel_recipes.paired", str(tmp_path),
                            "--langs", "de", "--seeds", "1"], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "minijoint/seed1.predictions.tsv is missing: examples/bible/4_transfer.sh de minijoint 1 writes it" \

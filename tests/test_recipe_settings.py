@@ -1,4 +1,4 @@
-"""examples/bible/settings.py (the recipes' settings and method table), table.py and progress.py.
+"""minimodel_recipes/settings.py (the recipes' settings and method table), table.py and progress.py.
 
 No training: the shell side of the settings against the Python side, the refusals, results.tsv
 read by its header, and the progress line on a real fairseq log.
@@ -12,9 +12,7 @@ import pytest
 
 from conftest import ROOT
 
-sys.path.insert(0, str(ROOT / "examples" / "bible"))
-import progress  # noqa: E402
-import settings  # noqa: E402
+from minimodel_recipes import progress, settings
 
 CLEAN = {k: v for k, v in os.environ.items() if k not in settings.BY_NAME and k != "PROGRESS_PREFIX"}
 
@@ -74,7 +72,7 @@ RESULTS = [  # columns in another order than the recipes write them: read by nam
 
 
 def table(path, *args):
-    return subprocess.run([sys.executable, "examples/bible/table.py", str(path), *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "minimodel_recipes.table", str(path), *args], cwd=ROOT,
                           capture_output=True, text=True)
 
 
@@ -167,7 +165,7 @@ def test_progress_line_says_validating_until_the_valid_line():
 def test_progress_follows_a_growing_log(tmp_path):
     """The follower prints while the log grows and ends when the log says training is done."""
     log = tmp_path / "train.log"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "bible" / "progress.py"), str(log), "--label", "x",
+    proc = subprocess.Popen([sys.executable, "-m", "minimodel_recipes.progress", str(log), "--label", "x",
                              "--total", "100", "--every", "0", "--poll", "0.05"], stdout=subprocess.PIPE, text=True)
     lines = LOG.splitlines(True)
     for chunk in (lines[:2], [lines[2][:40]], [lines[2][40:]], lines[3:]):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Step 2: learn LANG's token embeddings by masked LM with the body frozen.
 #   examples/bible/2_adapt_language.sh LANG METHOD [SEED] [extra fairseq-train flags]
-# METHOD (settings.py's method table; `.venv/bin/python examples/bible/settings.py --methods`):
+# METHOD (settings.py's method table; `.venv/bin/python -m minimodel_recipes.settings --methods`):
 #         full      - the standard recipe: MiniJoint's whole primary model is the body
 #         minijoint - the MiniJoint mini-model (bottom K layers + secondary head)
 #         minipost  - the MiniPost mini-model of the plain RoBERTa (1b_minipost.sh)

@@ -1,6 +1,6 @@
 # Shared part of the Bible recipes (sourced, not run). The settings and the method table are
 # defined once, in settings.py (also read by benchmarks/ and table.py): every setting is an
-# environment variable with a CPU-sized default; `.venv/bin/python examples/bible/settings.py`
+# environment variable with a CPU-sized default; `.venv/bin/python -m minimodel_recipes.settings`
 # lists them, `--methods` the step-2 methods. Scale up by exporting them.
 #   DRY_RUN=1 examples/bible/<recipe>.sh ...   prints the fairseq-train command instead of running it
 set -euo pipefail
@@ -12,7 +12,7 @@ export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::DeprecationWarning}"
 # exports DATA, RUNS, SRC, LANGS, SEEDS, METHODS, ... (settings.py); sets PRIMARY, MINI, PLAIN,
 # MINIPOST (the step-1 checkpoints), RESULTS_HEADER, and the method table as functions:
 # body_of METHOD, big_model_of METHOD, checkpoint_of BIG_MODEL, step2_of METHOD ("UPDATES LR INIT WARMUP")
-_settings=$(.venv/bin/python examples/bible/settings.py --shell)
+_settings=$(.venv/bin/python -m minimodel_recipes.settings --shell)
 eval "$_settings"
 unset _settings
 
@@ -75,7 +75,7 @@ fairseq_train() {
   if [ "$DRY_RUN" = 1 ]; then print_command "${cmd[@]}"; exit 0; fi
   mkdir -p "$out"
   say "$label: $total update$([ "$total" = 1 ] || echo s) (full log $out/train.log)"
-  .venv/bin/python examples/bible/progress.py "$out/train.log" --label "${PROGRESS_PREFIX:-}$label" \
+  .venv/bin/python -m minimodel_recipes.progress "$out/train.log" --label "${PROGRESS_PREFIX:-}$label" \
     --total "$total" --every "$PROGRESS_EVERY" &
   local follower=$! rc=0
   "${cmd[@]}" > "$out/train.log" 2>&1 || rc=$?

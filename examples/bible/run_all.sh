@@ -6,7 +6,7 @@
 # about as long again), full_roberta / random_roberta for that RoBERTa's own baseline
 # and control (settings.py --methods).
 #   examples/bible/run_all.sh              # CPU default (bf16 where the CPU has it), one seed: 50 min measured on 2 idle cores
-#   SEEDS="1 2" examples/bible/run_all.sh    # docs/results.md's table: 78 min measured
+#   SEEDS="1 2" examples/bible/run_all.sh    # docs/results/history.md's table: 78 min measured
 #   PRETRAIN_UPDATES=4000 ADAPT_UPDATES=1000 SEEDS="1 2 3" examples/bible/run_all.sh
 #   DRY_RUN=1 examples/bible/run_all.sh    # print every command instead of running it
 # Every training step prints its progress and the time it has left; the full fairseq logs are
@@ -25,7 +25,7 @@ next_job() { job=$((job + 1)); export PROGRESS_PREFIX="[$job/$n_jobs] "; }
 
 if [ "$DRY_RUN" != 1 ]; then
   echo "run_all: $SRC -> $LANGS; methods $METHODS; seeds $SEEDS; $n_jobs jobs, each with its progress and time left"
-  echo "run_all: settings: .venv/bin/python examples/bible/settings.py; full logs: $RUNS/<step>/.../train.log"
+  echo "run_all: settings: .venv/bin/python -m minimodel_recipes.settings; full logs: $RUNS/<step>/.../train.log"
   prepare_data "$SRC,${LANGS// /,}"
   echo "run_all: data ready in $DATA ($SRC $LANGS)"
 fi
@@ -56,7 +56,7 @@ for lang in $LANGS; do
 done
 unset PROGRESS_PREFIX
 [ "$DRY_RUN" != 1 ] || exit 0
-.venv/bin/python examples/bible/table.py "$RUNS/results.tsv" --plot "$RUNS/results.png" | tee "$RUNS/results.md"
+.venv/bin/python -m minimodel_recipes.table "$RUNS/results.tsv" --plot "$RUNS/results.png" | tee "$RUNS/results.md"
 echo
 echo "run_all: done in $(elapsed). Table: $RUNS/results.md (rows: $RUNS/results.tsv); plot: $RUNS/results.png;"
 echo "run_all: full training logs: $RUNS/{pretrain,finetune,adapt}/.../train.log; tensorboard logs: .../tb"

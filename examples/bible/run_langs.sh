@@ -80,7 +80,7 @@ unset PROGRESS_PREFIX
     tail -n +2 "$out/rows/$lang.$method.seed$seed.tsv"
   done; done; done; } > "$out/results.tsv.tmp"
 mv "$out/results.tsv.tmp" "$out/results.tsv"
-.venv/bin/python examples/bible/langs_table.py "$out/results.tsv" --runs "$RUNS" > "$out/results.md.tmp"
+.venv/bin/python -m minimodel_recipes.langs_table "$out/results.tsv" --runs "$RUNS" > "$out/results.md.tmp"
 mv "$out/results.md.tmp" "$out/results.md"
 cat "$out/results.md"
 echo

@@ -1,6 +1,6 @@
 """The label-free table of a many-languages run: verse retrieval and masked-LM loss per language and method.
 
-    .venv/bin/python examples/bible/label_free_langs.py RUNS --langs de fr ru [--seeds 1 2]
+    .venv/bin/python -m minimodel_recipes.label_free_langs RUNS --langs de fr ru [--seeds 1 2]
         [--methods full minijoint random copy_only] [--data data/bible] [--out RUNS/langs/label_free.md]
 
 Genre accuracy (run_langs.sh's table) moves with the step-3 fine-tuning seed; these
@@ -28,11 +28,8 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parents[1]))
-import settings  # noqa: E402
-import table  # noqa: E402
+from minimodel_recipes import settings
+from minimodel_recipes import table
 
 SUBSET, MLM_SUBSET, MASK_SEED = "test", "valid", 1
 # the table's columns: (JSON key, cache key, layer key)

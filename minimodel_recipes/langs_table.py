@@ -1,6 +1,6 @@
 """The table of run_langs.sh: one row per language, and the step-2 compute of each method over all.
 
-    .venv/bin/python examples/bible/langs_table.py RUNS/langs/results.tsv [--runs RUNS]
+    .venv/bin/python -m minimodel_recipes.langs_table RUNS/langs/results.tsv [--runs RUNS]
 
 Per language: the majority class, the rows the step-2 init anchored (from the step-2
 train.log), zero-shot accuracy of every method (mean ± half the range over seeds), and
@@ -14,12 +14,9 @@ import re
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parents[1]))
-import paired  # noqa: E402
-import settings  # noqa: E402
-import table  # noqa: E402
+from minimodel_recipes import paired
+from minimodel_recipes import settings
+from minimodel_recipes import table
 
 STEP2_TASK = "NewLanguageMLMTask"
 COPIED = re.compile(r"init (\S+) \((\d+) rows copied")

@@ -4,13 +4,13 @@ Every setting is an environment variable with a CPU-sized default; the recipes
 (examples/bible/*.sh, through common.sh), the benchmarks (benchmarks/transfer.py,
 benchmarks/step2_compute.py) and table.py all read them from here:
 
-    .venv/bin/python examples/bible/settings.py             # every setting: value, default, meaning
-    .venv/bin/python examples/bible/settings.py --methods   # the step-2 methods
-    eval "$(.venv/bin/python examples/bible/settings.py --shell)"   # what common.sh does
+    .venv/bin/python -m minimodel_recipes.settings             # every setting: value, default, meaning
+    .venv/bin/python -m minimodel_recipes.settings --methods   # the step-2 methods
+    eval "$(.venv/bin/python -m minimodel_recipes.settings --shell)"   # what common.sh does
 
 In Python (standard library only, so the shell pays no torch import):
 
-    sys.path.insert(0, "examples/bible"); import settings
+    from minimodel_recipes import settings
     s = settings.resolve()                  # {name: value} from os.environ and the defaults
     settings.METHODS["minijoint"].big_model # 'minijoint': its step-3 classifier
     settings.step2("minijoint", s)          # body checkpoint, updates, lr, init, warmup

@@ -1,6 +1,6 @@
 """Step-2 cost of a Hugging Face model's shape: the standard recipe against MiniPost, from config.json alone.
 
-    .venv/bin/python examples/hf/step2_cost.py HF_DIR_OR_CONFIG_JSON [--k 4] [--m 1] \
+    .venv/bin/python -m minimodel_recipes.step2_cost HF_DIR_OR_CONFIG_JSON [--k 4] [--m 1] \
         [--target-vocab 4001] [--batch 16] [--tokens 128]
 
 Builds fairseq RoBERTa models of the config's shape on PyTorch's meta device (no weights, no

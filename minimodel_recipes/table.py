@@ -1,6 +1,6 @@
 """Summarise results.tsv (columns: settings.RESULTS_COLUMNS, read by name) as Markdown.
 
-    .venv/bin/python examples/bible/table.py RUNS/results.tsv [--plot RUNS/results.png]
+    .venv/bin/python -m minimodel_recipes.table RUNS/results.tsv [--plot RUNS/results.png]
 """
 import argparse
 import os
@@ -9,8 +9,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import settings  # noqa: E402
+from minimodel_recipes import settings
 
 # rows in the table's order: the in-language scores of each big model, then the method table's order
 ORDER = [settings.in_language(b) for b in settings.BIG_MODELS] + list(settings.METHODS)

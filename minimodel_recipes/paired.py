@@ -1,6 +1,6 @@
 """Paired comparison of two step-2 methods: per-seed differences and a bootstrap 95 % interval.
 
-    .venv/bin/python examples/bible/paired.py RUNS --langs de fr --seeds 1 2 [--a full --b minijoint]
+    .venv/bin/python -m minimodel_recipes.paired RUNS --langs de fr --seeds 1 2 [--a full --b minijoint]
 
 Two methods scored with the same seed share the step-3 classifier and the test verses, so their
 difference is measured verse by verse (the predictions 4_transfer.sh writes to
