@@ -1,0 +1,35 @@
+"""The docs against the tree: docs/method.md's folder map names every module, and only what exists."""
+import re
+
+from conftest import ROOT
+
+PACKAGES = ("minimodel_fairseq", "minimodel_recipes", "benchmarks")
+
+
+def _folder_map():
+    """{folder: [files named under it]} from the code block under docs/method.md's "## Folder map"."""
+    text = (ROOT / "docs" / "method.md").read_text(encoding="utf-8")
+    block = re.search(r"^## Folder map\n.*?^```\n(.*?)^```\n", text, re.M | re.S).group(1)
+    entries, folder = {}, None
+    for line in block.splitlines():
+        first = line.split()[0] if line.strip() else ""
+        if line[:1] not in ("", " ") and first.endswith("/"):
+            folder = first
+            entries[folder] = []
+        elif first.endswith(".py"):
+            entries[folder].append(first)
+    return entries
+
+
+def test_the_folder_map_names_every_module_and_nothing_else():
+    entries = _folder_map()
+    for package in PACKAGES:
+        on_disk = {str(p.relative_to(ROOT / package)) for p in (ROOT / package).rglob("*.py")
+                   if p.name != "__init__.py"}
+        named = set(entries[f"{package}/"])
+        assert not on_disk - named, f"docs/method.md's folder map lacks {sorted(on_disk - named)} in {package}/"
+        assert not named - on_disk, f"docs/method.md's folder map names missing {sorted(named - on_disk)} in {package}/"
+    examples = {f"examples/{p.name}/" for p in (ROOT / "examples").iterdir() if p.is_dir()}
+    assert examples <= set(entries), f"the folder map lacks {sorted(examples - set(entries))}"
+    for folder in entries:
+        assert (ROOT / folder).is_dir(), f"the folder map names {folder}, which does not exist"
