@@ -199,6 +199,37 @@ def test_leftovers_are_rebuilt(tmp_path, capsys):
     assert (lang_dir / "mlm" / "dict.txt").is_file() and not (lang_dir / "cls").exists()
 
 
+def _corpus(path, n):
+    path.write_text("".join(f"line {i} of a plain corpus, word{i % 37}\n" for i in range(n)), encoding="utf-8")
+    return path
+
+
+def test_a_short_raw_text_still_fills_every_split(tmp_path, capsys):
+    """300 lines are three blocks of 100: split again in smaller blocks, valid and test get lines; a long
+    file keeps its blocks of 100, so it keeps the splits earlier versions gave it."""
+    lang_dir = bible.prepare_language("zz", tmp_path / "out", raw_text=_corpus(tmp_path / "zz.txt", 300),
+                                      vocab_size=40)
+    counts = json.loads((lang_dir / "DONE").read_text(encoding="utf-8"))["mlm_verses"]
+    assert sum(counts.values()) == 300 and all(counts[s] > 0 for s in ("train", "valid", "test")), counts
+    assert "splitting in blocks of 6" in capsys.readouterr().err
+    for split in ("train", "valid", "test"):
+        assert (lang_dir / "mlm" / f"{split}.bin").stat().st_size > 0
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    info = bible._write_raw_from_text(_corpus(tmp_path / "long.txt", 5000), raw, 0.1, 0.1, None)
+    assert bible._small_text_splits(info, tmp_path / "long.txt", raw, 0.1, 0.1, None) is info
+
+
+def test_a_raw_text_too_short_for_a_split_is_refused_and_leaves_nothing(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(bible.DataPrepError) as e:
+        bible.prepare_language("zz", out, raw_text=_corpus(tmp_path / "zz.txt", 3), vocab_size=40)
+    assert str(e.value) == (f"--raw-text {tmp_path / 'zz.txt'}: its 3 lines leave the test split "
+                            "empty (about 10% of the lines go to valid and 10% to test): give a longer file")
+    assert not out.exists() or list(out.iterdir()) == []
+
+
 def test_crash_leaves_nothing_that_looks_finished(fixture_db, tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("simulated crash")

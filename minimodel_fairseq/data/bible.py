@@ -308,7 +308,8 @@ def _write_raw_from_db(con, codes, raw: Path, max_verses, valid_frac, test_frac)
             "per_translation": per_translation, "skipped": skipped, "train_chars": len(chars)}
 
 
-def _write_raw_from_text(path: Path, raw: Path, valid_frac, test_frac, max_lines) -> dict:
+def _write_raw_from_text(path: Path, raw: Path, valid_frac, test_frac, max_lines,
+                         block_lines: int = RAW_BLOCK_LINES) -> dict:
     skipped = _new_skipped()
     counts = dict.fromkeys(SPLITS, 0)
     chars: set[str] = set()
@@ -317,12 +318,33 @@ def _write_raw_from_text(path: Path, raw: Path, valid_frac, test_frac, max_lines
         for i, text in read_text_lines(path, skipped):
             if max_lines is not None and sum(counts.values()) >= max_lines:
                 break
-            split = _split_of_key(f"raw-block:{i // RAW_BLOCK_LINES}", valid_frac, test_frac)
+            # the default block size keeps the key of earlier versions: the same file, the same splits
+            key = f"raw-block:{i // block_lines}" if block_lines == RAW_BLOCK_LINES else f"raw-block{block_lines}:{i // block_lines}"
+            split = _split_of_key(key, valid_frac, test_frac)
             mlm[split].write(text + "\n")
             counts[split] += 1
             if split == "train":
                 chars.update(text)
     return {"mlm_verses": counts, "skipped": skipped, "train_chars": len(chars)}
+
+
+def _small_text_splits(info: dict, path: Path, raw: Path, valid_frac, test_frac, max_lines) -> dict:
+    """A file too short for blocks of RAW_BLOCK_LINES to reach every split is split again in blocks of
+    about a fiftieth of it; a split still empty is refused (step 2 cannot read an empty split)."""
+    counts = info["mlm_verses"]
+    lines = sum(counts.values())
+    wanted = [s for s, frac in (("valid", valid_frac), ("test", test_frac)) if frac > 0]
+    if lines == 0 or all(counts[s] for s in wanted):
+        return info
+    block = max(1, min(RAW_BLOCK_LINES, lines // 50))
+    _log(f"{path}: {lines} lines leave a split empty in blocks of {RAW_BLOCK_LINES}: splitting in blocks of {block}")
+    info = _write_raw_from_text(path, raw, valid_frac, test_frac, max_lines, block_lines=block)
+    empty = [s for s in wanted if info["mlm_verses"][s] == 0]
+    if empty:
+        raise DataPrepError(
+            f"--raw-text {path}: its {lines} lines leave the {' and '.join(empty)} split empty "
+            f"(about {valid_frac:.0%} of the lines go to valid and {test_frac:.0%} to test): give a longer file")
+    return info
 
 
 def _import_spm():
@@ -531,6 +553,7 @@ def prepare_language(lang: str, out_root, translations: Iterable[str] | None = N
             con.close()
         else:
             info = _write_raw_from_text(raw_text, tmp / "raw", valid_frac, test_frac, max_verses)
+            info = _small_text_splits(info, raw_text, tmp / "raw", valid_frac, test_frac, max_verses)
         if info["mlm_verses"]["train"] == 0:
             raise DataPrepError(f"{lang}: no training text (all lines empty, invalid or held out)")
         for split in SPLITS:
