@@ -226,7 +226,7 @@ def test_a_raw_text_too_short_for_a_split_is_refused_and_leaves_nothing(tmp_path
     with pytest.raises(bible.DataPrepError) as e:
         bible.prepare_language("zz", out, raw_text=_corpus(tmp_path / "zz.txt", 3), vocab_size=40)
     assert str(e.value) == (f"--raw-text {tmp_path / 'zz.txt'}: its 3 lines leave the test split "
-                            "empty (about 10% of the lines go to valid and 10% to test): give a longer file")
+                            "empty (about 10% of the lines go to valid and 10% to test): give at least 6 lines")
     assert not out.exists() or list(out.iterdir()) == []
 
 

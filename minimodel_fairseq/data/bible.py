@@ -318,14 +318,31 @@ def _write_raw_from_text(path: Path, raw: Path, valid_frac, test_frac, max_lines
         for i, text in read_text_lines(path, skipped):
             if max_lines is not None and sum(counts.values()) >= max_lines:
                 break
-            # the default block size keeps the key of earlier versions: the same file, the same splits
-            key = f"raw-block:{i // block_lines}" if block_lines == RAW_BLOCK_LINES else f"raw-block{block_lines}:{i // block_lines}"
-            split = _split_of_key(key, valid_frac, test_frac)
+            split = _split_of_key(_raw_block_key(i, block_lines), valid_frac, test_frac)
             mlm[split].write(text + "\n")
             counts[split] += 1
             if split == "train":
                 chars.update(text)
     return {"mlm_verses": counts, "skipped": skipped, "train_chars": len(chars)}
+
+
+def _raw_block_key(i: int, block_lines: int) -> str:
+    # blocks of RAW_BLOCK_LINES keep the key of earlier versions: the same file, the same splits
+    return f"raw-block:{i // block_lines}" if block_lines == RAW_BLOCK_LINES else f"raw-block{block_lines}:{i // block_lines}"
+
+
+def _small_block(lines: int) -> int:
+    return max(1, min(RAW_BLOCK_LINES, lines // 50))
+
+
+def _lines_needed(valid_frac: float, test_frac: float, limit: int = 100_000) -> int | None:
+    """The fewest lines whose indices reach every split (the split of a line depends on its index only)."""
+    wanted = {"train"} | {s for s, frac in (("valid", valid_frac), ("test", test_frac)) if frac > 0}
+    for n in range(1, limit):
+        block = _small_block(n)
+        if wanted <= {_split_of_key(_raw_block_key(i, block), valid_frac, test_frac) for i in range(n)}:
+            return n
+    return None
 
 
 def _small_text_splits(info: dict, path: Path, raw: Path, valid_frac, test_frac, max_lines) -> dict:
@@ -336,14 +353,15 @@ def _small_text_splits(info: dict, path: Path, raw: Path, valid_frac, test_frac,
     wanted = [s for s, frac in (("valid", valid_frac), ("test", test_frac)) if frac > 0]
     if lines == 0 or all(counts[s] for s in wanted):
         return info
-    block = max(1, min(RAW_BLOCK_LINES, lines // 50))
+    block = _small_block(lines)
     _log(f"{path}: {lines} lines leave a split empty in blocks of {RAW_BLOCK_LINES}: splitting in blocks of {block}")
     info = _write_raw_from_text(path, raw, valid_frac, test_frac, max_lines, block_lines=block)
     empty = [s for s in wanted if info["mlm_verses"][s] == 0]
     if empty:
         raise DataPrepError(
             f"--raw-text {path}: its {lines} lines leave the {' and '.join(empty)} split empty "
-            f"(about {valid_frac:.0%} of the lines go to valid and {test_frac:.0%} to test): give a longer file")
+            f"(about {valid_frac:.0%} of the lines go to valid and {test_frac:.0%} to test): give at least "
+            f"{_lines_needed(valid_frac, test_frac)} lines")
     return info
 
 
