@@ -17,7 +17,8 @@ import os
 import shutil
 from pathlib import Path
 
-from . import hf, label_free, surgery
+from . import hf, label_free, params, surgery
+from .files import CheckpointError, refuse_existing_output
 
 BPE_FILE = "sentencepiece.bpe.model"  # the name fairseq's hub_utils.from_pretrained looks for
 
@@ -31,26 +32,26 @@ def export_mlm(big, embeddings, out, dict_path=None, spm=None, force=False, chec
     """Write the big model ``big`` with the step-2 ``embeddings`` to the directory ``out``; returns facts."""
     from omegaconf import OmegaConf, open_dict
 
-    out = hf._check_out(out, force)
+    out = refuse_existing_output(out, force)
     big_state = surgery.load_roberta_checkpoint(big)
     step2 = surgery.load_roberta_checkpoint(embeddings)
     if surgery.is_derived(big_state):
-        raise surgery.CheckpointError(
+        raise CheckpointError(
             f"--big {big} is not a big model (a checkpoint of task {_role(big_state)!r}, made from one): give the "
             f"model the embeddings were learned for (step 1's checkpoint, or import-hf's model.pt)")
     if _role(step2) != "new_language_mlm":
-        raise surgery.CheckpointError(
+        raise CheckpointError(
             f"--embeddings {embeddings} is not a step-2 checkpoint (task {_role(step2)!r}, not new_language_mlm): "
             f"give checkpoint_last.pt (or _best) of the step-2 run")
     dict_path = Path(dict_path) if dict_path else surgery.training_dictionary_path(step2)
     if not dict_path.is_file():
-        raise surgery.CheckpointError(f"target dictionary {dict_path} not found: pass --dict (the dict.txt step 2 "
-                                      f"was trained with)")
+        raise CheckpointError(f"target dictionary {dict_path} not found: pass --dict (the dict.txt step 2 "
+                              f"was trained with)")
     recorded = hf._get((step2.get("cfg") or {}).get("bpe"), "sentencepiece_model")
     spm = Path(spm or recorded or "")
     if not spm.is_file():
-        raise surgery.CheckpointError(f"target sentencepiece model {spm or '(none recorded)'} not found: pass --spm "
-                                      f"(the model the target text was encoded with)")
+        raise CheckpointError(f"target sentencepiece model {spm or '(none recorded)'} not found: pass --spm "
+                              f"(the model the target text was encoded with)")
     state = label_free.big_with_embeddings(big_state, step2, target_dict=dict_path)
     final = Path(os.path.abspath(out))
     cfg = state["cfg"]
@@ -73,6 +74,6 @@ def export_mlm(big, embeddings, out, dict_path=None, spm=None, force=False, chec
         return r
 
     r = hf._write_dir(out, force, write)
-    rows = state["model"][surgery.TOKENS].shape[0]
+    rows = state["model"][params.TOKENS].shape[0]
     return {"out": str(out), "class": r["class"], "rows": rows, "layers": surgery.num_layers(state),
             "big_model": surgery.short(surgery.big_model_of(big_state)), "hf": r}

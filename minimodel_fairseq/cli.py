@@ -27,6 +27,7 @@ def _user_dir(args):
 
 def _extract_mini(args):
     from . import surgery
+    from .files import CheckpointError, save_checkpoint
 
     state = surgery.load_roberta_checkpoint(args.checkpoint)
     # A MiniPost model is a mini-model already (its top head is the aligned one);
@@ -35,18 +36,18 @@ def _extract_mini(args):
     try:
         mini = surgery.to_roberta(state, layers=args.layers, head=head,
                                   note={"made_by": "extract-mini", "source": os.path.abspath(args.checkpoint)})
-    except surgery.CheckpointError as e:
-        raise surgery.CheckpointError(f"{args.checkpoint}: {e}") from None
-    surgery.save_checkpoint(mini, args.out, force=args.force)
+    except CheckpointError as e:
+        raise CheckpointError(f"{args.checkpoint}: {e}") from None
+    save_checkpoint(mini, args.out, force=args.force)
     print(f"wrote {args.out}: roberta, {mini['minimodel']['layers']} layers, "
           f"LM head = {'MiniJoint secondary head' if head == 'mini' else 'MiniPost head'}")
 
 
 def _swap_embeddings(args):
-    from . import surgery
+    from . import params, surgery
+    from .files import refuse_existing_output, save_checkpoint
 
-    if os.path.exists(args.out) and not args.force:  # before the work (and any provenance warning)
-        raise surgery.CheckpointError(f"{args.out} exists: choose another --out or pass --force to overwrite it")
+    refuse_existing_output(args.out, args.force)  # before the work (and any provenance warning)
     classifier = surgery.load_roberta_checkpoint(args.classifier)
     step2 = surgery.load_roberta_checkpoint(args.embeddings)
     surgery.check_roles(classifier, step2, args.classifier, args.embeddings)
@@ -55,8 +56,8 @@ def _swap_embeddings(args):
     out["minimodel"].update({"classifier": os.path.abspath(args.classifier),
                              "embeddings": os.path.abspath(args.embeddings),
                              "language_data": (step2["cfg"].get("task") or {}).get("data")})
-    surgery.save_checkpoint(out, args.out, force=args.force)
-    rows = out["model"][surgery.TOKENS].shape[0]
+    save_checkpoint(out, args.out, force=args.force)
+    rows = out["model"][params.TOKENS].shape[0]
     print(f"wrote {args.out}: classifier with {rows} target-language embedding rows")
 
 
@@ -355,9 +356,8 @@ def main(argv=None) -> int:
         args.func(args)
         return 0
     import minimodel_fairseq  # noqa: F401  (registers the plugin, fixes checkpoint loading)
-    from .surgery import CheckpointError
 
-    from .files import os_error_message
+    from .files import CheckpointError, os_error_message
 
     with _print_warnings(args.command):
         try:

@@ -5,6 +5,40 @@ minimodel_fairseq`` before fairseq loads any checkpoint, and by
 ``import minimodel_fairseq`` in Python before ``checkpoint_utils`` /
 ``RobertaModel.from_pretrained`` are used.
 
+Every patch the plugin applies to fairseq when it is imported; the numbered sections below
+give the reasons in full. Each logs one DEBUG line from this module's logger when applied,
+``compat: patched WHAT (WHY)`` (:func:`log_patch`), where DEBUG was asked for before the
+import: ``logging.getLogger("minimodel_fairseq").setLevel(logging.DEBUG)`` (with a handler,
+e.g. ``logging.basicConfig()``), or ``logging.basicConfig(level=logging.DEBUG)`` before fairseq
+is imported (fairseq's import sets the root logger to DEBUG itself, which does not count).
+``tests/test_compat_patches.py`` checks the lines.
+
+=  ============================  =============================================  ====================================
+#  where                         what it replaces in fairseq                    why
+=  ============================  =============================================  ====================================
+1  ``patch_checkpoint_loading``  ``checkpoint_utils.torch`` (its ``load``)      torch >= 2.6 loads ``weights_only``;
+                                                                                a fairseq checkpoint is a pickle
+2  ``patch_checkpoint_copies``   ``checkpoint_utils.PathManager`` (``copy``)    copies to ``checkpoint_last.pt``
+                                                                                atomic, not in place
+3  ``patch_cpu_distributed``     ``distributed.utils``:                         DDP on CPU under torchrun (gloo):
+                                 ``_infer_torch_distributed_launch_init``,      no CUDA device count, torchrun's
+                                 ``infer_init_method``;                         ``WORLD_SIZE``, no ``device_ids``
+                                 ``models.distributed_fairseq_model``:          for a CPU module
+                                 ``DistributedDataParallel``
+4  ``patch_bf16_without_tpu``    ``options.parse_args_and_arch``;               ``--bf16`` without a TPU: bf16
+                                 ``trainer.Trainer``: ``__init__``,             autocast, fp32 weights; applied
+                                 ``train_step``, ``valid_step``,                only where torch_xla is not
+                                 ``state_dict``                                 installed
+5  ``patch_save_dir_lock``       ``checkpoint_utils.load_checkpoint``           one training run per ``--save-dir``
+                                                                                (a ``flock``)
+6  ``tasks/default_arch.py``:    ``models.ARCH_MODEL_REGISTRY[None]``,          ``--arch`` optional where a
+   ``register_no_arch``          ``models.ARCH_CONFIG_REGISTRY[None]`` (added)  checkpoint gives it, a message
+                                                                                where it is missing
+=  ============================  =============================================  ====================================
+
+Patch 6 lives with the tasks it serves (``tasks/default_arch.py`` explains it); its line, like
+the others, comes from :func:`log_patch`.
+
 1. ``weights_only``. torch 2.6 changed ``torch.load``'s default to
    ``weights_only=True``. fairseq checkpoints are pickles that hold an
    ``argparse.Namespace``/omegaconf config and optimizer state, so every
@@ -51,7 +85,9 @@ minimodel_fairseq`` before fairseq loads any checkpoint, and by
    as fast as a cast model for full training and up to ~15% slower with a
    frozen body (elementwise ops stay fp32), for exact frozen tensors and
    checkpoints (docs/benchmarks.md, "bfloat16 on CPU"). fairseq's own
-   ``--fp16`` (CUDA) is left as it is.
+   ``--fp16`` (CUDA) is left as it is. Where torch_xla is installed the patch is
+   not applied at all: ``--bf16`` is fairseq's own TPU path. On CUDA: see
+   :func:`patch_bf16_without_tpu`.
 
 5. One run per ``--save-dir``. fairseq lets two runs write one ``--save-dir``
    (both exit 0; one run's checkpoints are lost). Before loading
@@ -67,11 +103,34 @@ import importlib.util
 import logging
 import os
 import shutil
+import sys
 import types
 
 import torch
 
 logger = logging.getLogger(__name__)
+
+
+def _debug_asked_for() -> bool:
+    """Whether DEBUG was asked for the plugin: a level set on its logger (``minimodel_fairseq`` or this
+    one), or else on the root logger before fairseq was imported. fairseq's import itself runs
+    ``logging.basicConfig(level=logging.DEBUG)`` (fairseq/models/wav2vec/wav2vec2_classification.py);
+    that alone must not print the patch lines, e.g. on the stderr of every ``minimodel`` command."""
+    for name in (__name__, "minimodel_fairseq"):
+        level = logging.getLogger(name).level
+        if level != logging.NOTSET:
+            return level <= logging.DEBUG
+    return "fairseq" not in sys.modules and logger.isEnabledFor(logging.DEBUG)
+
+
+_SHOW_PATCHES = _debug_asked_for()  # read now: the patches below import fairseq
+
+
+def log_patch(what: str, why: str) -> None:
+    """The one DEBUG line of a patch applied, ``compat: patched WHAT (WHY)`` (the module's docstring
+    lists them all); logged where DEBUG was asked for before the plugin's import (:func:`_debug_asked_for`)."""
+    if _SHOW_PATCHES:
+        logger.debug("compat: patched %s (%s)", what, why)
 
 
 class _TorchForFairseqCheckpoints(types.ModuleType):
@@ -91,6 +150,8 @@ def patch_checkpoint_loading() -> None:
 
     if not isinstance(checkpoint_utils.torch, _TorchForFairseqCheckpoints):
         checkpoint_utils.torch = _TorchForFairseqCheckpoints()
+        log_patch("fairseq.checkpoint_utils.torch.load",
+                  "weights_only=False: torch >= 2.6 cannot load fairseq's pickled checkpoints otherwise")
 
 
 class _AtomicCopyPathManager:
@@ -119,6 +180,8 @@ def patch_checkpoint_copies() -> None:
 
     if not isinstance(checkpoint_utils.PathManager, _AtomicCopyPathManager):
         checkpoint_utils.PathManager = _AtomicCopyPathManager(checkpoint_utils.PathManager)
+        log_patch("fairseq.checkpoint_utils.PathManager.copy",
+                  "atomic copies: a kill mid-copy leaves no half-written checkpoint_last.pt")
 
 
 def _torchrun_env():
@@ -165,6 +228,10 @@ def patch_cpu_distributed() -> None:
     dist_utils.infer_init_method = infer_init_method
     dfm.DistributedDataParallel = DistributedDataParallel
     dist_utils._minimodel_patched = True
+    log_patch("fairseq.distributed.utils._infer_torch_distributed_launch_init, "
+              "fairseq.distributed.utils.infer_init_method, "
+              "fairseq.models.distributed_fairseq_model.DistributedDataParallel",
+              "DDP on CPU under torchrun: gloo, torchrun's WORLD_SIZE, no device_ids for a CPU module")
 
 
 def _have_xla() -> bool:
@@ -172,7 +239,38 @@ def _have_xla() -> bool:
 
 
 def patch_bf16_without_tpu() -> None:
-    """``--bf16`` where there is no TPU: bf16 autocast around the trainer's steps, fp32 weights (idempotent)."""
+    """``--bf16`` where there is no TPU: bf16 autocast around the trainer's steps, fp32 weights (idempotent).
+
+    Applied only where torch_xla is not importable (``importlib.util.find_spec("torch_xla")``):
+    with torch_xla installed, ``--bf16`` stays fairseq's own TPU path, untouched. Without it:
+
+    - ``options.parse_args_and_arch`` drops the ``--tpu`` that fairseq's parser sets for ``--bf16``
+      (fairseq's parser itself still refuses ``--fp16`` with ``--bf16``: "Cannot combine --fp16 and
+      --tpu").
+    - ``Trainer.__init__`` turns ``common.bf16`` (and ``memory_efficient_bf16``) off before fairseq's
+      trainer sees the config, so fairseq neither casts the model and criterion to bfloat16 nor
+      converts the samples, nor wraps the optimizer in its FP16Optimizer: the model, its gradients
+      and the optimizer state stay fp32, and nothing scales the loss.
+    - ``train_step`` / ``valid_step`` (forward, backward and, inside fairseq's ``train_step``, the
+      optimizer step) run under ``torch.autocast(trainer.device.type, dtype=torch.bfloat16)``.
+    - ``Trainer.state_dict`` writes ``common.bf16 = True`` back into each checkpoint's config, so
+      it says what ran; the tensors in it are fp32.
+
+    On CUDA (fairseq's trainer takes ``cuda`` when a GPU is visible and ``--cpu`` is not given)
+    this is exactly the same code with device type ``cuda``: ``torch.autocast("cuda",
+    dtype=torch.bfloat16)`` runs the ops on CUDA autocast's lower-precision list (matrix products:
+    ``linear``, ``matmul``, ``bmm``, convolutions) in bf16, and those on its fp32 list (softmax,
+    log-softmax, layer norm, the losses) in fp32, over fp32 weights. ``--bf16`` alone involves
+    neither of fairseq's CUDA mixed-precision paths (``--fp16``: a half model, fp32 masters, loss
+    scaling; ``--amp``: fp16 autocast, loss scaling).
+    Where ``torch.cuda.is_bf16_supported()`` is False, ``torch.autocast`` itself raises
+    "Current CUDA Device does not support bfloat16" at the first step.
+    """
+    if _have_xla():
+        if _SHOW_PATCHES:
+            logger.debug("compat: not patched fairseq.options.parse_args_and_arch, fairseq.trainer.Trainer "
+                         "(torch_xla is installed: --bf16 stays fairseq's own TPU path)")
+        return
     from fairseq import options
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
     from fairseq.trainer import Trainer
@@ -187,7 +285,7 @@ def patch_bf16_without_tpu() -> None:
     def parse_without_implied_tpu(*args, **kwargs):
         out = parse_args_and_arch(*args, **kwargs)
         ns = out[0] if isinstance(out, tuple) else out
-        if getattr(ns, "bf16", False) and getattr(ns, "tpu", False) and not _have_xla():
+        if getattr(ns, "bf16", False) and getattr(ns, "tpu", False):
             ns.tpu = False  # fairseq's "--bf16 implies --tpu"; without torch_xla there is no TPU
         return out
 
@@ -196,7 +294,7 @@ def patch_bf16_without_tpu() -> None:
         if isinstance(cfg, argparse.Namespace):
             cfg = convert_namespace_to_omegaconf(cfg)
         common = cfg.common
-        if common.bf16 and common.tpu and not _have_xla():  # the command line was parsed unpatched
+        if common.bf16 and common.tpu:  # the command line was parsed unpatched (and there is no torch_xla)
             raise ValueError("--bf16 turned on --tpu but torch_xla is not installed: import minimodel_fairseq "
                              "before fairseq parses the command line (fairseq-train --user-dir does)")
         autocast = bool(common.bf16 and not common.tpu)
@@ -234,6 +332,8 @@ def patch_bf16_without_tpu() -> None:
     Trainer.__init__, Trainer.train_step, Trainer.valid_step = __init__, train_step_autocast, valid_step_autocast
     Trainer.state_dict = state_dict_records_bf16
     Trainer._minimodel_autocast_patched = True
+    log_patch("fairseq.options.parse_args_and_arch, fairseq.trainer.Trainer.__init__/train_step/valid_step/"
+              "state_dict", "--bf16 without torch_xla: bf16 autocast over fp32 weights instead of --tpu")
 
 
 _SAVE_DIR_LOCKS = {}  # save dir -> open lock file, held for the life of the process
@@ -279,6 +379,8 @@ def patch_save_dir_lock() -> None:
 
     load_checkpoint_locked._minimodel_locks = True
     checkpoint_utils.load_checkpoint = load_checkpoint_locked
+    log_patch("fairseq.checkpoint_utils.load_checkpoint",
+              "a flock on SAVE_DIR/.minimodel.lock: one training run per --save-dir")
 
 
 def load_checkpoint(path):

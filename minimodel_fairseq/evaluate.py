@@ -22,11 +22,11 @@ def evaluate_classifier(checkpoint, data, subset="test", batch_size=64, allow_ot
     from fairseq.dataclass.utils import overwrite_args_by_name
 
     from .compat import patch_checkpoint_loading
+    from .files import CheckpointError
     from .surgery import (
         BIG_MODEL_KEY,
         EMBEDDINGS_BIG_MODEL_KEY,
         EMBEDDINGS_DICTIONARY_KEY,
-        CheckpointError,
         check_same_big_model,
         dict_file_digest,
         load_roberta_checkpoint,

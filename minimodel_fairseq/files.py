@@ -95,11 +95,19 @@ def os_error_message(e: OSError) -> str:
     return f"{e.strerror or e}: {where}"
 
 
+def refuse_existing_output(path, force: bool = False, option: str = "--out") -> Path:
+    """THE refusal of an output that exists (unless ``force``): a CheckpointError naming the option
+    (``--out``, ``--json``) to change. Returns ``path`` as a Path. Every ``minimodel`` command that
+    writes calls it before its work."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise CheckpointError(f"{path} exists: choose another {option} or pass --force to overwrite it")
+    return path
+
+
 def save_checkpoint(state: dict, path, force: bool = False) -> Path:
     """Write ``state`` to ``path`` atomically; an existing ``path`` is refused unless ``force``."""
     import torch
 
-    path = Path(path)
-    if path.exists() and not force:
-        raise CheckpointError(f"{path} exists: choose another --out or pass --force to overwrite it")
+    path = refuse_existing_output(path, force)
     return atomic_write(path, lambda tmp: torch.save(state, tmp))

@@ -35,8 +35,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from .files import raise_disk_full, temporary_dir
-from .surgery import CheckpointError
+from .files import CheckpointError, raise_disk_full, refuse_existing_output, temporary_dir
+from .params import MINI_HEAD, TOKENS
 
 SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")  # fairseq's Dictionary: ids 0..3
 MASK = "<mask>"  # appended after dict.txt by fairseq's masked_lm / sentence_prediction tasks
@@ -69,7 +69,6 @@ IGNORED = re.compile(r"(^|\.)(pooler\.|embeddings\.position_ids$|embeddings\.tok
 PLACEHOLDER = re.compile(r"^madeupword\d{4}$")  # fairseq-preprocess pads dict.txt with these
 
 ENC = "encoder.sentence_encoder."
-TOKENS = ENC + "embed_tokens.weight"
 POSITIONS = ENC + "embed_positions.weight"
 
 
@@ -163,20 +162,13 @@ SKIPPED = {"skipped": "--no-check"}  # the self-check entry of a conversion writ
 
 # --------------------------------------------------------------------------- output directories
 
-def _check_out(out, force):
-    out = Path(out)
-    if out.exists() and not force:
-        raise CheckpointError(f"{out} exists: choose another --out or pass --force to overwrite it")
-    return out
-
-
 def _write_dir(out, force, write):
     """``write(tmp)`` into a fresh directory beside ``out``, then rename it onto ``out``.
 
     On any error the temporary directory is removed and ``out`` is as it was; an existing
     ``out`` is replaced (only with ``force``) by renaming, not by writing into it.
     """
-    out = _check_out(out, force)
+    out = refuse_existing_output(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_dir(out, ".tmp")  # 0755 under umask 022, as a plain mkdir
     try:
@@ -400,7 +392,7 @@ def import_hf(src, out, force=False, check=True) -> dict:
     from fairseq.data import Dictionary
 
     src = Path(src)
-    out = _check_out(out, force)
+    out = refuse_existing_output(out, force)
     config = _read_config(src)
     model_type = config["model_type"]
     mlm_class, _, base, layout = FAMILIES[model_type]
@@ -764,12 +756,12 @@ def export_hf(checkpoint, out, spm=None, dict_path=None, label_dict=None, tokeni
 
     from . import surgery
 
-    out = _check_out(out, force)
+    out = refuse_existing_output(out, force)
     state = surgery.load_roberta_checkpoint(checkpoint)
     big = surgery.big_model_of(state)  # provenance: None where the checkpoint does not record it
     origin = surgery.hf_origin(state) or {}  # the class it was imported as, for every derived checkpoint
     notes = []
-    if any(k.startswith(surgery.MINI_HEAD) for k in state["model"]):
+    if any(k.startswith(MINI_HEAD) for k in state["model"]):
         note, k = state.get("minimodel"), _get(state["cfg"]["model"], "mini_layer", "K")
         state = surgery.to_roberta(state)  # drops the secondary head and its LayerNorm
         state["minimodel"] = note
@@ -796,7 +788,7 @@ def export_hf(checkpoint, out, spm=None, dict_path=None, label_dict=None, tokeni
     family = family or next(f for f in FAMILIES.values() if f[3] == layout)
     cls_name, base = family[1] if is_classifier else family[0], family[2]
 
-    rows = model[surgery.TOKENS].shape[0]
+    rows = model[TOKENS].shape[0]
     dict_path, spm_path, tok_dir, tried = _sources(state, is_classifier, spm, dict_path, tokenizer)
     if dict_path is None:
         raise CheckpointError(f"no dictionary found for {checkpoint} (looked for {', '.join(tried) or 'none'}): "
@@ -851,7 +843,7 @@ def export_hf(checkpoint, out, spm=None, dict_path=None, label_dict=None, tokeni
             hf_state["lm_head.bias"] = torch.cat([bias, torch.full((aliases,), ALIAS_BIAS, dtype=bias.dtype)])
     pos_name = f"{base}.embeddings.position_embeddings.weight"
     unfolded = origin.get("hf_unfolded")
-    dim = model[surgery.TOKENS].shape[1]
+    dim = model[TOKENS].shape[1]
     type_rows = origin.get("hf_type_vocab_size", 1)
     token_types = torch.zeros(type_rows, dim)
     if unfolded is not None:

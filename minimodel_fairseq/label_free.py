@@ -27,7 +27,8 @@ from types import SimpleNamespace
 
 import torch
 
-from . import surgery
+from . import params, surgery
+from .files import CheckpointError, atomic_write, refuse_existing_output
 
 CONTROLS = ("random", "copy_only")
 MEASURES = {"mlm": "min", "retrieval": "max"}  # choose_checkpoint: lower loss / higher accuracy is better
@@ -56,7 +57,7 @@ def masked_lm_dictionary(path):
 
 def _check_rows(dict_path, dictionary, weight, what):
     if len(dictionary) != weight.size(0):
-        raise surgery.CheckpointError(
+        raise CheckpointError(
             f"dictionary mismatch: {dict_path} has {len(dictionary) - 1} symbols (+1 <mask>) but {what} "
             f"has {weight.size(0)} embedding rows: give the data of the language the embeddings belong to"
         )
@@ -90,7 +91,7 @@ def control_embeddings(big, target_dict, kind, source_dict=None, init="shared_tr
     if kind not in CONTROLS:
         raise ValueError(f"control must be one of {', '.join(CONTROLS)}, got {kind!r}")
     big = _state(big)
-    body_weight = big["model"][surgery.TOKENS]
+    body_weight = big["model"][params.TOKENS]
     tgt = masked_lm_dictionary(target_dict)
     src = None
     if kind == "copy_only":
@@ -98,7 +99,7 @@ def control_embeddings(big, target_dict, kind, source_dict=None, init="shared_tr
         _check_rows(source_dict, src, body_weight, "the big model")
     weight, copied = surgery.new_language_embeddings(tgt, body_weight, "random" if kind == "random" else init,
                                                      src, seed=seed, lang=lang)
-    return {"model": {surgery.TOKENS: weight, surgery.LM_HEAD + "bias": torch.zeros(len(tgt))},
+    return {"model": {params.TOKENS: weight, params.LM_HEAD_BIAS: torch.zeros(len(tgt))},
             "cfg": {}, "minimodel": {"control": kind, "copied_rows": copied,
                                      surgery.BIG_MODEL_KEY: surgery.big_model_of(big)}}
 
@@ -216,10 +217,10 @@ def _check_source_dictionary(path, dictionary, big):
     """The source side must be read with the dictionary the big model was trained with."""
     trained = surgery.training_dictionary(big)
     if trained is not None and trained.symbols != dictionary.symbols[:-1]:  # [:-1]: <mask>
-        raise surgery.CheckpointError(
+        raise CheckpointError(
             f"{path} is not the dictionary the big model was trained with ({surgery.training_dictionary_path(big)}): "
             f"--source-data must be the directory of the language the big model was pretrained on")
-    _check_rows(path, dictionary, big["model"][surgery.TOKENS],
+    _check_rows(path, dictionary, big["model"][params.TOKENS],
                 "the big model (--source-data must be the language it was pretrained on)")
 
 
@@ -307,7 +308,7 @@ def mlm_loss(state, data, subset="valid", seed=1, batch_size=16, settings=None) 
     data = mlm_data_dir(data)
     settings = masking_settings(state) if settings is None else settings
     task = MaskedLMTask.setup_task(MaskedLMConfig(data=str(data), seed=seed, **settings))
-    _check_rows(data / "dict.txt", task.source_dictionary, state["model"][surgery.TOKENS], "the model")
+    _check_rows(data / "dict.txt", task.source_dictionary, state["model"][params.TOKENS], "the model")
     model = build_model(state, task.source_dictionary)
     task.load_dataset(subset, epoch=1)
     dataset = task.dataset(subset)
@@ -398,15 +399,15 @@ def choose_checkpoint(run_dir, lang_dir, measure="mlm", big=None, source_dir=Non
 
 def check_output(path, force=False):
     """Refuse an existing output before any work is done (--force overwrites)."""
-    if path is not None and Path(path).exists() and not force:
-        raise surgery.CheckpointError(f"{path} exists: choose another --json or pass --force to overwrite it")
+    if path is not None:
+        refuse_existing_output(path, force, option="--json")
 
 
 def write_json(path, result, force=False):
     import json
 
     check_output(path, force)
-    surgery.atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(result, indent=1) + "\n"))
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(result, indent=1) + "\n"))
 
 
 def retrieve(big, lang_dir, embeddings=(), controls=False, source_dir=None, subset="test", layer=None,

@@ -16,8 +16,10 @@
   (``random`` as in the paper, or ``shared`` surface forms copied, optionally
   through transliteration).
 - :func:`swap_embeddings`: put step 2's embeddings into step 3's classifier.
-- :func:`save_checkpoint` (from :mod:`minimodel_fairseq.files`): atomic writes that
-  refuse to overwrite unless forced.
+
+Writing a checkpoint (``save_checkpoint``, ``atomic_write``) and the error every refusal
+raises (``CheckpointError``) are :mod:`minimodel_fairseq.files`'s; the tensor names
+(``TOKENS``, ``LM_HEAD`` ...) are :mod:`minimodel_fairseq.params`'s: import them from there.
 
 Checkpoints are pickles: load only files you trust (see docs/usage.md).
 """
@@ -33,8 +35,8 @@ import torch
 
 from minimodel_fairseq import anchors
 
-from .files import CheckpointError, atomic_write, save_checkpoint  # noqa: F401  (part of this API)
-from .params import (  # noqa: F401  (the names callers know as surgery.TOKENS, ...)
+from .files import CheckpointError
+from .params import (
     ENCODER,
     FINAL_LN,
     LAYER_RE,
@@ -47,6 +49,23 @@ from .params import (  # noqa: F401  (the names callers know as surgery.TOKENS, 
 )
 
 logger = logging.getLogger(__name__)
+
+# Once re-exported here, now only files.py's. Callers outside the package (tests, benchmarks, scripts)
+# still name them as surgery.X: they get them with a DeprecationWarning until they import from files.
+_MOVED_TO_FILES = ("save_checkpoint", "atomic_write")
+
+
+def __getattr__(name):
+    if name in _MOVED_TO_FILES:
+        import warnings
+
+        from . import files
+
+        warnings.warn(f"minimodel_fairseq.surgery.{name} is minimodel_fairseq.files.{name}: import it from there",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(files, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 INITS = ("random", "shared", "shared_translit")  # --embedding-init
 
@@ -337,10 +356,11 @@ class Body:
     Used by step 2 (``new_language_mlm``), step 3 (``sentence_prediction_frozen_embeddings``)
     and MiniPost (``minipost_roberta``)::
 
-        body = Body(path)                            # read and check it
-        body.configure(model_cfg, layers=K)          # cut it; the model config takes its architecture
+        body = Body(path)                      # read and check it
+        body.configure(model_cfg, layers=K)    # cut it; the model config takes its architecture
         model = <build the model from model_cfg>
-        body.load_into(model, fresh=..., new=...)    # its weights; anything else missing is an error
+        body.load_into(model, skip_names=..., allow_missing_prefixes=...)
+                                               # its weights; anything else missing is an error
 
     ``body.big_model`` is the fingerprint of the big model it belongs to (provenance) and
     ``body.hf_origin`` its Hugging Face origin (or None), which the task records in its checkpoints.
@@ -361,16 +381,19 @@ class Body:
         apply_body_architecture(model_cfg, self.state, logger)
         return model_cfg
 
-    def load_into(self, model, fresh=(), new=()):
+    def load_into(self, model, skip_names=(), allow_missing_prefixes=()):
         """Load the body's weights into ``model`` (built from the configured config).
 
-        ``fresh``: tensor names the model makes anew instead of taking them from the
-        body (step 2's embeddings and LM-head bias). ``new``: name prefixes of tensors the
-        body does not have (step 3's classification head, MiniPost's new layers).
+        ``skip_names``: exact tensor names the body has but that are not loaded: the model
+        keeps its own (step 2's embeddings and LM-head bias, which it makes anew).
+        ``allow_missing_prefixes``: name prefixes of model tensors the body does not have,
+        which keep the model's init without an error (step 3's classification head,
+        MiniPost's new layers). Any other model tensor missing from the body, or any body
+        tensor the model lacks, is a CheckpointError.
         """
-        weights = {k: v for k, v in self.state["model"].items() if k not in fresh}
+        weights = {k: v for k, v in self.state["model"].items() if k not in skip_names}
         missing, unexpected = model.load_state_dict(weights, strict=False)
-        wrong = [k for k in missing if k not in fresh and not k.startswith(tuple(new))]
+        wrong = [k for k in missing if k not in skip_names and not k.startswith(tuple(allow_missing_prefixes))]
         if wrong or unexpected:
             raise CheckpointError(
                 f"{self.path} does not fit the {type(model).__name__} built from it: missing {wrong[:5]}, "

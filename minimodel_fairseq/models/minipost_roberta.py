@@ -79,7 +79,7 @@ class MiniPostRobertaModel(RobertaModel):
             args.source_checkpoint = None  # initialised: later builds (reloads) need no source
             args.minipost_source = os.path.abspath(source.path)
         model = super().build_model(args, task)
-        source.load_into(model, new=[params.layer(i) for i in range(limit, k + m)])
+        source.load_into(model, allow_missing_prefixes=[params.layer(i) for i in range(limit, k + m)])
         # provenance: the task saves it in every checkpoint (tasks/provenance.py)
         task.big_model, task.hf_origin = source.big_model, source.hf_origin
         if args.mini_head_init == "random":

@@ -19,12 +19,16 @@ what fairseq insists on. fairseq asks for it before any task code runs, in two p
   message for the others.
 
 Each task says what it needs: ``takes_arch_from_checkpoint(cfg)`` and ``arch_hint``.
+
+Registering ``None`` is one of the plugin's patches of fairseq (the table in ``compat.py``):
+it logs one DEBUG line, ``compat: patched ...``, when it is applied (``compat.log_patch``).
 """
 from fairseq.models import ARCH_CONFIG_REGISTRY, ARCH_MODEL_REGISTRY
 from fairseq.models.roberta.model import RobertaModel
 from fairseq.tasks import TASK_REGISTRY
 from omegaconf import OmegaConf, open_dict
 
+from ..compat import log_patch
 from ..models.minijoint_roberta import MiniJointRobertaModel
 from ..models.minipost_roberta import MiniPostRobertaModel
 
@@ -84,5 +88,14 @@ def _no_arch(args):
     ARCH_CONFIG_REGISTRY[DEFAULT_ARCH](args)
 
 
-ARCH_MODEL_REGISTRY.setdefault(None, _NoArch)
-ARCH_CONFIG_REGISTRY.setdefault(None, _no_arch)
+def register_no_arch() -> None:
+    """Register the architecture ``None`` (idempotent; an entry already there is left as it is)."""
+    if None in ARCH_MODEL_REGISTRY and None in ARCH_CONFIG_REGISTRY:
+        return
+    ARCH_MODEL_REGISTRY.setdefault(None, _NoArch)
+    ARCH_CONFIG_REGISTRY.setdefault(None, _no_arch)
+    log_patch("fairseq.models.ARCH_MODEL_REGISTRY[None], fairseq.models.ARCH_CONFIG_REGISTRY[None]",
+              "--arch optional where a checkpoint gives it, a clear message where it is missing")
+
+
+register_no_arch()

@@ -13,7 +13,7 @@ from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 from ..flops import LogsTrainingFlops
 from .heartbeat import LogsProgress
 from ..freezing import set_trainable
-from ..params import minipost_trainable  # noqa: F401  (also imported from here by callers)
+from ..params import minipost_trainable
 from .data_checks import CheckedDataDir
 from .default_arch import DefaultArch
 from .provenance import RecordsBigModel

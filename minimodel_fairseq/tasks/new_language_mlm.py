@@ -23,7 +23,7 @@ from .. import params, surgery
 from ..flops import LogsTrainingFlops
 from .heartbeat import LogsProgress
 from ..freezing import set_trainable
-from ..params import NEW_LANGUAGE_TRAINABLE  # noqa: F401  (also imported from here by callers)
+from ..params import NEW_LANGUAGE_TRAINABLE
 from .data_checks import CheckedDataDir
 from .default_arch import DefaultArch
 from .provenance import RecordsBigModel
@@ -85,7 +85,7 @@ class NewLanguageMLMTask(CheckedDataDir, DefaultArch, RecordsBigModel, LogsProgr
                 )
         model = super().build_model(cfg, from_checkpoint)
         if body is not None:
-            body.load_into(model, fresh=params.NEW_LANGUAGE)
+            body.load_into(model, skip_names=params.NEW_LANGUAGE)
             self._init_embeddings(model, body.state)
             self.big_model, self.hf_origin = body.big_model, body.hf_origin
         set_trainable(model, trainable=NEW_LANGUAGE_TRAINABLE, what="step 2 (new-language embeddings)")

@@ -66,7 +66,7 @@ class SentencePredictionFrozenEmbeddingsTask(CheckedDataDir, DefaultArch, Record
             model = models.build_model(cfg, self, from_checkpoint)
             model.register_classification_head(self.cfg.classification_head_name, num_classes=self.cfg.num_classes)
         if body is not None:
-            body.load_into(model, new=[params.CLASSIFICATION_HEADS])
+            body.load_into(model, allow_missing_prefixes=[params.CLASSIFICATION_HEADS])
             self.big_model, self.hf_origin = body.big_model, body.hf_origin
         set_trainable(model, frozen=params.FINETUNE_FROZEN, what="step 3 (fine-tuning, embeddings frozen)")
         return model
