@@ -134,11 +134,18 @@ def log_patch(what: str, why: str) -> None:
 
 
 class _TorchForFairseqCheckpoints(types.ModuleType):
-    """``torch`` as seen from fairseq.checkpoint_utils: same module, trusted ``load``."""
+    """``torch`` as seen from fairseq.checkpoint_utils: same module, trusted ``load`` of a file whose
+    bytes are checked first (integrity.verify_checkpoint: torch never checks the archive's CRC-32)."""
 
     def __init__(self):
         super().__init__("torch")
-        self.load = functools.partial(torch.load, weights_only=False)
+
+    @staticmethod
+    def load(f, *args, **kwargs):
+        from .integrity import verify_checkpoint
+
+        verify_checkpoint(f)
+        return torch.load(f, *args, **{"weights_only": False, **kwargs})
 
     def __getattr__(self, name):
         return getattr(torch, name)

@@ -36,6 +36,7 @@ import torch
 from minimodel_fairseq import anchors
 
 from .files import CheckpointError
+from .integrity import check_finite
 from .params import (
     ENCODER,
     FINAL_LN,
@@ -52,21 +53,6 @@ logger = logging.getLogger(__name__)
 
 # Once re-exported here, now only files.py's. Callers outside the package (tests, benchmarks, scripts)
 # still name them as surgery.X: they get them with a DeprecationWarning until they import from files.
-_MOVED_TO_FILES = ("save_checkpoint", "atomic_write")
-
-
-def __getattr__(name):
-    if name in _MOVED_TO_FILES:
-        import warnings
-
-        from . import files
-
-        warnings.warn(f"minimodel_fairseq.surgery.{name} is minimodel_fairseq.files.{name}: import it from there",
-                      DeprecationWarning, stacklevel=2)
-        return getattr(files, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 INITS = ("random", "shared", "shared_translit")  # --embedding-init
 
 
@@ -82,6 +68,8 @@ def load_roberta_checkpoint(path) -> dict:
         raise CheckpointError(f"checkpoint {path} does not exist (or is not a file): check the path")
     try:
         state = load_checkpoint(str(path))
+    except CheckpointError:  # a corrupt file (integrity.verify_checkpoint) already says what to do
+        raise
     except Exception as e:  # truncated, corrupt, not a pickle, unreadable
         raise CheckpointError(
             f"cannot read checkpoint {path} ({type(e).__name__}: {str(e)[:200]}): the file is "
@@ -369,6 +357,7 @@ class Body:
     def __init__(self, path):
         self.path = str(path)
         self.checkpoint = load_roberta_checkpoint(path)
+        check_finite(self.checkpoint["model"], f"body checkpoint {path}")
         self.depth = num_layers(self.checkpoint)
         self.state = None  # the plain-roberta body, once configure() has cut it
         self.big_model = self.hf_origin = None

@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 import minimodel_fairseq  # noqa: F401
-from minimodel_fairseq import params, surgery
+from minimodel_fairseq import files, params, surgery
 from minimodel_fairseq.compat import load_checkpoint
 from minimodel_fairseq.flops import FLOPS_KEY
 
@@ -243,7 +243,7 @@ def main():
                         break  # every later step needs this model
                     mini = surgery.to_roberta(surgery.load_roberta_checkpoint(save / "checkpoint_last.pt"),
                                               head="mini")
-                    surgery.save_checkpoint(mini, runs / "mini.pt", force=True)
+                    files.save_checkpoint(mini, runs / "mini.pt", force=True)
             if all(r["ok"] for r in rows if r["precision"] == precision):
                 rows += [step4(precision, runs, data, m) for m in ("full", "mini")]
         report = table(rows, header)

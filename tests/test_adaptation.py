@@ -7,7 +7,7 @@ import torch
 from fairseq.data import Dictionary
 
 import minimodel_fairseq  # noqa: F401
-from minimodel_fairseq import surgery
+from minimodel_fairseq import files, surgery
 from minimodel_fairseq.compat import load_checkpoint
 
 from conftest import ROOT, TINY_TRAIN, run_cli
@@ -246,7 +246,7 @@ def test_swap_refuses_bad_input(pipeline, bible_data, tmp_path, tiny_minijoint):
     # a step-2 checkpoint of another width: mismatched dimension
     other = surgery.load_roberta_checkpoint(pipeline["step2_full"])
     other["model"] = {k: (v[:, :32] if k == surgery.TOKENS else v) for k, v in other["model"].items()}
-    bad_dim = surgery.save_checkpoint(other, tmp_path / "bad_dim.pt")
+    bad_dim = files.save_checkpoint(other, tmp_path / "bad_dim.pt")
     short_dict = tmp_path / "dict.txt"  # a dictionary of another language / size
     short_dict.write_text("".join((bible_data / "en" / "mlm" / "dict.txt").read_text().splitlines(True)[:100]))
     cases = [

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import minimodel_fairseq  # noqa: F401
-from minimodel_fairseq import cli, hf, surgery
+from minimodel_fairseq import cli, files, hf, surgery
 
 from conftest import ROOT, TINY_TRAIN, random_hf_masked_lm, run_cli
 
@@ -208,7 +208,7 @@ def test_models_derived_from_an_import_export_as_its_class(imported, tmp_path):
     r = imported["XLMRobertaForMaskedLM"]
     big = surgery.load_roberta_checkpoint(r["out"] / "model.pt")
     mini = surgery.to_roberta(big, layers=1, note={"made_by": "extract-mini"})
-    surgery.save_checkpoint(mini, tmp_path / "mini.pt")
+    files.save_checkpoint(mini, tmp_path / "mini.pt")
     hf.export_hf(tmp_path / "mini.pt", tmp_path / "hf_mini")
     assert_exported_as(tmp_path / "hf_mini", "XLMRobertaForMaskedLM")
 
@@ -220,7 +220,7 @@ def test_models_derived_from_an_import_export_as_its_class(imported, tmp_path):
     embeddings = copy.deepcopy(big)
     embeddings["model"][surgery.TOKENS] = big["model"][surgery.TOKENS].flip(0).clone()
     embeddings["minimodel"] = {surgery.BIG_MODEL_KEY: surgery.big_model_of(big)}  # as step 2 records it
-    surgery.save_checkpoint(surgery.swap_embeddings(classifier, embeddings), tmp_path / "swapped.pt")
+    files.save_checkpoint(surgery.swap_embeddings(classifier, embeddings), tmp_path / "swapped.pt")
     labels = tmp_path / "labels.txt"
     labels.write_text("a 1\nb 1\nc 1\n")
     written = hf.export_hf(tmp_path / "swapped.pt", tmp_path / "hf_swapped", label_dict=labels)
@@ -361,7 +361,7 @@ def test_pieces_outside_the_dictionary_are_unk_to_the_model(tiny_minijoint, bibl
     state["model"]["encoder.lm_head.weight"] = state["model"][surgery.TOKENS]
     state["model"]["encoder.lm_head.bias"] = torch.randn(len(small), generator=g) * 0.1
     state["cfg"]["task"]["data"] = str(lang / "mlm")
-    surgery.save_checkpoint(state, tmp_path / "small.pt")
+    files.save_checkpoint(state, tmp_path / "small.pt")
     run_cli(["minimodel", "export-hf", str(tmp_path / "small.pt"), "--out", str(tmp_path / "hf")])
     tok = AutoTokenizer.from_pretrained(str(tmp_path / "hf"))
     model = AutoModelForMaskedLM.from_pretrained(str(tmp_path / "hf")).eval()

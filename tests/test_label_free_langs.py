@@ -14,7 +14,7 @@ import sys
 import pytest
 import torch
 
-from minimodel_fairseq import surgery
+from minimodel_fairseq import files, surgery
 
 from conftest import ROOT, TINY_TRAIN, run_cli
 
@@ -44,7 +44,7 @@ def runs(tiny_minijoint, bible_data, tmp_path_factory):
     weight = state["model"][surgery.TOKENS]
     weight = weight + 0.5 * weight.std() * torch.randn(weight.shape, generator=torch.Generator().manual_seed(2))
     state["model"][surgery.TOKENS] = state["model"][surgery.LM_HEAD + "weight"] = weight
-    surgery.save_checkpoint(state, adapt / "full" / "seed2" / "checkpoint_last.pt")
+    files.save_checkpoint(state, adapt / "full" / "seed2" / "checkpoint_last.pt")
     (adapt / "full" / "seed2" / "train_seconds").write_text("1\n")
     step2(bible_data, big, adapt / "random" / "seed1", 1, control=True)
     (adapt / "copy_only" / "seed1").mkdir(parents=True)  # a run still training: a checkpoint, no train_seconds

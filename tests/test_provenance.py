@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import minimodel_fairseq  # noqa: F401
-from minimodel_fairseq import surgery
+from minimodel_fairseq import files, surgery
 from minimodel_fairseq.compat import load_checkpoint
 from minimodel_fairseq.flops import FLOPS_KEY
 
@@ -112,7 +112,7 @@ def test_checkpoints_without_a_fingerprint_warn_only(chain):
     old = load_checkpoint(str(chain["step2"]))
     del old["extra_state"]["NewLanguageMLMTask"][surgery.BIG_MODEL_KEY]
     assert surgery.big_model_of(old) is None  # a step-2 checkpoint is not a big model: unknown
-    path = surgery.save_checkpoint(old, chain["dir"] / "old_step2.pt")
+    path = files.save_checkpoint(old, chain["dir"] / "old_step2.pt")
     proc = swap(chain["cls_second"], path, chain["dir"] / "old_swap.pt")
     assert proc.returncode == 0, proc.stderr
     assert (f"minimodel swap-embeddings: warning: {path}: no big-model fingerprint recorded" in proc.stderr)

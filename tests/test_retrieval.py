@@ -12,7 +12,7 @@ import torch
 
 import minimodel_fairseq  # noqa: F401
 from minimodel_fairseq import label_free as lf
-from minimodel_fairseq import surgery
+from minimodel_fairseq import files, surgery
 
 from conftest import ROOT, TINY_TRAIN, run_cli
 
@@ -39,7 +39,7 @@ def english(tiny_minijoint, bible_data, tmp_path_factory):
     perm[nspecial:rows - 1] = nspecial + torch.randperm(rows - 1 - nspecial, generator=torch.Generator().manual_seed(0))
     states = {"own": with_embeddings(own, weight, bias, 10),
               "permuted": with_embeddings(own, weight[perm].clone(), bias[perm].clone(), 5)}
-    paths = {k: surgery.save_checkpoint(v, d / f"{k}.pt") for k, v in states.items()}
+    paths = {k: files.save_checkpoint(v, d / f"{k}.pt") for k, v in states.items()}
     return {"states": states, "paths": paths, "big": tiny_minijoint, "en": bible_data / "en"}
 
 
@@ -156,12 +156,12 @@ def test_choice_keeps_the_peak(english, tmp_path, measure):
     # a run that peaks at update 10 and then breaks down (rows scrambled), as checkpoint files
     run = tmp_path / "run"
     own, permuted = english["states"]["own"], english["states"]["permuted"]
-    surgery.save_checkpoint(with_embeddings(permuted, permuted["model"][surgery.TOKENS],
+    files.save_checkpoint(with_embeddings(permuted, permuted["model"][surgery.TOKENS],
                                             permuted["model"][surgery.LM_HEAD + "bias"], 5), run / "checkpoint_1_5.pt")
-    surgery.save_checkpoint(own, run / "checkpoint_1_10.pt")
+    files.save_checkpoint(own, run / "checkpoint_1_10.pt")
     late = with_embeddings(permuted, permuted["model"][surgery.TOKENS], permuted["model"][surgery.LM_HEAD + "bias"], 15)
-    surgery.save_checkpoint(late, run / "checkpoint_2_15.pt")
-    surgery.save_checkpoint(late, run / "checkpoint_last.pt")
+    files.save_checkpoint(late, run / "checkpoint_2_15.pt")
+    files.save_checkpoint(late, run / "checkpoint_last.pt")
     choice = lf.choose_checkpoint(run, english["en"], measure, big=english["big"], source_dir=english["en"])
     assert choice["best"] == str(run / "checkpoint_1_10.pt") and choice["updates"] == 10
     assert [p["updates"] for p in choice["points"]] == [5, 10, 15]
