@@ -368,6 +368,9 @@ def lock_save_dir(save_dir) -> None:
     f.write(f"{os.getpid()}\n")
     f.flush()
     _SAVE_DIR_LOCKS[key] = f
+    from .files import remove_leftovers_in
+
+    remove_leftovers_in(save_dir)  # a SIGKILLed run's half-written checkpoint copies: no one else writes here now
 
 
 def patch_save_dir_lock() -> None:

@@ -35,7 +35,14 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from .files import CheckpointError, raise_disk_full, refuse_existing_output, temporary_dir
+from .files import (
+    CheckpointError,
+    raise_disk_full,
+    refuse_existing_output,
+    temporary_dir,
+    temporary_prefix,
+    terminate_cleanly,
+)
 from .params import MINI_HEAD, TOKENS
 
 SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")  # fairseq's Dictionary: ids 0..3
@@ -170,22 +177,23 @@ def _write_dir(out, force, write):
     """
     out = refuse_existing_output(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_dir(out, ".tmp")  # 0755 under umask 022, as a plain mkdir
-    try:
-        result = write(tmp)
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent)) / "old"
-            os.replace(out, old)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old.parent, ignore_errors=True)
-        return result
-    except BaseException as e:
-        written = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) if tmp.exists() else 0
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise_disk_full(e, out, written)
-        raise
+    with terminate_cleanly():
+        tmp = temporary_dir(out, ".tmp")  # 0755 under umask 022, as a plain mkdir
+        try:
+            result = write(tmp)
+            old = None
+            if out.exists():
+                old = Path(tempfile.mkdtemp(prefix=temporary_prefix(out), suffix=".old", dir=out.parent)) / "old"
+                os.replace(out, old)
+            os.replace(tmp, out)
+            if old is not None:
+                shutil.rmtree(old.parent, ignore_errors=True)
+            return result
+        except BaseException as e:
+            written = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) if tmp.exists() else 0
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise_disk_full(e, out, written)
+            raise
 
 
 def _quiet_transformers():
