@@ -185,8 +185,7 @@ def _label_free_options(p, what):
 
 # Not --force: that only allows overwriting --out (the recipes pass it on every rerun),
 # and must not also switch the provenance check off.
-ALLOW_OTHER_MODEL_HELP = ("accept step-2 embeddings learned over another big model than the classifier's "
-                          "(refused by default: see docs/method.md, provenance); prints a warning")
+ALLOW_OTHER_MODEL_HELP = "accept embeddings learned over another big model (with a warning)"
 
 
 NO_CHECK_HELP = "skip the logit comparison (very large models)"
@@ -212,8 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classifier", required=True, help="fine-tuned classifier (step 3)")
     p.add_argument("--embeddings", required=True, help="checkpoint of a new_language_mlm run (step 2)")
     p.add_argument("--out", required=True, help="output: the target-language classifier")
-    p.add_argument("--dict", help="the target language's dict.txt, checked against the embeddings "
-                   "(default: dict.txt of the step-2 run's data directory, when it exists)")
+    p.add_argument("--dict", help="the target language's dict.txt (default: the step-2 data directory's)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--allow-other-model", action="store_true", help=ALLOW_OTHER_MODEL_HELP)
     p.set_defaults(func=_swap_embeddings)
@@ -235,8 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", action="append", help="row name (default: the data dir's parent name)")
     p.add_argument("--subset", default="test", help="split to score (default test)")
     p.add_argument("--predictions", action="append",
-                   help="also write each example's gold and predicted label to this .tsv (repeatable, one per "
-                        "--classifier): the input of paired comparisons (examples/bible/paired.py)")
+                   help="write gold and predicted labels to this .tsv (one per --classifier)")
     p.add_argument("--allow-other-model", action="store_true", help=ALLOW_OTHER_MODEL_HELP)
     p.set_defaults(func=_evaluate)
 
@@ -245,13 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="For each target verse of the split, find its English verse among all the split's verses by "
         "cosine similarity of mean-pooled hidden states of the big model (target side: the step-2 embeddings "
         "swapped in); top-1 accuracy in both directions at every layer, chance = 1/n.")
-    p.add_argument("--big", required=True, help="the big model (MiniJoint or RoBERTa checkpoint of step 1) whose "
-                   "body reads the embeddings, also for step-2 runs over its mini-model")
-    p.add_argument("--data", required=True, help="the target language's directory from data preparation "
-                   "(DATA/<lang>: raw/cls.SPLIT.ref and cls/input0/SPLIT)")
+    p.add_argument("--big", required=True, help="the big model (step 1's checkpoint) whose body reads the embeddings")
+    p.add_argument("--data", required=True, help="the target language's directory from data preparation (DATA/<lang>)")
     p.add_argument("--embeddings", action="append", help="step-2 checkpoint (repeatable)")
-    p.add_argument("--controls", action="store_true", help="also score untrained embeddings: random (N(0, 0.02)) "
-                   "and copy_only (only the rows the shared init copies)")
+    p.add_argument("--controls", action="store_true", help="also score the untrained controls random and copy_only")
     p.add_argument("--source-data", help="the big model's language directory (default: en beside --data)")
     p.add_argument("--subset", default="test", help="split of verses (default test)")
     p.add_argument("--layer", type=int, help="layer of the headline number, 0 = embedding layer "
@@ -285,8 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="a step-2 run's --save-dir (with --save-interval-updates checkpoints)")
     p.add_argument("--data", required=True, help="the target language's directory (DATA/<lang>)")
     p.add_argument("--measure", default="mlm", choices=["mlm", "retrieval"],
-                   help="mlm: the step-2 model's own masked-LM loss (default); retrieval: verse retrieval in "
-                   "the big model, mean of both directions at --layer (needs --big)")
+                   help="mlm: the step-2 model's own MLM loss; retrieval: in the big model (needs --big)")
     p.add_argument("--big", help="the big model, for --measure retrieval")
     p.add_argument("--source-data", help="the big model's language directory (default: en beside --data)")
     p.add_argument("--layer", type=int, help="retrieval layer (default: the middle one)")
@@ -314,13 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", help="fairseq RoBERTa-family checkpoint (a MiniJoint one exports its primary model)")
     p.add_argument("--out", required=True, help="output directory (must not exist)")
     p.add_argument("--spm", "--sentencepiece-model", dest="spm",
-                   help="the sentencepiece model of the embeddings' language (default: the checkpoint's recorded "
-                   "--sentencepiece-model, else spm.model beside its data directory)")
-    p.add_argument("--dict", help="the dict.txt of the embeddings (default: from the checkpoint's data directory; "
-                   "for a swapped classifier, the step-2 data's)")
+                   help="the embeddings' sentencepiece model (default: the one the checkpoint records)")
+    p.add_argument("--dict", help="the embeddings' dict.txt (default: from the checkpoint's data directory)")
     p.add_argument("--label-dict", help="classifiers: label/dict.txt (default: the checkpoint's data directory's)")
-    p.add_argument("--tokenizer", help="copy this Hugging Face tokenizer directory instead of building one (e.g. "
-                   "import-hf's OUTDIR/tokenizer); default: DATA/tokenizer when the data directory has one")
+    p.add_argument("--tokenizer", help="a Hugging Face tokenizer directory to copy (default: DATA/tokenizer, else built)")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.add_argument("--no-check", action="store_true", help=NO_CHECK_HELP)
     p.set_defaults(func=_export_hf)

@@ -44,8 +44,8 @@ INIT_STD = 0.02  # fairseq's init_bert_params
 
 def every_field():
     """The task dataclass field ``forget_embeddings_every`` (one per dataclass: a Field is not shared)."""
-    return field(default=0, metadata={"help": "active forgetting: re-draw the token embeddings (and their "
-                                              "optimizer state) after every N updates; 0: never"})
+    return field(default=0, metadata={"help": "re-draw the token embeddings and their optimizer state every N "
+                                              "updates (0: never)"})
 
 
 def check_every(k) -> int:

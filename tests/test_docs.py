@@ -33,3 +33,23 @@ def test_the_folder_map_names_every_module_and_nothing_else():
     assert examples <= set(entries), f"the folder map lacks {sorted(examples - set(entries))}"
     for folder in entries:
         assert (ROOT / folder).is_dir(), f"the folder map names {folder}, which does not exist"
+
+
+def test_every_option_help_is_one_short_line():
+    """fairseq's style: --help gives one line per option (<= 100 characters); the explanation is in docs/."""
+    import ast
+
+    long = []
+    for path in sorted((ROOT / "minimodel_fairseq").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            values = [node.value] if isinstance(node, ast.keyword) and node.arg == "help" else []
+            if isinstance(node, ast.Dict):
+                values += [v for k, v in zip(node.keys, node.values) if isinstance(k, ast.Constant) and k.value == "help"]
+            for value in values:
+                try:
+                    text = ast.literal_eval(value)
+                except ValueError:  # built at run time (an f-string): not checked here
+                    continue
+                if isinstance(text, str) and (len(text) > 100 or "\n" in text):
+                    long.append(f"{path.relative_to(ROOT)}:{value.lineno} ({len(text)} characters)")
+    assert not long, f"help strings longer than one line: {long}"

@@ -14,8 +14,7 @@ class MiniJointMlmConfig(MaskedLmConfig):
     mini_loss_weight: float = field(
         default=1.0,
         metadata={
-            "help": "weight W of the secondary (layer-K) head's MLM loss: "
-            "loss = primary + W * mini. W=0 trains the primary model only"
+            "help": "weight W of the layer-K head's loss: primary + W * mini (0: primary only)"
         },
     )
 

@@ -650,8 +650,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--valid-frac", type=float, default=0.1, help="fraction of chapters for valid (default 0.1)")
     p.add_argument("--test-frac", type=float, default=0.1, help="fraction of chapters for test (default 0.1)")
     p.add_argument("--hf-tokenizer", type=Path, metavar="DIR",
-                   help="encode with an imported model's own tokenizer: DIR is 'minimodel import-hf' output "
-                        "(tokenizer/ and dict.txt); no sentencepiece model is trained, --vocab-size is unused")
+                   help="encode with the tokenizer of 'minimodel import-hf' output DIR (no sentencepiece)")
     p.add_argument("--character-coverage", type=float,
                    help="sentencepiece character coverage (default: 1.0 for <= 300 distinct characters, else 0.9995)")
     args = p.parse_args(argv)

@@ -120,8 +120,7 @@ class MiniJointRobertaModel(RobertaModel):
             "--mini-layer",
             type=int,
             metavar="K",
-            help="layer whose output feeds the secondary (mini-model) MLM head; "
-            "1 <= K < --encoder-layers. The bottom K layers plus that head are the mini-model",
+            help="layer whose output feeds the secondary MLM head (1 <= K < --encoder-layers)",
         )
 
     @classmethod

@@ -52,8 +52,7 @@ class MiniPostRobertaModel(RobertaModel):
         parser.add_argument("--new-layer-init", choices=["copy", "random"],
                             help="copy: the source's layers K+1..K+M; random: RoBERTa's init")
         parser.add_argument("--mini-head-init", choices=["copy", "random"],
-                            help="copy: the source's LM head (dense, LayerNorm, bias); random: a new "
-                            "head with RoBERTa's init (output projection still tied to the embeddings)")
+                            help="copy: the source's LM head; random: RoBERTa's init (projection tied)")
 
     @classmethod
     def build_model(cls, args, task):

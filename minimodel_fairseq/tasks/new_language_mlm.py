@@ -36,30 +36,22 @@ class NewLanguageMLMConfig(MaskedLMConfig):
     body_checkpoint: Optional[str] = field(
         default=None,
         metadata={
-            "help": "RoBERTa-family checkpoint whose body stays frozen: the full model "
-            "(standard recipe) or a mini-model (MiniJoint extract-mini, MiniPost). Its "
-            "architecture is used (--arch is optional); layer sizes on the command line are ignored"
+            "help": "the frozen body: a full model or a mini-model (gives the architecture)"
         },
     )
     embedding_init: ChoiceEnum(list(surgery.INITS)) = field(
         default="random",
         metadata={
-            "help": "which rows start from a body row (anchors): random: none (the paper's setting); "
-            "shared: tokens spelled as in the body's dictionary; shared_translit: shared, and tokens "
-            "of any script matched through their romanisation by uroman (Давид, داود, दाऊद -> David; "
-            "names through their consonant skeleton: ابراهيم, アブラハム -> Abraham); minimodel_fairseq/anchors.py"
+            "help": "rows copied from the body: none (random), same spelling (shared), or uroman too"
         },
     )
     target_lang: Optional[str] = field(
         default=None,
-        metadata={"help": "the target language's code for --embedding-init shared_translit (ISO 639-1 "
-                  "or 639-3: ru, ara; uroman romanises language-aware). Default: the data directory's "
-                  "name (DATA/<lang>/mlm -> <lang>); an unknown code romanises language-independently"},
+        metadata={"help": "target language code for shared_translit (default: DATA/<lang>/mlm's <lang>)"},
     )
     body_dict: Optional[str] = field(
         default=None,
-        metadata={"help": "the body's dict.txt, for --embedding-init shared (default: dict.txt "
-                  "in the body checkpoint's training data directory)"},
+        metadata={"help": "the body's dict.txt for shared inits (default: the body's data directory's)"},
     )
 
 

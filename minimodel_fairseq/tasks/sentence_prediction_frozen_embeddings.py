@@ -25,8 +25,7 @@ class SentencePredictionFrozenEmbeddingsConfig(SentencePredictionConfig):
     body_checkpoint: Optional[str] = field(
         default=None,
         metadata={
-            "help": "pretrained RoBERTa-family checkpoint to fine-tune (step 1's full model); "
-            "its architecture is used (--arch is optional). Without it, give --arch and --restore-file as usual"
+            "help": "the pretrained model to fine-tune (gives the architecture)"
         },
     )
 
