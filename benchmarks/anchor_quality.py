@@ -34,9 +34,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from minimodel_fairseq import anchors
+from minimodel_recipes import bench
 
-from minimodel_fairseq import anchors  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SPLITS = ("train", "valid", "test")
 NEIGHBOURS = 19  # frequency-matched source symbols per test: p < 1 / (19 + 1)
@@ -235,7 +236,7 @@ def guards_report(per_lang):
         for g, (a, n) in groups.items():
             total[g] = [total.get(g, [0, 0])[0] + a, total.get(g, [0, 0])[1] + n]
     lines = ["| group of pairs | supported, all languages | " + " | ".join(per_lang) + " |",
-             "|---" * (len(per_lang) + 2) + "|"]
+             bench.rule(len(per_lang) + 2)]
     for g, (a, n) in total.items():
         lines.append(f"| {g} | {a} of {n} ({100 * a / n:.0f} %) | " if n else f"| {g} | - | ")
         lines[-1] += " | ".join(f"{per_lang[lang][g][0]}/{per_lang[lang][g][1]}" for lang in per_lang) + " |"
@@ -254,7 +255,7 @@ def _cell(m, coverage=False):
 def report(rows):
     lines = [
         "| language | shared | old | new | new by tier: exact / romanised / name | chance |",
-        "|---|---|---|---|---|---|",
+        bench.rule(6),
     ]
     for r in rows:
         tiers = " / ".join(_cell(r[t]) for t in anchors.TIERS)
@@ -291,7 +292,7 @@ def main(argv=None):
     if args.report_only:
         if not args.out:
             raise SystemExit("--report-only needs --out (the table is rewritten from its .json)")
-        rows = json.loads(Path(args.out).with_suffix(".json").read_text(encoding="utf-8"))
+        rows = bench.read_json(Path(args.out).with_suffix(".json"))
     for lang in [] if args.report_only else args.langs:
         rows.append(measure(args.data, lang, args.src, args.show))
         print(f"{lang}: {json.dumps({k: v for k, v in rows[-1].items() if k in ('shared', 'old', 'new')})}",
@@ -301,13 +302,9 @@ def main(argv=None):
     table = report(rows)
     print(table)
     if args.out:
-        from minimodel_fairseq.files import atomic_write
-
         out = Path(args.out)
-        atomic_write(out, lambda tmp: Path(tmp).write_text(table, encoding="utf-8"))
-        atomic_write(out.with_suffix(".json"),
-                     lambda tmp: Path(tmp).write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n",
-                                                      encoding="utf-8"))
+        bench.write_text(out, table, encoding="utf-8")
+        bench.write_json(out.with_suffix(".json"), rows, end="\n", encoding="utf-8", ensure_ascii=False)
 
 
 if __name__ == "__main__":

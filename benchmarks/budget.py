@@ -1,7 +1,7 @@
 """The pretraining-budget curve: how much pretraining the body needs before step 2 transfers.
 
     PRECISION=bf16 .venv/bin/python benchmarks/budget.py [--budgets 2000 4000 8000] [--langs de fr]
-        [--seeds 1 2] [--runs runs/budget] [--out docs/results] [--report-only]
+        [--seeds 1 2] [--runs runs/budget] [--out docs/results] [--report-only | --report-from budget.json]
 
 For each budget B, the recipes run with PRETRAIN_UPDATES=B (every other setting comes from
 the environment, as in the recipes: settings.py) in two RUNS that share one pretrained
@@ -28,10 +28,11 @@ is refused before anything runs, because the recipes would skip the old settings
 A budget already run elsewhere with the same settings can be linked in before the first run
 (e.g. `mkdir -p runs/budget/2000/anchored && ln -s ../../../bf16/pretrain ../../../bf16/finetune
 ../../../bf16/adapt runs/budget/2000/anchored/`): its finished steps are then skipped.
---report-only writes the report from what is finished, without training or measuring anything.
+--report-only writes the report from what is finished, without training or measuring anything;
+--report-from budget.json prints the report rewritten from a budget.json, measuring and writing nothing.
+The shared benchmark layer (printing, the settings stamp, writing) is minimodel_recipes/bench.py's.
 """
 import argparse
-import json
 import os
 import re
 import statistics
@@ -40,11 +41,10 @@ import sys
 import time
 from pathlib import Path
 
+from minimodel_recipes import bench, label_free_langs, langs_table, table
+from minimodel_recipes import settings as recipe_settings
+
 ROOT = Path(__file__).resolve().parents[1]
-from minimodel_recipes import label_free_langs  # noqa: E402
-from minimodel_recipes import langs_table  # noqa: E402
-from minimodel_recipes import settings as recipe_settings  # noqa: E402
-from minimodel_recipes import table  # noqa: E402
 
 # the step-2 inits of the trained methods: name -> EMBED_INIT (None: the environment's, anchored)
 INITS = {"anchored": None, "random": "random"}
@@ -57,10 +57,7 @@ ENGLISH = recipe_settings.in_language("minijoint")  # the step-3 classifiers sco
 VALID = re.compile(r"valid on 'valid' subset \|.*?\| primary_loss ([0-9.]+) \| mini_loss ([0-9.]+)")
 # fairseq lists each CUDA worker's GPU; a CPU run lists none (seconds are only comparable on one device)
 GPU = re.compile(r"rank +0: capabilities = .*? name = (.+?) *$", re.M)
-
-
-def log(msg):
-    print(f"[budget {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+log = bench.logger("budget")
 
 
 def series():
@@ -92,16 +89,9 @@ def stamp(env):
 
 def check_stamp(path, now, write):
     """Refuse a budget measured with other settings; record the settings of a new one (when write)."""
-    if path.is_file():
-        stored = json.loads(path.read_text())
-        if stored != now:
-            raise SystemExit(f"budget.py: error: {path.parent} was run with other settings "
-                             f"({recipe_settings.differences(stored, now)}). Nothing was "
-                             "run, because the recipes would skip the finished training of the old settings: give "
-                             "another --runs, or the old settings")
-    elif write:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(now, indent=1) + "\n")
+    bench.check_stamp(path, now, write, lambda diff: (
+        f"budget.py: error: {path.parent} was run with other settings ({diff}). Nothing was run, because the "
+        "recipes would skip the finished training of the old settings: give another --runs, or the old settings"))
 
 
 def link_shared(root, budget):
@@ -205,37 +195,37 @@ def first_transfer(summary, name):
 
 
 def markdown(summary, seeds, src, complete):
+    """budget.md: per budget the body, per budget and language the accuracies and verdicts, the label-free
+    measures, and where each trained series first transfers."""
     names = [label(i, m) for i, m in series()]
     trained = [label(i, m) for i, m in series() if m in TRAINED]
     lines = ["" if complete else "**Partial**: not every budget, language and seed has finished yet.", "",
              f"| budget (updates) | pretrained on | pretraining s | pretraining TFLOPs "
-             f"| {src} valid loss, full / mini (bits) | {src} accuracy (step 3) |", "|---|---|---|---|---|---|"]
+             f"| {src} valid loss, full / mini (bits) | {src} accuracy (step 3) |", bench.rule(6)]
     for e in summary:
         b = e["body"]
         seconds = "" if b.get("seconds") is None else f"{b['seconds']:.0f}"
         tflops = "" if b.get("flops") is None else f"{b['flops'] / 1e12:.3g}"
         loss = "" if b.get("primary_loss") is None else f"{b['primary_loss']:.3f} / {b['mini_loss']:.3f}"
-        lines.append(f"| {e['budget']} | {b.get('device') or ''} | {seconds} | {tflops} | {loss} "
-                     f"| {table.cell(e['english'])} |")
-    lines += ["", "| budget | language | majority | " + " | ".join(names) + " | transfers: "
-              + " / ".join(trained) + " |", "|---" * (len(names) + 4) + "|"]
+        lines.append(bench.row([e["budget"], b.get("device") or "", seconds, tflops, loss, table.cell(e["english"])]))
+    lines += ["", bench.row(["budget", "language", "majority", *names, "transfers: " + " / ".join(trained)]),
+              bench.rule(len(names) + 4)]
     for e in summary:
         for r in e["langs"]:
-            lines.append(f"| {e['budget']} | {r['lang']} | {100 * r['majority']:.1f} | "
-                         + " | ".join(table.cell(r["accuracy"].get(n, [])) for n in names) + " | "
-                         + " / ".join(r["transfers"].get(n) or "-" for n in trained) + " |")
+            lines.append(bench.row([e["budget"], r["lang"], f"{100 * r['majority']:.1f}",
+                                    *(table.cell(r["accuracy"].get(n, [])) for n in names),
+                                    " / ".join(r["transfers"].get(n) or "-" for n in trained)]))
     lines += ["", f"Zero-shot accuracy (%) on the test chapters, mean ± half the range over seeds "
               f"{' '.join(map(str, seeds))}. Anchored init: EMBED_INIT's (shared_translit by default); random init: "
               "the paper's N(0, 0.02) for every new row. Controls: untrained embeddings (random init; the anchored "
               "init's copied rows only). Transfers: the mean minus half the range above the majority class and above "
               "each control's mean plus half its range (langs_table.py)."]
-    lines += ["", "| budget | language | " + " | ".join(f"retrieval {n}" for n in names) + " | "
-              + " | ".join(f"MLM loss {n}" for n in names) + " |", "|---" * (2 * len(names) + 2) + "|"]
+    lines += ["", bench.row(["budget", "language", *(f"retrieval {n}" for n in names),
+                             *(f"MLM loss {n}" for n in names)]), bench.rule(2 * len(names) + 2)]
     for e in summary:
         for r in e["langs"]:
-            lines.append(f"| {e['budget']} | {r['lang']} | "
-                         + " | ".join(table.cell(r["retrieval"].get(n, [])) for n in names) + " | "
-                         + " | ".join(table.cell(r["mlm_loss"].get(n, []), scale=1, digits=2) for n in names) + " |")
+            lines.append(bench.row([e["budget"], r["lang"], *(table.cell(r["retrieval"].get(n, [])) for n in names),
+                                    *(table.cell(r["mlm_loss"].get(n, []), scale=1, digits=2) for n in names)]))
     lines += ["", f"Label-free (minimodel_recipes/label_free_langs.py): verse retrieval top-1 (%) target -> {src} on the "
               "test verses at the big model's middle layer, and the big model's masked-LM loss on the target's "
               "valid split (bits), with each run's step-2 embeddings swapped in."]
@@ -251,13 +241,7 @@ def markdown(summary, seeds, src, complete):
 def plot(summary, path):
     """Against the budget (log scale): accuracy, retrieval, MLM loss; mean over languages and seeds, whiskers
     the range."""
-    import logging
-
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # fairseq's logging set-up lets its debug through
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = bench.pyplot()
     panels = (("accuracy", "zero-shot accuracy (%)", 100), ("retrieval", "retrieval top-1 (%)", 100),
               ("mlm_loss", "big-model MLM loss (bits)", 1))
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
@@ -288,7 +272,7 @@ def plot(summary, path):
     plt.close(fig)
 
 
-def main(argv=None):
+def parse(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--budgets", nargs="+", type=int, default=[2000, 4000, 8000],
                    help="pretraining updates (PRETRAIN_UPDATES) of each point of the curve")
@@ -297,19 +281,22 @@ def main(argv=None):
     p.add_argument("--runs", default="runs/budget", help="the budgets' runs go to RUNS/<budget>/{anchored,random}")
     p.add_argument("--out", default=str(ROOT / "docs" / "results"), help="budget.md, .json and .png go here")
     p.add_argument("--report-only", action="store_true", help="run nothing: report what has finished")
+    p.add_argument("--report-from", metavar="JSON",
+                   help="print the report rewritten from this budget.json, running and writing nothing")
     args = p.parse_args(argv)
     if any(b < 4 for b in args.budgets):
         p.error("--budgets: each must be at least 4 updates (the recipe validates and saves every budget / 4)")
-    start, root = time.time(), (ROOT / args.runs) if not Path(args.runs).is_absolute() else Path(args.runs)
-    base = {k: v for k, v in os.environ.items() if k not in ("RUNS", "PRETRAIN_UPDATES", "METHODS")}
-    base.update(LANGS=" ".join(args.langs), SEEDS=" ".join(map(str, args.seeds)))
-    try:
-        stamps = {b: stamp(env_for(base, root, b, "anchored")) for b in args.budgets}
-    except recipe_settings.SettingError as e:
-        raise SystemExit(f"budget.py: error: {e}") from None
-    for b in args.budgets:  # every refusal before any training
-        check_stamp(root / str(b) / "settings.json", stamps[b], write=False)
-    src, data = stamps[args.budgets[0]]["SRC"], recipe_settings.resolve(base)["DATA"]
+    return args
+
+
+def from_json(result):
+    """budget.md rewritten from a budget.json (what main wrote beside it)."""
+    src = result["settings"][str(result["budgets"][0])]["SRC"]
+    return markdown(result["summary"], result["seeds"], src, result["complete"])
+
+
+def collect(args, root, base, stamps, src, data):
+    """Run (unless --report-only) and read every budget: accuracies, label-free measures, bodies, complete."""
     accuracy, label_free, bodies, complete = {}, {}, {}, True
     for b in args.budgets:
         if not args.report_only:
@@ -341,17 +328,34 @@ def main(argv=None):
                 label_free.setdefault(b, {}).setdefault((init, m, lang), []).append(v)
         rows = sum(len(v) for k, v in accuracy.get(b, {}).items() if k[1] in TRAINED + CONTROLS)
         complete = complete and rows == len(args.langs) * len(args.seeds) * (len(INITS) * len(TRAINED) + len(CONTROLS))
+    return accuracy, label_free, bodies, complete
+
+
+def main(argv=None):
+    args = parse(argv)
+    if args.report_from:
+        print(from_json(bench.read_json(args.report_from)), end="")
+        return 0
+    start, root = time.time(), (ROOT / args.runs) if not Path(args.runs).is_absolute() else Path(args.runs)
+    base = {k: v for k, v in os.environ.items() if k not in ("RUNS", "PRETRAIN_UPDATES", "METHODS")}
+    base.update(LANGS=" ".join(args.langs), SEEDS=" ".join(map(str, args.seeds)))
+    try:
+        stamps = {b: stamp(env_for(base, root, b, "anchored")) for b in args.budgets}
+    except recipe_settings.SettingError as e:
+        raise SystemExit(f"budget.py: error: {e}") from None
+    for b in args.budgets:  # every refusal before any training
+        check_stamp(root / str(b) / "settings.json", stamps[b], write=False)
+    src, data = stamps[args.budgets[0]]["SRC"], recipe_settings.resolve(base)["DATA"]
+    accuracy, label_free, bodies, complete = collect(args, root, base, stamps, src, data)
     summary = summarise(args.budgets, args.langs, src, accuracy, label_free, bodies)
     text = markdown(summary, args.seeds, src, complete)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    from minimodel_fairseq.files import atomic_write
-
     result = {"budgets": args.budgets, "langs": args.langs, "seeds": args.seeds, "complete": complete,
               "settings": {str(b): s for b, s in stamps.items()}, "summary": summary}
-    atomic_write(out / "budget.md", lambda p: Path(p).write_text(text))
-    atomic_write(out / "budget.json", lambda p: Path(p).write_text(json.dumps(result, indent=1) + "\n"))
-    atomic_write(out / "budget.png", lambda p: plot(summary, p))
+    bench.write_text(out / "budget.md", text)
+    bench.write_json(out / "budget.json", result, end="\n")
+    bench.write_plot(out / "budget.png", lambda p: plot(summary, p))
     print(text, end="")
     log(f"wrote {out / 'budget.md'}, budget.json, budget.png in {(time.time() - start) / 60:.1f} min")
     return 0

@@ -19,7 +19,7 @@ import torch
 
 import minimodel_fairseq  # noqa: F401
 from minimodel_fairseq.compat import load_checkpoint
-from minimodel_fairseq.surgery import TOKENS
+from minimodel_fairseq.params import TOKENS
 
 
 def alignment(orig, new, skip=4):

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/hf_size.py --json hf_size.json     # 12 x 768, vocab 250,002 (long: docs/hf.md)
     .venv/bin/python benchmarks/hf_size.py --quick --json out.json # 6 x 32, vocab 2000 / 500 (under a minute idle)
+    .venv/bin/python benchmarks/hf_size.py --report-from hf_size.json # the report of a --json, measuring nothing
 
 The big model is a fairseq ``roberta_base`` (12 layers x 768, FFN 3072, 12 heads, 514 positions)
 over a synthetic source dictionary of 250,002 rows, saved untrained by a Trainer (no Hugging Face
@@ -34,16 +35,13 @@ built from the recipes' command line (examples/bible/*.sh, sizes from minimodel_
    GPU assumed to sustain --gpu-tflops in bf16 (compute-bound: FLOPs / that rate).
 """
 import argparse
-import csv
 import gc
 import inspect
-import json
 import logging
 import os
 import pickle
 import random
 import statistics
-import sys
 import tempfile
 import time
 import warnings
@@ -53,19 +51,14 @@ from pathlib import Path
 logging.disable(logging.INFO)  # fairseq logs INFO on every build
 warnings.filterwarnings("ignore")
 
-import torch
-from fairseq import options, tasks, utils
-from fairseq.dataclass.utils import convert_namespace_to_omegaconf
-from fairseq.trainer import Trainer
+import torch  # noqa: E402
+from fairseq import utils  # noqa: E402
 
-import minimodel_fairseq  # noqa: F401  (the plugin, and --bf16 without a TPU)
-from minimodel_fairseq import surgery
-from minimodel_fairseq.data.binarize import fairseq_preprocess
-from minimodel_fairseq.flops import roberta_update_flops, update_shape
-
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURE_TSV = ROOT / "tests" / "fixtures" / "bible" / "verses.tsv"
-from minimodel_recipes import settings as recipe_settings  # noqa: E402  (the recipes' batch sizes, as benchmarks/budget.py reads them)
+import minimodel_fairseq  # noqa: E402,F401  (the plugin, and --bf16 without a TPU)
+from minimodel_fairseq import files, surgery  # noqa: E402
+from minimodel_fairseq.flops import roberta_update_flops, update_shape  # noqa: E402
+from minimodel_recipes import bench  # noqa: E402  (trainers, synthetic data, tables, printing)
+from minimodel_recipes import settings as recipe_settings  # noqa: E402  (the recipes' batch sizes)
 
 PRECISIONS = ("fp32", "bf16")
 M = 1                # MiniPost's new layers (the recipes' MINIPOST_M)
@@ -80,16 +73,7 @@ PHASES = ("embeddings fwd", "layers fwd", "head + loss fwd", "head + loss bwd", 
           "grad scale + norm", "Adam step", "zero_grad", "other (fairseq bookkeeping)")
 EQUAL = tuple(p for p in PHASES if not p.startswith("layers"))  # what step 2 pays alike over any body
 
-
-START = time.perf_counter()
-
-
-def say(*parts):
-    print(*parts, flush=True)
-
-
-def progress(what):
-    say(f"[{time.perf_counter() - START:6.1f} s] {what}")
+say, progress = bench.say, bench.stopwatch()  # progress: "[  12.3 s] what", seconds since the start
 
 
 def sizes(quick):
@@ -110,27 +94,23 @@ def sizes(quick):
 def build_data(tmp: Path, s, seed=1):
     """Masked-LM dirs in the source (s.src_rows) and target (s.tgt_rows) dictionaries, and a 6-class task
     (train, a 4-verse valid, an s.eval_verses test) in the source one."""
-    with open(FIXTURE_TSV, encoding="utf-8", newline="") as f:
-        lengths = [round(1.25 * len(r["vText"].split())) for r in csv.DictReader(f, delimiter="\t")
-                   if r["bbName"] == "4"]  # about as many tokens as sentencepiece makes of a verse
+    lengths = bench.verse_lengths()
     rng = random.Random(seed)
     n = {"train": 4 * len(lengths), "valid": 4, "test": s.eval_verses}
     for lang, rows in (("src", s.src_rows), ("tgt", s.tgt_rows)):
-        symbols = [f"{lang}{i}" for i in range(rows - 5)]  # + 4 specials + <mask> = rows
-        (tmp / f"{lang}.dict.txt").write_text("".join(f"{w} {rows - i}\n" for i, w in enumerate(symbols)))
+        symbols = bench.synthetic_dictionary(tmp / f"{lang}.dict.txt", lang, rows)
         for split, k in n.items():
-            lines = [" ".join(rng.choices(symbols, k=rng.choice(lengths))) for _ in range(k)]
-            (tmp / f"{lang}.{split}").write_text("\n".join(lines) + "\n")
+            bench.write_lines(tmp / f"{lang}.{split}", bench.random_lines(rng, symbols, lengths, k))
     for split, k in n.items():
-        (tmp / f"label.{split}").write_text("\n".join(f"g{rng.randrange(CLASSES)}" for _ in range(k)) + "\n")
+        bench.write_lines(tmp / f"label.{split}", bench.random_labels(rng, k, CLASSES))
 
     def splits(pref, *names):
         return {s: f"{pref}.{s}" for s in ("train", *names)}
 
-    fairseq_preprocess(tmp / "src_mlm", splits(tmp / "src"), srcdict=tmp / "src.dict.txt")
-    fairseq_preprocess(tmp / "tgt_mlm", splits(tmp / "tgt"), srcdict=tmp / "tgt.dict.txt")
-    fairseq_preprocess(tmp / "cls" / "input0", splits(tmp / "src", "valid", "test"), srcdict=tmp / "src.dict.txt")
-    fairseq_preprocess(tmp / "cls" / "label", splits(tmp / "label", "valid", "test"))
+    bench.binarize(tmp / "src_mlm", splits(tmp / "src"), srcdict=tmp / "src.dict.txt")
+    bench.binarize(tmp / "tgt_mlm", splits(tmp / "tgt"), srcdict=tmp / "tgt.dict.txt")
+    bench.binarize(tmp / "cls" / "input0", splits(tmp / "src", "valid", "test"), srcdict=tmp / "src.dict.txt")
+    bench.binarize(tmp / "cls" / "label", splits(tmp / "label", "valid", "test"))
 
 
 def step_args(step, s, tmp: Path):
@@ -153,35 +133,11 @@ def step_args(step, s, tmp: Path):
 
 def config(data, args, batch, precision):
     """The fairseq config of one fairseq-train command line (--bf16 for bf16)."""
-    argv = [str(data), "--user-dir", str(ROOT / "minimodel_fairseq"), *map(str, args), "--batch-size", str(batch),
-            "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--lr", "1e-4", "--clip-norm", "0", "--cpu",
-            "--num-workers", "0", "--data-buffer-size", "0", "--seed", "1", *(["--bf16"] * (precision == "bf16"))]
-    return convert_namespace_to_omegaconf(options.parse_args_and_arch(options.get_training_parser(), input_args=argv))
+    return bench.training_config(bench.train_argv(data, args, batch, precision=precision, adam_betas="(0.9,0.98)"))
 
 
-def build(cfg):
-    """(task, Trainer) as fairseq-train builds them (the Trainer may edit cfg: pass a copy to keep it)."""
-    utils.set_torch_seed(cfg.common.seed)
-    task = tasks.setup_task(cfg.task)
-    task.load_dataset("train")
-    return task, Trainer(cfg, task, task.build_model(cfg.model), task.build_criterion(cfg.criterion))
-
-
-def batches(task, batch, n, max_positions):
-    """n full batches of the task's train set, epoch after epoch, and the iterator's seconds per batch."""
-    out, epoch, made, seconds = [], 1, 0, 0.0
-    while len(out) < n:
-        itr = task.get_batch_iterator(task.dataset("train"), max_sentences=batch, seed=1, epoch=epoch,
-                                      max_positions=max_positions, disable_iterator_cache=True).next_epoch_itr()
-        t = time.perf_counter()
-        for b in itr:  # collation and masking happen here, outside train_step
-            made += 1
-            out += [b] if b["nsentences"] == batch else []
-            if len(out) == n:
-                break
-        seconds += time.perf_counter() - t
-        epoch += 1
-    return out, seconds / made
+build = bench.build_trainer      # (task, Trainer) of a config (the Trainer may edit cfg: pass a copy to keep it)
+batches = bench.full_batches     # n full batches of the train set, and the iterator's seconds per batch
 
 
 def save(trainer, path, optimizer_state=True):
@@ -195,7 +151,7 @@ def save(trainer, path, optimizer_state=True):
     state = utils.move_to_cpu(trainer.state_dict())
     state["extra_state"].update(extra)
     state["last_optimizer_state"] = None
-    return surgery.save_checkpoint(state, path, force=True)
+    return files.save_checkpoint(state, path, force=True)
 
 
 def megabytes(path):
@@ -260,7 +216,7 @@ def time_step(step, s, tmp, precisions):
     """Alternating updates of each precision on the same batches; returns the results and the first trainer."""
     data, args, batch = step_args(step, s, tmp)
     built = {}
-    for p in precisions:  # the configs also go to the peak-RSS children (MemoryServer), as they are now
+    for p in precisions:  # the configs also go to the peak-RSS children (bench.MemoryServer), as they are now
         cfg = config(data, args, batch, p)
         (tmp / f"{slug(step)}-{p}.cfg").write_bytes(pickle.dumps(cfg))
         built[p] = build(cfg)
@@ -291,7 +247,7 @@ def time_step(step, s, tmp, precisions):
         "data_s_per_batch": data_s, "updates_per_precision": s.pairs,
     }
     if len(precisions) == 2:
-        out["bf16_speedup"] = statistics.median(a / b for a, b in zip(times["fp32"], times["bf16"]))
+        out["bf16_speedup"] = bench.paired_ratio(times["fp32"], times["bf16"])
     del built, clocks
     return out, trainers[precisions[0]]
 
@@ -305,7 +261,7 @@ def step2_ratios(steps, precisions):
     full, out = steps["step 2 full"], {}
     for k in MINI_KS:
         mini = steps[f"step 2 mini K={k}"]
-        r = {"flops": statistics.median(a / b for a, b in zip(full["flops"], mini["flops"]))}
+        r = {"flops": bench.paired_ratio(full["flops"], mini["flops"])}
         for p in precisions:
             f, m = full["phases"][p], mini["phases"][p]
             fixed = {name: sum(x[ph] for ph in EQUAL) + d["data_s_per_batch"] for name, x, d in
@@ -316,76 +272,6 @@ def step2_ratios(steps, precisions):
                     "equal_share_of_mini": fixed["mini"] / (mini[f"{p}_s_per_update"] + mini["data_s_per_batch"])}
         out[f"K={k}"] = r
     return out
-
-
-# ---------------------------------------------------------------- peak memory, in children
-
-
-def vm(field):
-    """VmHWM (peak RSS) or VmRSS of this process, MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024 / 1e6
-    return None
-
-
-class MemoryServer:
-    """Peak RSS per step and precision, each in a child process of its own. The server is forked from this
-    process before any work (it holds the imports and nothing else); per job it forks a child that builds
-    the trainer of one pickled config (a step and precision, as the timing built it), runs MEMORY_UPDATES
-    updates and answers its VmHWM. A forked child's peak starts at the server's memory, so each number is
-    that step's with the imports, as a fairseq-train process of that step has them."""
-
-    def __init__(self, s, threads):
-        jobs_in, jobs_out = os.pipe()
-        answers_in, answers_out = os.pipe()
-        sys.stdout.flush()
-        self.pid = os.fork()
-        if self.pid == 0:
-            os.close(jobs_out), os.close(answers_in)
-            try:
-                self._serve(os.fdopen(jobs_in), os.fdopen(answers_out, "w"), s, threads)
-            finally:
-                os._exit(0)
-        os.close(jobs_in), os.close(answers_out)
-        self.jobs, self.answers = os.fdopen(jobs_out, "w"), os.fdopen(answers_in)
-
-    @staticmethod
-    def _serve(jobs, answers, s, threads):
-        torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # its first use imports torch._dynamo (seconds): once
-        print(json.dumps({"baseline_rss_mb": vm("VmRSS")}), file=answers, flush=True)
-        for line in jobs:  # until the parent closes the pipe (or ends)
-            r, w = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                os.close(r)
-                try:
-                    torch.set_num_threads(threads)
-                    task, trainer = build(pickle.loads(Path(json.loads(line)["cfg"]).read_bytes()))
-                    for b in batches(task, trainer.cfg.dataset.batch_size, MEMORY_UPDATES, s.tokens)[0]:
-                        trainer.train_step([b])
-                    answer = {"peak_rss_mb": vm("VmHWM"), "end_rss_mb": vm("VmRSS")}
-                except BaseException as e:  # noqa: BLE001  (reported to the parent, which stops)
-                    answer = {"error": f"{type(e).__name__}: {e}"}
-                os.write(w, json.dumps(answer).encode())
-                os._exit(0)
-            os.close(w)
-            with os.fdopen(r) as f:
-                answer = f.read()
-            os.waitpid(pid, 0)
-            print(answer or json.dumps({"error": "the child died without an answer"}), file=answers, flush=True)
-
-    def ask(self, job=None):
-        if job is not None:
-            print(json.dumps(job), file=self.jobs, flush=True)
-        answer = json.loads(self.answers.readline() or '{"error": "the memory server ended"}')
-        if "error" in answer:
-            raise SystemExit(f"hf_size: peak-RSS measurement {job}: {answer['error']}")
-        return answer
-
-    def close(self):
-        self.jobs.close()  # the server's loop ends
-        os.waitpid(self.pid, 0)
 
 
 # ---------------------------------------------------------------- scoring, disk, estimates
@@ -438,40 +324,46 @@ def estimates(steps, precisions, paper_updates, gpu_tflops):
     return out
 
 
-# ---------------------------------------------------------------- main
+# ---------------------------------------------------------------- the report
 
 
 def table(header, rows):
-    say("| " + " | ".join(header) + " |")
-    say("|---|" + "---:|" * (len(header) - 1))
-    for row in rows:
-        say("| " + " | ".join(row) + " |")
-    say("")
+    """A Markdown table, numbers right-aligned, and a blank line: the report's lines."""
+    return [*bench.table(header, rows, left=1), ""]
 
 
-def report(desc, s, opt, res):
-    steps, precs = res["steps"], opt.precisions
-    say(f"\n{desc}\n")
-    table(["step", "layers", "trainable params", "GFLOPs/update",
-           *[f"{p} {c}" for p in precs for c in ("s/update", "GFLOP/s")],
-           *(["bf16 speed-up"] if len(precs) == 2 else []), f"peak RSS {' / '.join(precs)}, MB"],
-          [[step, str(r["layers"]), f"{r['trainable_params'] / 1e6:.2f} M", f"{r['gflops_per_update']:.4g}",
-            *[f"{r[f'{p}_{c}']:{f}}" for p in precs for c, f in (("s_per_update", ".3f"), ("gflops_per_s", ".1f"))],
-            *([f"{r['bf16_speedup']:.2f}x"] if len(precs) == 2 else []),
-            " / ".join(f"{r['peak_rss_mb'][p]:.0f}" for p in precs)] for step, r in steps.items()])
-    say(f"(medians of {s.pairs} updates per precision after {s.warmup} warm-up, {' and '.join(precs)} alternating on "
-        f"the same batches; GFLOPs: minimodel_fairseq.flops, matrix products only; peak RSS: VmHWM of one child "
-        f"per cell after {MEMORY_UPDATES} updates, forked from a server that had imported torch and fairseq and "
-        f"run nothing (its own RSS: {res['memory_baseline_rss_mb']:.0f} MB))\n")
+def steps_report(res, pairs, warmup):
+    """Per step: its shape, GFLOPs, s/update and GFLOP/s per precision, peak RSS; then its phases."""
+    steps, precs = res["steps"], res["precisions"]
+    lines = table(["step", "layers", "trainable params", "GFLOPs/update",
+                   *[f"{p} {c}" for p in precs for c in ("s/update", "GFLOP/s")],
+                   *(["bf16 speed-up"] if len(precs) == 2 else []), f"peak RSS {' / '.join(precs)}, MB"],
+                  [[step, str(r["layers"]), f"{r['trainable_params'] / 1e6:.2f} M", f"{r['gflops_per_update']:.4g}",
+                    *[f"{r[f'{p}_{c}']:{f}}" for p in precs for c, f in (("s_per_update", ".3f"),
+                                                                          ("gflops_per_s", ".1f"))],
+                    *([f"{r['bf16_speedup']:.2f}x"] if len(precs) == 2 else []),
+                    " / ".join(f"{r['peak_rss_mb'][p]:.0f}" for p in precs)] for step, r in steps.items()])
+    lines.append(f"(medians of {pairs} updates per precision after {warmup} warm-up, {' and '.join(precs)} "
+                 f"alternating on the same batches; GFLOPs: minimodel_fairseq.flops, matrix products only; peak RSS: "
+                 f"VmHWM of one child per cell after {MEMORY_UPDATES} updates, forked from a server that had imported "
+                 f"torch and fairseq and run nothing (its own RSS: {res['memory_baseline_rss_mb']:.0f} MB))\n")
     for p in precs:
-        say(f"Phases of one update, {p}, ms (medians; inside train_step, except the batch iterator):\n")
-        table(["phase", *steps], [[ph, *[f"{1000 * r['phases'][p][ph]:.1f}" for r in steps.values()]] for ph in PHASES]
-              + [["**train_step**", *[f"**{1000 * r[f'{p}_s_per_update']:.1f}**" for r in steps.values()]],
-                 ["batch iterator (collation, masking)", *[f"{1000 * r['data_s_per_batch']:.1f}"
-                                                           for r in steps.values()]]])
-    say("Step 2 over the whole model against the mini-model: the FLOP ratio, the wall-time ratio, and the costs "
-        "both pay alike (every phase but the layers', and the batch iterator):\n")
-    rows, lines = [], []
+        lines.append(f"Phases of one update, {p}, ms (medians; inside train_step, except the batch iterator):\n")
+        lines += table(["phase", *steps], [[ph, *[f"{1000 * r['phases'][p][ph]:.1f}" for r in steps.values()]]
+                                           for ph in PHASES]
+                       + [["**train_step**", *[f"**{1000 * r[f'{p}_s_per_update']:.1f}**" for r in steps.values()]],
+                          ["batch iterator (collation, masking)", *[f"{1000 * r['data_s_per_batch']:.1f}"
+                                                                    for r in steps.values()]]])
+    return lines
+
+
+def ratios_report(res):
+    """Step 2 over the whole model against each mini-model: FLOP, wall and layers-only ratios, the costs
+    both pay alike."""
+    steps, precs = res["steps"], res["precisions"]
+    lines = ["Step 2 over the whole model against the mini-model: the FLOP ratio, the wall-time ratio, and the costs "
+             "both pay alike (every phase but the layers', and the batch iterator):\n"]
+    rows, notes = [], []
     for k, r in res["step2_ratios"].items():
         for p in precs:
             q, mini = r[p], steps[f"step 2 mini {k}"]["phases"][p]
@@ -480,35 +372,51 @@ def report(desc, s, opt, res):
                          f"{q['equal_costs_s']['full']:.3f} / {q['equal_costs_s']['mini']:.3f}",
                          f"{100 * q['equal_share_of_mini']:.0f}%"])
             top = sorted(EQUAL, key=lambda ph: -mini[ph])[:4]
-            lines.append(f"- {k} {p}: counted {r['flops']:.2f}x, wall {q['wall']:.2f}x, the layers alone "
+            notes.append(f"- {k} {p}: counted {r['flops']:.2f}x, wall {q['wall']:.2f}x, the layers alone "
                          f"{q['layers']:.2f}x; the mini-model's update spends {q['equal_costs_s']['mini']:.3f} s "
                          f"({100 * q['equal_share_of_mini']:.0f}%) on what the whole model pays alike ("
                          + ", ".join(f"{ph} {1000 * mini[ph]:.1f} ms" for ph in top) + ", the batch iterator "
                          f"{1000 * steps[f'step 2 mini {k}']['data_s_per_batch']:.1f} ms)")
-    table(["mini-model", "precision", "FLOP ratio full/mini", "wall ratio full/mini", "layers-only ratio",
-           "layers s full / mini", "alike s full / mini", "alike share of mini's update"], rows)
-    say("\n".join(lines) + "\n")
-    sc = res["scoring"]
-    say(f"Scoring (evaluate_classifier, the step-3 classifier, {sc['verses']} test verses; the fixed cost of a "
-        f"call, loading and building, from a 4-verse call: {sc['fixed_s']:.2f} s):\n")
-    table(["batches", "s", "sentences/s", "sentences/s without the fixed cost"],
-          [[name, f"{r['seconds']:.2f}", f"{r['sentences_per_s']:.1f}",
-            "n/a" if r["scoring_sentences_per_s"] is None else f"{r['scoring_sentences_per_s']:.1f}"]
-           for name, r in sc.items() if isinstance(r, dict)])
-    say("Disk (checkpoints as fairseq writes them), and what one examples/hf/run.sh keeps (one language, one "
-        f"seed, both methods, MiniPost K={BUILD_K}; the exports not counted):\n")
-    table(["file", "MB"], [[name, f"{mb:.1f}"] for name, mb in res["disk_mb"].items()])
-    table(["kept per run", "MB"], [[name, f"{mb:.1f}"] for name, mb in res["kept_per_run_mb"].items()])
-    ref = "bf16" if "bf16" in precs else precs[0]
-    say(f"ESTIMATES, not measurements: {opt.paper_updates} updates of each step at the batches above "
-        f"(--paper-updates; the docs give no schedule of the paper's: an assumption), here at the measured "
-        f"s/update, and on one GPU assumed to sustain {opt.gpu_tflops:g} TFLOP/s in bf16 (--gpu-tflops; an A100's "
-        f"dense bf16 peak is 312): the measured {ref} time x (the measured {ref} GFLOP/s / the GPU's), i.e. "
-        f"compute-bound, a lower bound: at batches this small a GPU's per-update overheads (kernel launches, "
-        f"Adam, fairseq's bookkeeping) may dominate.\n")
-    table(["step", *[f"here {p}, h" for p in precs], "GPU ms/update", "GPU, h"],
-          [[step, *[f"{e[f'{p}_hours']:.1f}" for p in precs], f"{1000 * e['gpu_s_per_update']:.3f}",
-            f"{e['gpu_hours']:.2f}"] for step, e in res["estimates"].items()])
+    lines += table(["mini-model", "precision", "FLOP ratio full/mini", "wall ratio full/mini", "layers-only ratio",
+                    "layers s full / mini", "alike s full / mini", "alike share of mini's update"], rows)
+    return lines + ["\n".join(notes) + "\n"]
+
+
+def costs_report(res):
+    """Scoring throughput, disk, and the ESTIMATES of a run of the paper's length."""
+    sc, precs = res["scoring"], res["precisions"]
+    lines = [f"Scoring (evaluate_classifier, the step-3 classifier, {sc['verses']} test verses; the fixed cost of a "
+             f"call, loading and building, from a 4-verse call: {sc['fixed_s']:.2f} s):\n"]
+    lines += table(["batches", "s", "sentences/s", "sentences/s without the fixed cost"],
+                   [[name, f"{r['seconds']:.2f}", f"{r['sentences_per_s']:.1f}",
+                     "n/a" if r["scoring_sentences_per_s"] is None else f"{r['scoring_sentences_per_s']:.1f}"]
+                    for name, r in sc.items() if isinstance(r, dict)])
+    lines.append("Disk (checkpoints as fairseq writes them), and what one examples/hf/run.sh keeps (one language, one "
+                 f"seed, both methods, MiniPost K={BUILD_K}; the exports not counted):\n")
+    lines += table(["file", "MB"], [[name, f"{mb:.1f}"] for name, mb in res["disk_mb"].items()])
+    lines += table(["kept per run", "MB"], [[name, f"{mb:.1f}"] for name, mb in res["kept_per_run_mb"].items()])
+    ref, assumed = "bf16" if "bf16" in precs else precs[0], res["estimate_assumptions"]
+    lines.append(f"ESTIMATES, not measurements: {assumed['paper_updates']} updates of each step at the batches above "
+                 f"(--paper-updates; the docs give no schedule of the paper's: an assumption), here at the measured "
+                 f"s/update, and on one GPU assumed to sustain {assumed['gpu_bf16_tflops']:g} TFLOP/s in bf16 "
+                 f"(--gpu-tflops; an A100's dense bf16 peak is 312): the measured {ref} time x (the measured {ref} "
+                 f"GFLOP/s / the GPU's), i.e. compute-bound, a lower bound: at batches this small a GPU's per-update "
+                 f"overheads (kernel launches, Adam, fairseq's bookkeeping) may dominate.\n")
+    return lines + table(["step", *[f"here {p}, h" for p in precs], "GPU ms/update", "GPU, h"],
+                         [[step, *[f"{e[f'{p}_hours']:.1f}" for p in precs], f"{1000 * e['gpu_s_per_update']:.3f}",
+                           f"{e['gpu_hours']:.2f}"] for step, e in res["estimates"].items()])
+
+
+def report(res):
+    """The report of a result (main's, or a --json file's): what docs/results/hf_size.md holds below its
+    introduction."""
+    lines = [f"\n{res['description']}\n"]
+    lines += steps_report(res, res["shape"]["pairs"], res["shape"]["warmup"])
+    lines += ratios_report(res) + costs_report(res)
+    return "".join(line + "\n" for line in lines)
+
+
+# ---------------------------------------------------------------- main
 
 
 def native_bf16():
@@ -552,7 +460,7 @@ def measure(s, opt, res, server):
             gc.collect()
         swapped = surgery.swap_embeddings(surgery.load_roberta_checkpoint(tmp / "step3.pt"),
                                           surgery.load_roberta_checkpoint(tmp / "step2_full.pt"))
-        disk["swapped_classifier"] = megabytes(surgery.save_checkpoint(swapped, tmp / "swapped.pt"))
+        disk["swapped_classifier"] = megabytes(files.save_checkpoint(swapped, tmp / "swapped.pt"))
         del swapped
         res["step2_ratios"] = step2_ratios(res["steps"], opt.precisions)
         progress(f"scoring {s.eval_verses} verses ...")
@@ -578,11 +486,16 @@ def main():
     p.add_argument("--gpu-tflops", type=float, default=100.0,
                    help="ESTIMATE: bf16 TFLOP/s one GPU sustains (default 100: a conservative A100 figure)")
     p.add_argument("--json", type=Path, help="also write the results here (atomically)")
+    p.add_argument("--report-from", type=Path, metavar="JSON",
+                   help="print the report of the results in this --json file, measuring nothing")
     opt = p.parse_args()
+    if opt.report_from:
+        print(report(bench.read_json(opt.report_from)), end="", flush=True)
+        return
     opt.precisions = [q for q in PRECISIONS if q in opt.precisions]
     s = sizes(opt.quick)
     s.pairs = opt.pairs or s.pairs
-    server = MemoryServer(s, opt.threads)  # before anything runs here
+    server = bench.MemoryServer(s.tokens, opt.threads, MEMORY_UPDATES, "hf_size")  # before anything runs here
     torch.set_num_threads(opt.threads)
     desc = (f"{'quick' if opt.quick else 'xlm-roberta-base shape'}: {s.layers} x {s.dim} (FFN {s.ffn}, {s.heads} "
             f"heads, {s.positions + 2} positions), source vocabulary {s.src_rows}, target {s.tgt_rows}; batches "
@@ -601,10 +514,10 @@ def main():
     kept["total"] = sum(kept.values())
     res["estimates"] = estimates(res["steps"], opt.precisions, opt.paper_updates, opt.gpu_tflops)
     res["estimate_assumptions"] = {"paper_updates": opt.paper_updates, "gpu_bf16_tflops": opt.gpu_tflops}
-    report(desc, s, opt, res)
+    print(report(res), end="", flush=True)
     progress("done")
     if opt.json:
-        surgery.atomic_write(opt.json, lambda path: Path(path).write_text(json.dumps(res, indent=1)))
+        bench.write_json(opt.json, res)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ committed fixture, as tests/conftest.py does. docs/benchmarks.md has results.
 import argparse
 import csv
 import logging
-import math
 import statistics
 import subprocess
 import sys
@@ -27,14 +26,9 @@ from pathlib import Path
 
 logging.disable(logging.INFO)  # fairseq/hydra log INFO and DEBUG on import and per build
 
-import torch
-from fairseq import options, tasks, utils
-from fairseq.dataclass.utils import convert_namespace_to_omegaconf
-from fairseq.trainer import Trainer
+import torch  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-USER_DIR = ROOT / "minimodel_fairseq"
-FIXTURE_TSV = ROOT / "tests" / "fixtures" / "bible" / "verses.tsv"
+from minimodel_recipes import bench  # noqa: E402  (trainers, statistics, tables, printing)
 
 # size -> (MiniJoint arch, stock arch with the same layer shapes, default batch, default pairs)
 SIZES = {
@@ -44,15 +38,12 @@ SIZES = {
 }
 SHAPE_KEYS = ("encoder_layers", "encoder_embed_dim", "encoder_ffn_embed_dim",
               "encoder_attention_heads", "encoder_normalize_before")
-
-
-def say(*parts):
-    print(*parts, flush=True)
+say, robust = bench.say, bench.robust  # robust: (median, fastest-half mean)
 
 
 def build_fixture_data(tmp: Path) -> Path:
     """fairseq-preprocess the fixture's English (WEB, bbName 4) verses into tmp/bin."""
-    with open(FIXTURE_TSV, encoding="utf-8", newline="") as f:
+    with open(bench.FIXTURE_TSV, encoding="utf-8", newline="") as f:
         verses = [r["vText"] for r in csv.DictReader(f, delimiter="\t") if r["bbName"] == "4"]
     (tmp / "train.txt").write_text("\n".join(verses) + "\n", encoding="utf-8")
     subprocess.run([sys.executable, "-m", "fairseq_cli.preprocess", "--only-source",
@@ -63,21 +54,14 @@ def build_fixture_data(tmp: Path) -> Path:
 
 def build(data, task, criterion, arch, extra, opt):
     """(task, trainer) from a fairseq command line; the dictionary is padded to --vocab."""
-    argv = [str(data), "--user-dir", str(USER_DIR), "--task", task, "--criterion", criterion,
-            "--arch", arch, *extra, "--tokens-per-sample", str(opt.tokens_per_sample),
-            "--batch-size", str(opt.batch_size), "--optimizer", "adam", "--lr", "1e-4",
-            "--clip-norm", "0", "--cpu", "--num-workers", "0", "--data-buffer-size", "0", "--seed", str(opt.seed)]
-    args = options.parse_args_and_arch(options.get_training_parser(), input_args=argv)
-    cfg = convert_namespace_to_omegaconf(args)
-    utils.set_torch_seed(cfg.common.seed)
-    t = tasks.setup_task(cfg.task)
-    d = t.source_dictionary  # pad like an 8k sentencepiece vocab: the LM heads scale with it
-    while len(d) < opt.vocab:
-        d.add_symbol(f"<dummy{len(d)}>")
-    t.load_dataset("train")
-    model = t.build_model(cfg.model)
-    trainer = Trainer(cfg, t, model, t.build_criterion(cfg.criterion))
-    return t, trainer
+    def pad(t):  # like an 8k sentencepiece vocab: the LM heads scale with it
+        d = t.source_dictionary
+        while len(d) < opt.vocab:
+            d.add_symbol(f"<dummy{len(d)}>")
+
+    args = ["--task", task, "--criterion", criterion, "--arch", arch, *extra,
+            "--tokens-per-sample", opt.tokens_per_sample]
+    return bench.trainer_from_argv(bench.train_argv(data, args, opt.batch_size, seed=opt.seed), prepare=pad)[1:]
 
 
 def shape(trainer):
@@ -91,16 +75,7 @@ def n_params(trainer):
 
 def full_batches(task, opt, n):
     """n full batches (batch_size x tokens_per_sample) from the task's epoch iterators."""
-    out, epoch = [], 1
-    while len(out) < n:
-        itr = task.get_batch_iterator(task.dataset("train"), max_sentences=opt.batch_size,
-                                      max_positions=opt.tokens_per_sample, seed=opt.seed,
-                                      epoch=epoch, disable_iterator_cache=True)
-        out += [b for b in itr.next_epoch_itr(shuffle=True) if b["nsentences"] == opt.batch_size]
-        epoch += 1
-        if epoch > 50 and not out:
-            sys.exit(f"no full batch of {opt.batch_size} x {opt.tokens_per_sample} in the data")
-    return out[:n]
+    return bench.full_batches(task, opt.batch_size, n, opt.tokens_per_sample, opt.seed)[0]
 
 
 def timed_step(trainer, batch):
@@ -108,11 +83,6 @@ def timed_step(trainer, batch):
     w0, c0 = time.perf_counter(), time.process_time()
     trainer.train_step([batch])
     return time.perf_counter() - w0, time.process_time() - c0
-
-
-def robust(times):
-    fast = sorted(times)[: max(1, math.ceil(len(times) / 2))]
-    return statistics.median(times), statistics.fmean(fast)
 
 
 def compare(data, opt):
@@ -150,7 +120,7 @@ def compare(data, opt):
             f"(cpu {cs:.2f}s / {cm:.2f}s, {order[0][0]} first)")
 
     (ms, fs), (mm, fm) = robust(t_stock), robust(t_mj)
-    paired = statistics.median(m / s_ for m, s_ in zip(t_mj, t_stock))
+    paired = bench.paired_ratio(t_mj, t_stock)
     say(f"stock     s/update: median {ms:.3f}, fastest-half mean {fs:.3f}")
     say(f"minijoint s/update: median {mm:.3f}, fastest-half mean {fm:.3f}")
     say(f"ratio: of medians {mm / ms:.3f}, of fastest-half means {fm / fs:.3f}, "
@@ -187,16 +157,16 @@ def sweep(data, opt):
             if i >= opt.warmup:
                 times.append(dt)
         tag = "warm-up" if i < opt.warmup else f"round {i - opt.warmup + 1}/{opt.updates}"
-        say(f"  {tag:>9}: " + "  ".join(f"{l}x{d} {t[-1]:.2f}s" if t else f"{l}x{d} -"
-                                       for l, d, _, t in shapes))
+        say(f"  {tag:>9}: " + "  ".join(f"{n}x{d} {t[-1]:.2f}s" if t else f"{n}x{d} -"
+                                       for n, d, _, t in shapes))
     say(f"\nvocab {vocab}, batch {opt.batch_size}x{opt.tokens_per_sample}, "
         f"{torch.get_num_threads()} torch threads; updates in 10 min from the median")
-    say("| layers x dim | params | s/update (median) | s/update (fastest half) | updates in 10 min |")
-    say("|---|---:|---:|---:|---:|")
+    rows = []
     for layers, dim, tr, times in shapes:
         med, fast = robust(times)
-        say(f"| {layers} x {dim} | {n_params(tr) / 1e6:.2f}M | {med:.2f} | {fast:.2f} | "
-            f"{600 / med:.0f} |")
+        rows.append([f"{layers} x {dim}", f"{n_params(tr) / 1e6:.2f}M", f"{med:.2f}", f"{fast:.2f}", f"{600 / med:.0f}"])
+    say("\n".join(bench.table(["layers x dim", "params", "s/update (median)", "s/update (fastest half)",
+                               "updates in 10 min"], rows, left=1)))
 
 
 def main():

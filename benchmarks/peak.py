@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/peak.py            # roberta_small 8x256, batch 16x128, vocab 4000 (a few minutes)
     .venv/bin/python benchmarks/peak.py --quick    # 4x128, batch 8x64, vocab 1000 (well under a minute idle)
     .venv/bin/python benchmarks/peak.py --json results.json
+    .venv/bin/python benchmarks/peak.py --report-from results.json   # its tables again, measuring nothing
 
 1. Peak: ``torch.mm``/``torch.bmm`` at the model's own shapes (the linear layers,
    tokens x d x d and tokens x d x ffn, the attention products, the LM head's
@@ -24,8 +25,6 @@ steps 2 and 3 is the untrained pretraining model, saved as a checkpoint.
 docs/benchmarks.md has results.
 """
 import argparse
-import csv
-import json
 import logging
 import random
 import statistics
@@ -37,28 +36,21 @@ from pathlib import Path
 logging.disable(logging.INFO)  # fairseq logs INFO on every build
 warnings.filterwarnings("ignore")
 
-import torch
-from fairseq import options, tasks, utils
-from fairseq.dataclass.utils import convert_namespace_to_omegaconf
-from fairseq.trainer import Trainer
+import torch  # noqa: E402
 
-import minimodel_fairseq  # noqa: F401  (the plugin, and --bf16 without a TPU)
-from minimodel_fairseq import surgery
-from minimodel_fairseq.data.binarize import fairseq_preprocess
-from minimodel_fairseq.flops import roberta_update_flops, update_shape
+import minimodel_fairseq  # noqa: E402,F401  (the plugin, and --bf16 without a TPU)
+from minimodel_fairseq import files, surgery  # noqa: E402
+from minimodel_fairseq.flops import roberta_update_flops, update_shape  # noqa: E402
+from minimodel_recipes import bench  # noqa: E402  (trainers, synthetic data, tables, printing)
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURE_TSV = ROOT / "tests" / "fixtures" / "bible" / "verses.tsv"
 # (layers, dim, ffn, heads, K, batch, tokens, step-3 batch, vocab, timed pairs, warm-up)
 SIZES = {
     "full": (8, 256, 1024, 4, 2, 16, 128, 32, 4000, 8, 2),  # the recipes' roberta_small defaults
     "quick": (4, 128, 512, 2, 2, 8, 64, 16, 1000, 3, 1),
 }
 STEPS = ("pretraining MiniJoint", "step 2 full", "step 2 mini", "step 3")
-
-
-def say(*parts):
-    print(*parts, flush=True)
+FIELDS = ("layers", "dim", "ffn", "heads", "k", "batch", "tokens", "ft_batch", "vocab", "pairs", "warmup")
+say = bench.say
 
 
 # ---------------------------------------------------------------- peak matrix products
@@ -115,19 +107,16 @@ def measure_peak(s, seconds):
 
 def build_data(tmp: Path, s, seed=1):
     """A masked-LM dir and a 6-class classification dir over one synthetic dictionary of s.vocab symbols."""
-    with open(FIXTURE_TSV, encoding="utf-8", newline="") as f:
-        lengths = [round(1.25 * len(r["vText"].split())) for r in csv.DictReader(f, delimiter="\t")
-                   if r["bbName"] == "4"]  # about as many tokens as sentencepiece makes of a verse
+    lengths = bench.verse_lengths()
     rng = random.Random(seed)
-    symbols = [f"w{i}" for i in range(s.vocab - 5)]  # + 4 specials + <mask> = vocab rows
-    (tmp / "dict.txt").write_text("".join(f"{w} {s.vocab - i}\n" for i, w in enumerate(symbols)))
-    lines = [" ".join(rng.choices(symbols, k=rng.choice(lengths))) for _ in range(8 * len(lengths))]
-    (tmp / "text.txt").write_text("\n".join(lines) + "\n")
-    (tmp / "label.txt").write_text("\n".join(f"g{rng.randrange(6)}" for _ in lines) + "\n")
+    symbols = bench.synthetic_dictionary(tmp / "dict.txt", "w", s.vocab)
+    lines = bench.random_lines(rng, symbols, lengths, 8 * len(lengths))
+    bench.write_lines(tmp / "text.txt", lines)
+    bench.write_lines(tmp / "label.txt", bench.random_labels(rng, len(lines), 6))
 
-    fairseq_preprocess(tmp / "mlm", {"train": tmp / "text.txt"}, srcdict=tmp / "dict.txt")
-    fairseq_preprocess(tmp / "cls" / "input0", {"train": tmp / "text.txt"}, srcdict=tmp / "dict.txt")
-    fairseq_preprocess(tmp / "cls" / "label", {"train": tmp / "label.txt"})
+    bench.binarize(tmp / "mlm", {"train": tmp / "text.txt"}, srcdict=tmp / "dict.txt")
+    bench.binarize(tmp / "cls" / "input0", {"train": tmp / "text.txt"}, srcdict=tmp / "dict.txt")
+    bench.binarize(tmp / "cls" / "label", {"train": tmp / "label.txt"})
     return tmp / "mlm", tmp / "cls"
 
 
@@ -151,26 +140,13 @@ def step_args(step, s, mlm, cls, full, mini):
 
 
 def build(data, args, batch, precision, seed=1):
-    argv = [str(data), "--user-dir", str(ROOT / "minimodel_fairseq"), *map(str, args), "--batch-size", str(batch),
-            "--optimizer", "adam", "--lr", "1e-4", "--clip-norm", "0", "--cpu", "--num-workers", "0",
-            "--data-buffer-size", "0", "--seed", str(seed), *(["--bf16"] if precision == "bf16" else [])]
-    cfg = convert_namespace_to_omegaconf(options.parse_args_and_arch(options.get_training_parser(), input_args=argv))
-    utils.set_torch_seed(cfg.common.seed)
-    task = tasks.setup_task(cfg.task)
-    task.load_dataset("train")
-    model = task.build_model(cfg.model)
-    return task, Trainer(cfg, task, model, task.build_criterion(cfg.criterion))
+    """(task, Trainer) of one step's command line in one precision."""
+    return bench.trainer_from_argv(bench.train_argv(data, args, batch, seed=seed, precision=precision))[1:]
 
 
 def batches(task, batch, n, max_positions, seed=1):
     """n batches of the task's train set (masked LM: full batch x tokens ones), epoch after epoch."""
-    out, epoch = [], 1
-    while len(out) < n:
-        itr = task.get_batch_iterator(task.dataset("train"), max_sentences=batch, seed=seed, epoch=epoch,
-                                      max_positions=max_positions, disable_iterator_cache=True)
-        out += [b for b in itr.next_epoch_itr(shuffle=True) if b["nsentences"] == batch]
-        epoch += 1
-    return out[:n]
+    return bench.full_batches(task, batch, n, max_positions, seed)[0]
 
 
 def make_bodies(tmp, s, mlm):
@@ -181,7 +157,7 @@ def make_bodies(tmp, s, mlm):
     trainer.consolidate_optimizer()  # what checkpoint_utils.save_checkpoint does first
     trainer.save_checkpoint(str(full), {})
     mini = surgery.to_roberta(surgery.load_roberta_checkpoint(full), head="mini")
-    surgery.save_checkpoint(mini, tmp / "mini.pt", force=True)
+    files.save_checkpoint(mini, tmp / "mini.pt", force=True)
     return full, tmp / "mini.pt"
 
 
@@ -204,7 +180,7 @@ def time_step(step, s, mlm, cls, full, mini):
                 times[p].append(dt), rates[p].append(f / dt / 1e9), losses[p].append(float(log["loss"]))
         if i >= s.warmup:
             gflops.append(f / 1e9)
-    ratio = statistics.median(a / b for a, b in zip(times["fp32"], times["bf16"]))
+    ratio = bench.paired_ratio(times["fp32"], times["bf16"])
     return {
         "gflops_per_update": statistics.median(gflops),
         **{f"{p}_s_per_update": statistics.median(times[p]) for p in times},
@@ -213,6 +189,31 @@ def time_step(step, s, mlm, cls, full, mini):
         "bf16_speedup": ratio,
         "pairs": len(times["fp32"]),
     }
+
+
+def report(result):
+    """The tables of a result (main's, or a --json file's): the products and the peak, then each step."""
+    size, peak, rows, steps = result["size"], result["peak"], result["products"], result["steps"]
+    pairs, warmup = next(iter(steps.values()))["pairs"], dict(zip(FIELDS, SIZES[size]))["warmup"]
+    lines = [f"\n{result['description']}\n", "| product | shape | fp32 GFLOP/s | bf16 GFLOP/s | bf16/fp32 |",
+             bench.rule(5, left=2)]
+    for name, r in rows.items():
+        b, m, k, n = r["shape"]
+        lines.append(bench.row([name.split(":")[0], f"{f'{b} x ' if b else ''}{m} x {k} x {n}", f"{r['fp32']:.1f}",
+                                f"{r['bf16']:.1f}", f"{r['bf16'] / r['fp32']:.2f}x"]))
+    lines.append(f"| **peak** (best shape) | | **{peak['fp32']:.1f}** | **{peak['bf16']:.1f}** | "
+                 f"{peak['bf16'] / peak['fp32']:.2f}x |\n")
+    lines += bench.table(["step", "GFLOPs/update", "fp32 s/update", "fp32 GFLOP/s", "% of fp32 peak", "bf16 s/update",
+                          "bf16 GFLOP/s", "% of bf16 peak", "bf16 speed-up", "mean loss fp32 / bf16"],
+                         [[step, f"{r['gflops_per_update']:.2f}", f"{r['fp32_s_per_update']:.3f}",
+                           f"{r['fp32_gflops_per_s']:.1f}", f"{100 * r['fp32_gflops_per_s'] / peak['fp32']:.0f}%",
+                           f"{r['bf16_s_per_update']:.3f}", f"{r['bf16_gflops_per_s']:.1f}",
+                           f"{100 * r['bf16_gflops_per_s'] / peak['bf16']:.0f}%", f"{r['bf16_speedup']:.2f}x",
+                           f"{r['fp32_mean_loss']:.3f} / {r['bf16_mean_loss']:.3f}"] for step, r in steps.items()],
+                         left=1)
+    lines.append(f"\n(medians over {pairs} pairs after {warmup} warm-up; speed-up = median of per-pair "
+                 "fp32/bf16 time ratios; GFLOPs from minimodel_fairseq.flops, matrix products only)")
+    return "".join(line + "\n" for line in lines)
 
 
 def main():
@@ -226,11 +227,15 @@ def main():
     p.add_argument("--threads", type=int, default=torch.get_num_threads(),
                    help="torch.set_num_threads (default: torch's, i.e. OMP_NUM_THREADS or the cores)")
     p.add_argument("--json", type=Path, help="also write the results here (atomically)")
+    p.add_argument("--report-from", type=Path, metavar="JSON",
+                   help="print the tables of the results in this --json file, measuring nothing")
     opt = p.parse_args()
+    if opt.report_from:
+        print(report(bench.read_json(opt.report_from)), end="", flush=True)
+        return
     torch.set_num_threads(opt.threads)
     size = "quick" if opt.quick else "full"
-    s = argparse.Namespace(**dict(zip(("layers", "dim", "ffn", "heads", "k", "batch", "tokens", "ft_batch", "vocab",
-                                       "pairs", "warmup"), SIZES[size])))
+    s = argparse.Namespace(**dict(zip(FIELDS, SIZES[size])))
     s.pairs = opt.pairs or s.pairs
     desc = (f"{size}: {s.layers}x{s.dim} (ffn {s.ffn}, {s.heads} heads, K={s.k}), batch {s.batch}x{s.tokens} "
             f"(step 3: {s.ft_batch} verses), vocab {s.vocab}, torch {torch.__version__}, "
@@ -250,28 +255,10 @@ def main():
             say(f"timing {step}: {s.warmup} warm-up + {s.pairs} fp32/bf16 pairs ...")
             results[step] = time_step(step, s, mlm, cls, full, mini)
 
-    say(f"\n{desc}\n")
-    say("| product | shape | fp32 GFLOP/s | bf16 GFLOP/s | bf16/fp32 |")
-    say("|---|---|---:|---:|---:|")
-    for name, r in rows.items():
-        b, m, k, n = r["shape"]
-        say(f"| {name.split(':')[0]} | {(f'{b} x ' if b else '')}{m} x {k} x {n} | {r['fp32']:.1f} | {r['bf16']:.1f} | "
-            f"{r['bf16'] / r['fp32']:.2f}x |")
-    say(f"| **peak** (best shape) | | **{peak['fp32']:.1f}** | **{peak['bf16']:.1f}** | "
-        f"{peak['bf16'] / peak['fp32']:.2f}x |\n")
-    say("| step | GFLOPs/update | fp32 s/update | fp32 GFLOP/s | % of fp32 peak | bf16 s/update | bf16 GFLOP/s "
-        "| % of bf16 peak | bf16 speed-up | mean loss fp32 / bf16 |")
-    say("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for step, r in results.items():
-        say(f"| {step} | {r['gflops_per_update']:.2f} | {r['fp32_s_per_update']:.3f} | {r['fp32_gflops_per_s']:.1f} | "
-            f"{100 * r['fp32_gflops_per_s'] / peak['fp32']:.0f}% | {r['bf16_s_per_update']:.3f} | "
-            f"{r['bf16_gflops_per_s']:.1f} | {100 * r['bf16_gflops_per_s'] / peak['bf16']:.0f}% | "
-            f"{r['bf16_speedup']:.2f}x | {r['fp32_mean_loss']:.3f} / {r['bf16_mean_loss']:.3f} |")
-    say(f"\n(medians over {s.pairs} pairs after {s.warmup} warm-up; speed-up = median of per-pair "
-        "fp32/bf16 time ratios; GFLOPs from minimodel_fairseq.flops, matrix products only)")
+    out = {"size": size, "description": desc, "products": rows, "peak": peak, "steps": results}
+    print(report(out), end="", flush=True)
     if opt.json:
-        out = {"size": size, "description": desc, "products": rows, "peak": peak, "steps": results}
-        surgery.atomic_write(opt.json, lambda tmp: Path(tmp).write_text(json.dumps(out, indent=1)))
+        bench.write_json(opt.json, out)
 
 
 if __name__ == "__main__":

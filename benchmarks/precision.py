@@ -4,6 +4,7 @@
     LANGS="de fr" SEEDS="1 2" examples/bible/run_langs.sh            # fp32, RUNS=runs/bible
     .venv/bin/python benchmarks/precision.py --fp32 runs/bible --bf16 runs/bf16 --langs de fr \\
         --seeds 1 2 [--out docs/results/bf16.md]   # also writes bf16.json and bf16.png beside it
+    .venv/bin/python benchmarks/precision.py --report-from docs/results/bf16.json   # its table again
 
 Both runs are whole recipes (step 1 pretraining, step 3 per seed, step 2 per language, method
 and seed, step 4), read from each RUNS directory: the zero-shot accuracies from
@@ -17,15 +18,13 @@ The two runs' wall times come from separate runs and depend on what else the mac
 meanwhile; the bf16 speed-up measured side by side is benchmarks/peak.py's.
 """
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
 
+from minimodel_recipes import bench, progress, settings, table
+
 ROOT = Path(__file__).resolve().parents[1]
-from minimodel_recipes import progress  # noqa: E402
-from minimodel_recipes import settings  # noqa: E402
-from minimodel_recipes import table  # noqa: E402
 
 PRECISIONS = ("fp32", "bf16")
 DONE_LINE = re.compile(progress.DONE + r" ([\d.]+) seconds")
@@ -90,9 +89,10 @@ def compare(acc):
 
 
 def markdown(rows, times, meta):
+    """The accuracy table with its verdicts, then the steps' seconds and final losses (no final newline)."""
     pct = lambda x: f"{100 * x:.1f}"  # noqa: E731
     lines = ["| language | method | fp32 per seed | bf16 per seed | fp32 mean ± half range | bf16 mean ± half range "
-             "| bf16 - fp32 | within the seeds' spread |", "|---|---|---|---|---|---|---|---|"]
+             "| bf16 - fp32 | within the seeds' spread |", bench.rule(8)]
     for r in rows:
         per = {p: " / ".join(pct(r[p]["seeds"][s]) for s in sorted(r[p]["seeds"])) for p in PRECISIONS}
         lines.append(f"| {r['lang']} | {r['method']} | {per['fp32']} | {per['bf16']} | "
@@ -103,7 +103,7 @@ def markdown(rows, times, meta):
     lines += ["", f"Accuracy (%) of the default recipe run twice, seeds {' '.join(meta['seeds'])}: "
               f"{within} of {len(rows)} differences of the means lie within the seeds' spread (the larger "
               "half range of the two)."]
-    lines += ["", "| step | fp32 s | bf16 s | fp32 / bf16 | fp32 final loss | bf16 final loss |", "|---|---|---|---|---|---|"]
+    lines += ["", "| step | fp32 s | bf16 s | fp32 / bf16 | fp32 final loss | bf16 final loss |", bench.rule(6)]
     for name, t in times.items():
         ratio = f"{t['fp32']['seconds'] / t['bf16']['seconds']:.2f}x" if t["fp32"]["seconds"] and t["bf16"]["seconds"] else ""
         fmt = lambda v, d: "" if v is None else f"{v:.{d}f}"  # noqa: E731
@@ -115,15 +115,14 @@ def markdown(rows, times, meta):
     return "\n".join(lines)
 
 
+def from_json(result):
+    """bf16.md rewritten from a bf16.json (what main wrote beside it)."""
+    return markdown(result["accuracy"], result["steps"], result["meta"]) + "\n"
+
+
 def plot(curves, path):
-    import logging
-
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """One panel per step (step 2: per language and method), the seeds' loss curves in both precisions."""
+    plt = bench.pyplot()
     groups = {}  # one panel per step kind (and language/method for step 2); the seeds share it
     for name in curves["fp32"]:
         groups.setdefault(re.sub(r" seed \d+$", "", name), []).append(name)
@@ -145,18 +144,25 @@ def plot(curves, path):
         ax.axis("off")
     fig.suptitle("Training loss, fp32 (solid) and --bf16 (dashed)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")  # path may be a temporary name
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--fp32", required=True, help="RUNS directory of the fp32 run (run_langs.sh)")
-    p.add_argument("--bf16", required=True, help="RUNS directory of the PRECISION=bf16 run")
+    # both runs are required, unless the report is rewritten from a JSON
+    runs_required = not any(a.split("=")[0] == "--report-from" for a in (sys.argv[1:] if argv is None else argv))
+    p.add_argument("--fp32", required=runs_required, help="RUNS directory of the fp32 run (run_langs.sh)")
+    p.add_argument("--bf16", required=runs_required, help="RUNS directory of the PRECISION=bf16 run")
     p.add_argument("--langs", nargs="+", default=["de", "fr"], help="target languages to compare")
     p.add_argument("--methods", nargs="+", default=["full", "minijoint"], help="step-2 methods to compare")
     p.add_argument("--seeds", nargs="+", default=["1", "2"], help="seeds to compare")
     p.add_argument("--out", help="write the table here (.md), with .json and .png beside it")
+    p.add_argument("--report-from", metavar="JSON", help="print the table rewritten from this .json (what --out "
+                   "wrote beside the .md), reading no run and writing nothing")
     args = p.parse_args(argv)
+    if args.report_from:
+        print(from_json(bench.read_json(args.report_from)), end="")
+        return 0
     runs = {"fp32": args.fp32, "bf16": args.bf16}
     try:
         acc = {pr: accuracies(runs[pr], args.langs, args.methods, args.seeds) for pr in PRECISIONS}
@@ -177,10 +183,10 @@ def main(argv=None):
     print(text)
     if args.out:
         out = Path(args.out)
-        out.write_text(text + "\n", encoding="utf-8")
-        out.with_suffix(".json").write_text(json.dumps({"meta": meta, "accuracy": rows, "steps": times,
-                                                        "curves": curves}, indent=1) + "\n", encoding="utf-8")
-        plot(curves, out.with_suffix(".png"))
+        bench.write_text(out, text + "\n", encoding="utf-8")
+        bench.write_json(out.with_suffix(".json"), {"meta": meta, "accuracy": rows, "steps": times, "curves": curves},
+                         end="\n", encoding="utf-8")
+        bench.write_plot(out.with_suffix(".png"), lambda tmp: plot(curves, tmp))
         print(f"wrote {out}, {out.with_suffix('.json')}, {out.with_suffix('.png')}")
     return 0
 

@@ -12,8 +12,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from minimodel_recipes import settings as recipe_settings  # noqa: E402  (the recipes' settings and method table)
-import minimodel_fairseq  # noqa: E402,F401
+from minimodel_recipes import bench
+from minimodel_recipes import settings as recipe_settings  # the recipes' settings and method table
+import minimodel_fairseq  # noqa: F401
 from fairseq import checkpoint_utils
 from minimodel_fairseq.flops import UpdateShape, roberta_update_flops
 from minimodel_fairseq.freezing import set_trainable
@@ -51,7 +52,7 @@ def main(runs="runs/bible"):
     print(f"step 2 per language and seed: updates of {bsz} x {tokens} tokens, "
           + ", ".join(f"{m} {u}" for m, u in updates.items()))
     print("| method | GFLOPs/update | TFLOPs/run | wall s/run (mean) | FLOP ratio vs full per update | wall ratio vs full per run |")
-    print("|---|---|---|---|---|---|")
+    print(bench.rule(6))
     for method, f in step2.items():
         w = statistics.mean(wall[method]) if wall[method] else float("nan")
         wf = statistics.mean(wall["full"]) if wall["full"] else float("nan")

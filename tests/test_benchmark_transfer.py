@@ -126,7 +126,7 @@ def test_summary_targets_ties_and_baselines():
     """The ratio is the baseline's compute to its final accuracy - 1 point over the method's compute to
     that target; differences within the seeds' spread are ties; MiniPost is measured against full_roberta
     when that ran, else against full; one seed gives no verdict."""
-    from benchmarks import transfer
+    from minimodel_recipes import transfer_report as transfer
 
     points = {}
     for seed, noise in ((1, -0.01), (2, 0.0), (3, 0.01)):
@@ -165,7 +165,7 @@ def test_checkpoint_choice_by_the_label_free_loss():
     """The step-2 checkpoint with the lowest valid loss is chosen (a tie to the later one, as fairseq's best
     checkpoint), by the step-2 model's own loss and by the big model's, and reported against the last and
     the best; not for controls, and not by a loss some point lacks."""
-    from benchmarks import transfer
+    from minimodel_recipes import transfer_report as transfer
 
     points = {}
     for seed, own, big, accs in ((1, [7.0, 6.5, 6.6], [9.0, 8.9, 8.8], [0.30, 0.42, 0.38]),
@@ -211,7 +211,7 @@ def test_paired_comparison_verse_by_verse():
     """full - minijoint is paired by seed and verse at the last checkpoints and at the ones chosen without
     labels; its mean is the mean accuracy difference, a language lacking per-verse results is left out,
     and the report's JSON curves do not carry them."""
-    from benchmarks import transfer
+    from minimodel_recipes import transfer_report as transfer
 
     def point(updates, correct, loss):
         return {"updates": updates, "flops": updates * 1e12, "seconds": updates, "step2_mlm_loss": loss,

@@ -117,19 +117,12 @@ def test_bf16_run_matches_fp32_contract(name, bible_data, tiny_minijoint, tmp_pa
 
 
 def _trainer(bible_data, *extra):
-    from fairseq import options, tasks
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
-    from fairseq.trainer import Trainer
+    """(cfg, task, Trainer) of a tiny MiniJoint pretraining command line (minimodel_recipes/bench.py's builder)."""
+    from minimodel_recipes import bench
 
-    argv = [str(bible_data / "en" / "mlm"), "--user-dir", USER_DIR, "--task", "minijoint_mlm",
-            "--criterion", "minijoint_mlm", "--arch", "minijoint_roberta_small", *TINY_MODEL,
-            "--mini-layer", "2", *TINY_TRAIN, *extra]
-    args = options.parse_args_and_arch(options.get_training_parser(), input_args=argv)
-    cfg = convert_namespace_to_omegaconf(args)
-    task = tasks.setup_task(cfg.task)
-    task.load_dataset("train")
-    model = task.build_model(cfg.model)
-    return cfg, task, Trainer(cfg, task, model, task.build_criterion(cfg.criterion))
+    return bench.trainer_from_argv([str(bible_data / "en" / "mlm"), "--user-dir", USER_DIR, "--task", "minijoint_mlm",
+                                    "--criterion", "minijoint_mlm", "--arch", "minijoint_roberta_small", *TINY_MODEL,
+                                    "--mini-layer", "2", *TINY_TRAIN, *extra])
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
