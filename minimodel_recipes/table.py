@@ -76,14 +76,9 @@ def markdown(rows):
 
 def plot(rows, path):
     """Zero-shot accuracy per language and method (bars: mean, whiskers: the seeds' range), majority dashed."""
-    import logging
+    from minimodel_recipes.bench import pyplot
 
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     acc, _, majority, _ = collect(rows)
     methods = [m for m in ORDER if any(k[1] == m for k in acc)]
     langs = list(dict.fromkeys(k[0] for k in acc))
