@@ -3,6 +3,7 @@
 Every version pin lives here; scripts/setup.sh installs ``.[all]`` from this file (after torch and
 fairseq's build requirements, which fairseq's build without isolation needs first).
 """
+
 import os
 
 from setuptools import find_packages, setup
@@ -22,11 +23,15 @@ setup(
     name="minimodel_fairseq",
     version="0.1.0",
     description="Mini-model adaptation of masked language models to new languages, as a fairseq --user-dir plugin",
-    long_description=open("README.md", encoding="utf-8").read() if os.path.exists("README.md") else "",
+    long_description=open("README.md", encoding="utf-8").read()
+    if os.path.exists("README.md")
+    else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     # minimodel_recipes: the recipes' settings, tables and statistics (standard library and numpy at import)
-    packages=find_packages(include=["minimodel_fairseq", "minimodel_fairseq.*", "minimodel_recipes"]),
+    packages=find_packages(
+        include=["minimodel_fairseq", "minimodel_fairseq.*", "minimodel_recipes"]
+    ),
     install_requires=[
         "torch==2.13.0",
         "fairseq-fixed==0.12.3.1",

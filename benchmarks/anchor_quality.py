@@ -25,6 +25,7 @@ hand-written Cyrillic table with its name-spelling variants, the previous
 ``shared_translit``, kept here only to measure against) and ``new`` (uroman,
 the current ``shared_translit``), and the new method's rows per tier.
 """
+
 import argparse
 import contextlib
 import itertools
@@ -45,6 +46,7 @@ NEIGHBOURS = 19  # frequency-matched source symbols per test: p < 1 / (19 + 1)
 
 # --------------------------------------------------------------------------- the alignment
 
+
 def read_verses(lang_dir):
     """{(book, chapter, verse): sentencepiece line} of a prepared language's first translation."""
     lang_dir = Path(lang_dir)
@@ -53,8 +55,10 @@ def read_verses(lang_dir):
         ref = lang_dir / "raw" / f"cls.{split}.ref"
         spm = lang_dir / "spm" / f"cls.{split}.input0.spm"
         if not ref.is_file() or not spm.is_file():
-            raise SystemExit(f"{lang_dir} has no {ref.name} / {spm.name}: prepare it from the Bible database "
-                             f"(examples/bible/prepare.sh); --raw-text corpora have no verse alignment")
+            raise SystemExit(
+                f"{lang_dir} has no {ref.name} / {spm.name}: prepare it from the Bible database "
+                f"(examples/bible/prepare.sh); --raw-text corpora have no verse alignment"
+            )
         refs = ref.read_text(encoding="utf-8").splitlines()
         lines = spm.read_text(encoding="utf-8").splitlines()
         if len(refs) != len(lines):
@@ -93,7 +97,7 @@ class Alignment:
             return None
         i = self.rank[s]
         lo = max(0, min(i - NEIGHBOURS // 2, len(self.by_freq) - NEIGHBOURS - 1))
-        others = [x for x in self.by_freq[lo: lo + NEIGHBOURS + 1] if x != s][:NEIGHBOURS]
+        others = [x for x in self.by_freq[lo : lo + NEIGHBOURS + 1] if x != s][:NEIGHBOURS]
         d = self.dice(t, s)
         return all(d > self.dice(t, x) for x in others)
 
@@ -102,13 +106,32 @@ class Alignment:
 
 # The hand-written romanisation of the previous ``shared_translit`` (Cyrillic only): one plain
 # table, and for capitalised words of 4+ letters the spelling variants of Biblical names.
-_OLD_PLAIN = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюяєіїґўђјљњћџѓќѕ", (
-    "a b v g d e e zh z i i k l m n o p r s t u f kh ts ch sh shch _ y _ e yu ya ye i yi g u dj j lj nj c dz "
-    "gj kj dz").split()))
+_OLD_PLAIN = dict(
+    zip(
+        "абвгдеёжзийклмнопрстуфхцчшщъыьэюяєіїґўђјљњћџѓќѕ",
+        (
+            "a b v g d e e zh z i i k l m n o p r s t u f kh ts ch sh shch _ y _ e yu ya ye i yi g u dj j lj nj c dz "
+            "gj kj dz"
+        ).split(),
+    )
+)
 _OLD_PLAIN = {k: v.replace("_", "") for k, v in _OLD_PLAIN.items()}
-_OLD_VARIANTS = {"в": ["b", "w"], "г": ["h"], "ж": ["j"], "з": ["s"], "и": ["j", "y"], "й": ["y", "j"],
-                 "к": ["c"], "с": ["c"], "т": ["th"], "ф": ["ph"], "х": ["h", "ch"], "ц": ["c", "z"],
-                 "ю": ["ju", "u"], "я": ["ja"]}
+_OLD_VARIANTS = {
+    "в": ["b", "w"],
+    "г": ["h"],
+    "ж": ["j"],
+    "з": ["s"],
+    "и": ["j", "y"],
+    "й": ["y", "j"],
+    "к": ["c"],
+    "с": ["c"],
+    "т": ["th"],
+    "ф": ["ph"],
+    "х": ["h", "ch"],
+    "ц": ["c", "z"],
+    "ю": ["ju", "u"],
+    "я": ["ja"],
+}
 
 
 def _old_case(ch, latin):
@@ -122,14 +145,31 @@ def old_match(target_symbols, source_index):
         j = source_index.get(sym)
         if j is None and any(ch.lower() in _OLD_PLAIN for ch in sym):
             word = sym.lstrip(anchors.WORD)
-            if sym.startswith(anchors.WORD) and len(word) >= 4 and word[0].isupper() and word.isalpha():
-                choices = [[_old_case(ch, o) for o in dict.fromkeys([_OLD_PLAIN[ch.lower()]]
-                                                                    + _OLD_VARIANTS.get(ch.lower(), []))]
-                           if ch.lower() in _OLD_PLAIN else [ch] for ch in sym]
+            if (
+                sym.startswith(anchors.WORD)
+                and len(word) >= 4
+                and word[0].isupper()
+                and word.isalpha()
+            ):
+                choices = [
+                    [
+                        _old_case(ch, o)
+                        for o in dict.fromkeys(
+                            [_OLD_PLAIN[ch.lower()]] + _OLD_VARIANTS.get(ch.lower(), [])
+                        )
+                    ]
+                    if ch.lower() in _OLD_PLAIN
+                    else [ch]
+                    for ch in sym
+                ]
                 spellings = ("".join(c) for c in itertools.islice(itertools.product(*choices), 256))
             else:
-                spellings = ["".join(_old_case(ch, _OLD_PLAIN[ch.lower()]) if ch.lower() in _OLD_PLAIN else ch
-                                     for ch in sym)]
+                spellings = [
+                    "".join(
+                        _old_case(ch, _OLD_PLAIN[ch.lower()]) if ch.lower() in _OLD_PLAIN else ch
+                        for ch in sym
+                    )
+                ]
             j = next((source_index[s] for s in spellings if s in source_index), None)
         if j is not None:
             found[i] = j
@@ -137,6 +177,7 @@ def old_match(target_symbols, source_index):
 
 
 # --------------------------------------------------------------------------- the report
+
 
 def measure(data, lang, src="en", show=0, seed=1):
     from fairseq.data import Dictionary
@@ -157,24 +198,38 @@ def measure(data, lang, src="en", show=0, seed=1):
     row = {"lang": lang, "verses": align.verses, "match_seconds": round(seconds, 2)}
     for name, pairs in methods.items():
         pairs = {i: j for i, j in pairs.items() if i >= special}
-        verdicts = [align.supported(tgt_dict.symbols[i], src_dict.symbols[j]) for i, j in pairs.items()]
+        verdicts = [
+            align.supported(tgt_dict.symbols[i], src_dict.symbols[j]) for i, j in pairs.items()
+        ]
         scored = [v for v in verdicts if v is not None]
-        row[name] = {"rows": len(pairs), "scored": len(scored), "supported": sum(scored),
-                     "coverage": round(sum(tgt_dict.count[i] for i in pairs) / tokens, 4)}
+        row[name] = {
+            "rows": len(pairs),
+            "scored": len(scored),
+            "supported": sum(scored),
+            "coverage": round(sum(tgt_dict.count[i] for i in pairs) / tokens, 4),
+        }
     for tier in anchors.TIERS:
         pairs = [(i, j) for i, (j, t) in new.items() if t == tier and i >= special]
-        verdicts = [v for v in (align.supported(tgt_dict.symbols[i], src_dict.symbols[j]) for i, j in pairs)
-                    if v is not None]
+        verdicts = [
+            v
+            for v in (align.supported(tgt_dict.symbols[i], src_dict.symbols[j]) for i, j in pairs)
+            if v is not None
+        ]
         row[tier] = {"rows": len(pairs), "scored": len(verdicts), "supported": sum(verdicts)}
         if show:  # printed only, never written: vocabularies of copyrighted translations stay local
             row.setdefault("examples", {})[tier] = [
                 f"{tgt_dict.symbols[i]} {src_dict.symbols[j]} "
                 f"{'+' if align.supported(tgt_dict.symbols[i], src_dict.symbols[j]) else '-'}"
-                for i, j in sorted(pairs, key=lambda p: -tgt_dict.count[p[0]])[:show]]
+                for i, j in sorted(pairs, key=lambda p: -tgt_dict.count[p[0]])[:show]
+            ]
     # chance: the new method's target symbols paired with random source symbols
     rng = random.Random(seed)
-    sources = [s for s in src_dict.symbols[src_dict.nspecial:] if s in align.rank]
-    verdicts = [align.supported(tgt_dict.symbols[i], rng.choice(sources)) for i in methods["new"] if i >= special]
+    sources = [s for s in src_dict.symbols[src_dict.nspecial :] if s in align.rank]
+    verdicts = [
+        align.supported(tgt_dict.symbols[i], rng.choice(sources))
+        for i in methods["new"]
+        if i >= special
+    ]
     scored = [v for v in verdicts if v is not None]
     row["chance"] = {"rows": len(scored), "scored": len(scored), "supported": sum(scored)}
     return row
@@ -216,17 +271,24 @@ def measure_guards(data, lang, src="en"):
         verdicts = [align.supported(tgt_dict.symbols[i], src_dict.symbols[j]) for i, j in pairs]
         return [sum(v for v in verdicts if v), sum(v is not None for v in verdicts)]
 
-    base = {i: jt for i, jt in anchors.match_tiers(tgt_dict, src_dict, lang).items() if i >= tgt_dict.nspecial}
+    base = {
+        i: jt
+        for i, jt in anchors.match_tiers(tgt_dict, src_dict, lang).items()
+        if i >= tgt_dict.nspecial
+    }
     out = {}
     for group, settings in GUARDS.items():
         with relaxed(**settings):
             more = anchors.match_tiers(tgt_dict, src_dict, lang)
-        out[group] = score([(i, j) for i, (j, _) in more.items() if i >= tgt_dict.nspecial and i not in base])
+        out[group] = score(
+            [(i, j) for i, (j, _) in more.items() if i >= tgt_dict.nspecial and i not in base]
+        )
     with relaxed(NAME_FAMILY=False):
         each = anchors.match_tiers(tgt_dict, src_dict, lang)
     out["names, each form alone"] = score([(i, j) for i, (j, t) in each.items() if t == "name"])
     out["names, forms with one skeleton summed (the rule)"] = score(
-        [(i, j) for i, (j, t) in base.items() if t == "name"])
+        [(i, j) for i, (j, t) in base.items() if t == "name"]
+    )
     return out
 
 
@@ -235,11 +297,15 @@ def guards_report(per_lang):
     for groups in per_lang.values():
         for g, (a, n) in groups.items():
             total[g] = [total.get(g, [0, 0])[0] + a, total.get(g, [0, 0])[1] + n]
-    lines = ["| group of pairs | supported, all languages | " + " | ".join(per_lang) + " |",
-             bench.rule(len(per_lang) + 2)]
+    lines = [
+        "| group of pairs | supported, all languages | " + " | ".join(per_lang) + " |",
+        bench.rule(len(per_lang) + 2),
+    ]
     for g, (a, n) in total.items():
         lines.append(f"| {g} | {a} of {n} ({100 * a / n:.0f} %) | " if n else f"| {g} | - | ")
-        lines[-1] += " | ".join(f"{per_lang[lang][g][0]}/{per_lang[lang][g][1]}" for lang in per_lang) + " |"
+        lines[-1] += (
+            " | ".join(f"{per_lang[lang][g][0]}/{per_lang[lang][g][1]}" for lang in per_lang) + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -259,34 +325,61 @@ def report(rows):
     ]
     for r in rows:
         tiers = " / ".join(_cell(r[t]) for t in anchors.TIERS)
-        lines.append(f"| {r['lang']} | {_cell(r['shared'], True)} | {_cell(r['old'], True)} | {_cell(r['new'], True)} "
-                     f"| {tiers} | "
-                     f"{_share(r['chance'])} |")
+        lines.append(
+            f"| {r['lang']} | {_cell(r['shared'], True)} | {_cell(r['old'], True)} | {_cell(r['new'], True)} "
+            f"| {tiers} | "
+            f"{_share(r['chance'])} |"
+        )
     lines.append("")
-    lines.append("Anchored target rows (special symbols excluded), then in brackets how many of the pairs "
-                 "the verse alignment supports and their share, then the share of the target text's tokens "
-                 "(dict.txt counts) that the anchored rows cover. Supported: the pair co-occurs in the aligned verses more "
-                 f"than the target symbol does with any of the {NEIGHBOURS} English symbols nearest in verse "
-                 "frequency (p < 0.05). shared: exact spelling; old: the hand-written Cyrillic table with "
-                 "name-spelling variants; new: uroman (the current shared_translit). chance: the same test on "
-                 "the new method's target symbols paired with random English symbols.")
+    lines.append(
+        "Anchored target rows (special symbols excluded), then in brackets how many of the pairs "
+        "the verse alignment supports and their share, then the share of the target text's tokens "
+        "(dict.txt counts) that the anchored rows cover. Supported: the pair co-occurs in the aligned verses more "
+        f"than the target symbol does with any of the {NEIGHBOURS} English symbols nearest in verse "
+        "frequency (p < 0.05). shared: exact spelling; old: the hand-written Cyrillic table with "
+        "name-spelling variants; new: uroman (the current shared_translit). chance: the same test on "
+        "the new method's target symbols paired with random English symbols."
+    )
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", default="data/bible", help="prepared data root (examples/bible/prepare.sh)")
+    p.add_argument(
+        "--data", default="data/bible", help="prepared data root (examples/bible/prepare.sh)"
+    )
     p.add_argument("--src", default="en", help="the source language (the body's)")
-    p.add_argument("--langs", nargs="+", default=["de", "fr", "ru"], help="target languages, prepared under --data")
-    p.add_argument("--out", help="also write the table to this .md file and every count to the .json beside it")
-    p.add_argument("--show", type=int, default=0, help="print this many example pairs per tier (+: supported; "
-                   "printed only: the vocabularies of copyrighted translations stay local)")
-    p.add_argument("--report-only", action="store_true", help="rewrite the table from --out's .json, measure nothing")
-    p.add_argument("--guards", action="store_true",
-                   help="instead: what each guard of anchors.py keeps out, and how much of it the alignment supports")
+    p.add_argument(
+        "--langs",
+        nargs="+",
+        default=["de", "fr", "ru"],
+        help="target languages, prepared under --data",
+    )
+    p.add_argument(
+        "--out", help="also write the table to this .md file and every count to the .json beside it"
+    )
+    p.add_argument(
+        "--show",
+        type=int,
+        default=0,
+        help="print this many example pairs per tier (+: supported; "
+        "printed only: the vocabularies of copyrighted translations stay local)",
+    )
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite the table from --out's .json, measure nothing",
+    )
+    p.add_argument(
+        "--guards",
+        action="store_true",
+        help="instead: what each guard of anchors.py keeps out, and how much of it the alignment supports",
+    )
     args = p.parse_args(argv)
     if args.guards:
-        print(guards_report({lang: measure_guards(args.data, lang, args.src) for lang in args.langs}))
+        print(
+            guards_report({lang: measure_guards(args.data, lang, args.src) for lang in args.langs})
+        )
         return
     rows = []
     if args.report_only:
@@ -295,8 +388,11 @@ def main(argv=None):
         rows = bench.read_json(Path(args.out).with_suffix(".json"))
     for lang in [] if args.report_only else args.langs:
         rows.append(measure(args.data, lang, args.src, args.show))
-        print(f"{lang}: {json.dumps({k: v for k, v in rows[-1].items() if k in ('shared', 'old', 'new')})}",
-              file=sys.stderr, flush=True)
+        print(
+            f"{lang}: {json.dumps({k: v for k, v in rows[-1].items() if k in ('shared', 'old', 'new')})}",
+            file=sys.stderr,
+            flush=True,
+        )
         for tier, examples in rows[-1].pop("examples", {}).items():
             print(f"  {tier}: {'  '.join(examples)}", file=sys.stderr)
     table = report(rows)
@@ -304,7 +400,9 @@ def main(argv=None):
     if args.out:
         out = Path(args.out)
         bench.write_text(out, table, encoding="utf-8")
-        bench.write_json(out.with_suffix(".json"), rows, end="\n", encoding="utf-8", ensure_ascii=False)
+        bench.write_json(
+            out.with_suffix(".json"), rows, end="\n", encoding="utf-8", ensure_ascii=False
+        )
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ A budget already run elsewhere with the same settings can be linked in before th
 --report-from budget.json prints the report rewritten from a budget.json, measuring and writing nothing.
 The shared benchmark layer (printing, the settings stamp, writing) is minimodel_recipes/bench.py's.
 """
+
 import argparse
 import os
 import re
@@ -50,9 +51,11 @@ ROOT = Path(__file__).resolve().parents[1]
 INITS = {"anchored": None, "random": "random"}
 TRAINED = ("full", "minijoint")
 CONTROLS = ("random", "copy_only")  # run once per budget, in the anchored RUNS
-SHARED = ("pretrain", "finetune")   # what the random-init RUNS takes from the anchored one
+SHARED = ("pretrain", "finetune")  # what the random-init RUNS takes from the anchored one
 PRETRAIN_TASK = "MiniJointMLMTask"
-ENGLISH = recipe_settings.in_language("minijoint")  # the step-3 classifiers scored in the source language
+ENGLISH = recipe_settings.in_language(
+    "minijoint"
+)  # the step-3 classifiers scored in the source language
 # fairseq's validation line of MiniJoint pretraining (losses in bits, minijoint_mlm criterion)
 VALID = re.compile(r"valid on 'valid' subset \|.*?\| primary_loss ([0-9.]+) \| mini_loss ([0-9.]+)")
 # fairseq lists each CUDA worker's GPU; a CPU run lists none (seconds are only comparable on one device)
@@ -82,16 +85,24 @@ def stamp(env):
     """The settings that decide what a budget's runs train (the anchored run's; the other differs in EMBED_INIT)."""
     s = recipe_settings.affecting_results(recipe_settings.resolve(env))
     if s["EMBED_INIT"] == "random":
-        raise recipe_settings.SettingError("EMBED_INIT=random: the anchored runs need an anchored init (shared or "
-                                           "shared_translit); the random-init runs are made anyway")
+        raise recipe_settings.SettingError(
+            "EMBED_INIT=random: the anchored runs need an anchored init (shared or "
+            "shared_translit); the random-init runs are made anyway"
+        )
     return s
 
 
 def check_stamp(path, now, write):
     """Refuse a budget measured with other settings; record the settings of a new one (when write)."""
-    bench.check_stamp(path, now, write, lambda diff: (
-        f"budget.py: error: {path.parent} was run with other settings ({diff}). Nothing was run, because the "
-        "recipes would skip the finished training of the old settings: give another --runs, or the old settings"))
+    bench.check_stamp(
+        path,
+        now,
+        write,
+        lambda diff: (
+            f"budget.py: error: {path.parent} was run with other settings ({diff}). Nothing was run, because the "
+            "recipes would skip the finished training of the old settings: give another --runs, or the old settings"
+        ),
+    )
 
 
 def link_shared(root, budget):
@@ -103,8 +114,10 @@ def link_shared(root, budget):
         if link.is_symlink() and Path(os.readlink(link)) == target:
             continue
         if link.exists() or link.is_symlink():
-            raise SystemExit(f"budget.py: error: {link} exists and is not a link to {target}: the random-init "
-                             f"runs must share the anchored run's {name}; move it away")
+            raise SystemExit(
+                f"budget.py: error: {link} exists and is not a link to {target}: the random-init "
+                f"runs must share the anchored run's {name}; move it away"
+            )
         (anchored / name).mkdir(parents=True, exist_ok=True)
         link.symlink_to(target, target_is_directory=True)
 
@@ -113,16 +126,24 @@ def run_recipe(env, logfile):
     """run_langs.sh with env; its output (progress and time left) is printed and appended to logfile."""
     logfile.parent.mkdir(parents=True, exist_ok=True)
     with open(logfile, "a") as f:
-        proc = subprocess.Popen(["bash", "examples/bible/run_langs.sh"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            ["bash", "examples/bible/run_langs.sh"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for line in proc.stdout:
             f.write(line)
             print(line, end="", flush=True)
         proc.wait()
     if proc.returncode != 0:
         tail = logfile.read_text(errors="replace")[-3000:]
-        raise SystemExit(f"budget.py: run_langs.sh failed for RUNS={env['RUNS']} (rc {proc.returncode}; "
-                         f"log {logfile}):\n{tail}")
+        raise SystemExit(
+            f"budget.py: run_langs.sh failed for RUNS={env['RUNS']} (rc {proc.returncode}; "
+            f"log {logfile}):\n{tail}"
+        )
 
 
 def read_rows(runs):
@@ -136,8 +157,14 @@ def read_rows(runs):
 def body(runs):
     """The pretrained model of one budget: device, seconds, FLOPs, and its last English validation losses."""
     pre = Path(runs) / "pretrain" / "minijoint"
-    out = {"seconds": None, "flops": None, "primary_loss": None, "mini_loss": None, "device": None,
-           "done": (pre / "DONE").exists()}
+    out = {
+        "seconds": None,
+        "flops": None,
+        "primary_loss": None,
+        "mini_loss": None,
+        "device": None,
+        "done": (pre / "DONE").exists(),
+    }
     if (pre / "train.log").is_file():
         text = (pre / "train.log").read_text(errors="replace")
         found = VALID.findall(text)
@@ -149,8 +176,9 @@ def body(runs):
         from minimodel_fairseq import flops
         from minimodel_fairseq.compat import load_checkpoint
 
-        out["flops"], out["seconds"] = flops.checkpoint_cost(load_checkpoint(str(pre / "checkpoint_last.pt")),
-                                                             PRETRAIN_TASK)
+        out["flops"], out["seconds"] = flops.checkpoint_cost(
+            load_checkpoint(str(pre / "checkpoint_last.pt")), PRETRAIN_TASK
+        )
     return out
 
 
@@ -162,20 +190,30 @@ def summarise(budgets, langs, src, accuracy, label_free, bodies):
         for (init, method, lang), rows in accuracy.get(b, {}).items():
             acc[lang, (init, method)] = [float(r["accuracy"]) for r in rows]
             majority[lang] = float(rows[0]["majority"])
-        english = [float(r["accuracy"]) for r in accuracy.get(b, {}).get(("anchored", ENGLISH, src), [])]
+        english = [
+            float(r["accuracy"]) for r in accuracy.get(b, {}).get(("anchored", ENGLISH, src), [])
+        ]
         per_lang = []
         for lang in langs:
             if lang not in majority:
                 continue
             controls = [("anchored", c) for c in CONTROLS]
-            row = {"lang": lang, "majority": majority[lang], "accuracy": {}, "transfers": {}, "retrieval": {},
-                   "mlm_loss": {}}
+            row = {
+                "lang": lang,
+                "majority": majority[lang],
+                "accuracy": {},
+                "transfers": {},
+                "retrieval": {},
+                "mlm_loss": {},
+            }
             for init, method in series():
                 key, name = (init, method), label(init, method)
                 if acc.get((lang, key)):
                     row["accuracy"][name] = acc[lang, key]
                 if method in TRAINED:
-                    row["transfers"][name] = langs_table.transfers(acc, majority, lang, key, controls)
+                    row["transfers"][name] = langs_table.transfers(
+                        acc, majority, lang, key, controls
+                    )
                 measured = label_free.get(b, {}).get((init, method, lang), [])
                 if measured:
                     row["retrieval"][name] = [v["target_to_source"][v["layer"]] for v in measured]
@@ -199,41 +237,98 @@ def markdown(summary, seeds, src, complete):
     measures, and where each trained series first transfers."""
     names = [label(i, m) for i, m in series()]
     trained = [label(i, m) for i, m in series() if m in TRAINED]
-    lines = ["" if complete else "**Partial**: not every budget, language and seed has finished yet.", "",
-             f"| budget (updates) | pretrained on | pretraining s | pretraining TFLOPs "
-             f"| {src} valid loss, full / mini (bits) | {src} accuracy (step 3) |", bench.rule(6)]
+    lines = [
+        "" if complete else "**Partial**: not every budget, language and seed has finished yet.",
+        "",
+        f"| budget (updates) | pretrained on | pretraining s | pretraining TFLOPs "
+        f"| {src} valid loss, full / mini (bits) | {src} accuracy (step 3) |",
+        bench.rule(6),
+    ]
     for e in summary:
         b = e["body"]
         seconds = "" if b.get("seconds") is None else f"{b['seconds']:.0f}"
         tflops = "" if b.get("flops") is None else f"{b['flops'] / 1e12:.3g}"
-        loss = "" if b.get("primary_loss") is None else f"{b['primary_loss']:.3f} / {b['mini_loss']:.3f}"
-        lines.append(bench.row([e["budget"], b.get("device") or "", seconds, tflops, loss, table.cell(e["english"])]))
-    lines += ["", bench.row(["budget", "language", "majority", *names, "transfers: " + " / ".join(trained)]),
-              bench.rule(len(names) + 4)]
+        loss = (
+            ""
+            if b.get("primary_loss") is None
+            else f"{b['primary_loss']:.3f} / {b['mini_loss']:.3f}"
+        )
+        lines.append(
+            bench.row(
+                [
+                    e["budget"],
+                    b.get("device") or "",
+                    seconds,
+                    tflops,
+                    loss,
+                    table.cell(e["english"]),
+                ]
+            )
+        )
+    lines += [
+        "",
+        bench.row(["budget", "language", "majority", *names, "transfers: " + " / ".join(trained)]),
+        bench.rule(len(names) + 4),
+    ]
     for e in summary:
         for r in e["langs"]:
-            lines.append(bench.row([e["budget"], r["lang"], f"{100 * r['majority']:.1f}",
-                                    *(table.cell(r["accuracy"].get(n, [])) for n in names),
-                                    " / ".join(r["transfers"].get(n) or "-" for n in trained)]))
-    lines += ["", f"Zero-shot accuracy (%) on the test chapters, mean ± half the range over seeds "
-              f"{' '.join(map(str, seeds))}. Anchored init: EMBED_INIT's (shared_translit by default); random init: "
-              "the paper's N(0, 0.02) for every new row. Controls: untrained embeddings (random init; the anchored "
-              "init's copied rows only). Transfers: the mean minus half the range above the majority class and above "
-              "each control's mean plus half its range (langs_table.py)."]
-    lines += ["", bench.row(["budget", "language", *(f"retrieval {n}" for n in names),
-                             *(f"MLM loss {n}" for n in names)]), bench.rule(2 * len(names) + 2)]
+            lines.append(
+                bench.row(
+                    [
+                        e["budget"],
+                        r["lang"],
+                        f"{100 * r['majority']:.1f}",
+                        *(table.cell(r["accuracy"].get(n, [])) for n in names),
+                        " / ".join(r["transfers"].get(n) or "-" for n in trained),
+                    ]
+                )
+            )
+    lines += [
+        "",
+        f"Zero-shot accuracy (%) on the test chapters, mean ± half the range over seeds "
+        f"{' '.join(map(str, seeds))}. Anchored init: EMBED_INIT's (shared_translit by default); random init: "
+        "the paper's N(0, 0.02) for every new row. Controls: untrained embeddings (random init; the anchored "
+        "init's copied rows only). Transfers: the mean minus half the range above the majority class and above "
+        "each control's mean plus half its range (langs_table.py).",
+    ]
+    lines += [
+        "",
+        bench.row(
+            [
+                "budget",
+                "language",
+                *(f"retrieval {n}" for n in names),
+                *(f"MLM loss {n}" for n in names),
+            ]
+        ),
+        bench.rule(2 * len(names) + 2),
+    ]
     for e in summary:
         for r in e["langs"]:
-            lines.append(bench.row([e["budget"], r["lang"], *(table.cell(r["retrieval"].get(n, [])) for n in names),
-                                    *(table.cell(r["mlm_loss"].get(n, []), scale=1, digits=2) for n in names)]))
-    lines += ["", f"Label-free (minimodel_recipes/label_free_langs.py): verse retrieval top-1 (%) target -> {src} on the "
-              "test verses at the big model's middle layer, and the big model's masked-LM loss on the target's "
-              "valid split (bits), with each run's step-2 embeddings swapped in."]
+            lines.append(
+                bench.row(
+                    [
+                        e["budget"],
+                        r["lang"],
+                        *(table.cell(r["retrieval"].get(n, [])) for n in names),
+                        *(table.cell(r["mlm_loss"].get(n, []), scale=1, digits=2) for n in names),
+                    ]
+                )
+            )
+    lines += [
+        "",
+        f"Label-free (minimodel_recipes/label_free_langs.py): verse retrieval top-1 (%) target -> {src} on the "
+        "test verses at the big model's middle layer, and the big model's masked-LM loss on the target's "
+        "valid split (bits), with each run's step-2 embeddings swapped in.",
+    ]
     verdicts = []
     for name in trained:
         budget, where = first_transfer(summary, name)
-        verdicts.append(f"{name}: first at {budget} updates ({', '.join(where)})" if budget else
-                        f"{name}: at none of the budgets measured")
+        verdicts.append(
+            f"{name}: first at {budget} updates ({', '.join(where)})"
+            if budget
+            else f"{name}: at none of the budgets measured"
+        )
     lines += ["", "Where each trained series first transfers: " + "; ".join(verdicts) + "."]
     return "\n".join(lines).lstrip("\n") + "\n"
 
@@ -242,8 +337,11 @@ def plot(summary, path):
     """Against the budget (log scale): accuracy, retrieval, MLM loss; mean over languages and seeds, whiskers
     the range."""
     plt = bench.pyplot()
-    panels = (("accuracy", "zero-shot accuracy (%)", 100), ("retrieval", "retrieval top-1 (%)", 100),
-              ("mlm_loss", "big-model MLM loss (bits)", 1))
+    panels = (
+        ("accuracy", "zero-shot accuracy (%)", 100),
+        ("retrieval", "retrieval top-1 (%)", 100),
+        ("mlm_loss", "big-model MLM loss (bits)", 1),
+    )
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
     for ax, (key, ylabel, scale) in zip(axes, panels):
         for init, method in series():
@@ -256,11 +354,21 @@ def plot(summary, path):
                     lo.append(ys[-1] - scale * min(values))
                     hi.append(scale * max(values) - ys[-1])
             if xs:
-                ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=name,
-                            linestyle="--" if init == "random" or method in CONTROLS else "-")
+                ax.errorbar(
+                    xs,
+                    ys,
+                    yerr=[lo, hi],
+                    marker="o",
+                    capsize=3,
+                    label=name,
+                    linestyle="--" if init == "random" or method in CONTROLS else "-",
+                )
         if key == "accuracy":
-            majority = [(e["budget"], 100 * statistics.mean(r["majority"] for r in e["langs"]))
-                        for e in summary if e["langs"]]
+            majority = [
+                (e["budget"], 100 * statistics.mean(r["majority"] for r in e["langs"]))
+                for e in summary
+                if e["langs"]
+            ]
             if majority:
                 ax.plot(*zip(*majority), ":", color="gray", label="majority class")
         ax.set_xscale("log", base=2)
@@ -273,19 +381,44 @@ def plot(summary, path):
 
 
 def parse(argv):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--budgets", nargs="+", type=int, default=[2000, 4000, 8000],
-                   help="pretraining updates (PRETRAIN_UPDATES) of each point of the curve")
-    p.add_argument("--langs", nargs="+", default=["de", "fr"], help="target languages (prepared by the recipes)")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--budgets",
+        nargs="+",
+        type=int,
+        default=[2000, 4000, 8000],
+        help="pretraining updates (PRETRAIN_UPDATES) of each point of the curve",
+    )
+    p.add_argument(
+        "--langs",
+        nargs="+",
+        default=["de", "fr"],
+        help="target languages (prepared by the recipes)",
+    )
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2], help="seeds of steps 2-3")
-    p.add_argument("--runs", default="runs/budget", help="the budgets' runs go to RUNS/<budget>/{anchored,random}")
-    p.add_argument("--out", default=str(ROOT / "docs" / "results"), help="budget.md, .json and .png go here")
-    p.add_argument("--report-only", action="store_true", help="run nothing: report what has finished")
-    p.add_argument("--report-from", metavar="JSON",
-                   help="print the report rewritten from this budget.json, running and writing nothing")
+    p.add_argument(
+        "--runs",
+        default="runs/budget",
+        help="the budgets' runs go to RUNS/<budget>/{anchored,random}",
+    )
+    p.add_argument(
+        "--out", default=str(ROOT / "docs" / "results"), help="budget.md, .json and .png go here"
+    )
+    p.add_argument(
+        "--report-only", action="store_true", help="run nothing: report what has finished"
+    )
+    p.add_argument(
+        "--report-from",
+        metavar="JSON",
+        help="print the report rewritten from this budget.json, running and writing nothing",
+    )
     args = p.parse_args(argv)
     if any(b < 4 for b in args.budgets):
-        p.error("--budgets: each must be at least 4 updates (the recipe validates and saves every budget / 4)")
+        p.error(
+            "--budgets: each must be at least 4 updates (the recipe validates and saves every budget / 4)"
+        )
     return args
 
 
@@ -303,15 +436,23 @@ def collect(args, root, base, stamps, src, data):
             check_stamp(root / str(b) / "settings.json", stamps[b], write=True)
             link_shared(root, b)
             for init in INITS:
-                log(f"budget {b}: {init} init, run_langs.sh (log {root / str(b) / init / 'run_langs.log'})")
+                log(
+                    f"budget {b}: {init} init, run_langs.sh (log {root / str(b) / init / 'run_langs.log'})"
+                )
                 run_recipe(env_for(base, root, b, init), root / str(b) / init / "run_langs.log")
         bodies[b] = body(root / str(b) / "anchored")
         for init in INITS:
             runs = root / str(b) / init
             methods = TRAINED + (CONTROLS if init == "anchored" else ())
             for r in read_rows(runs):
-                if r["lang"] in args.langs or (init, r["method"], r["lang"]) == ("anchored", ENGLISH, src):
-                    accuracy.setdefault(b, {}).setdefault((init, r["method"], r["lang"]), []).append(r)
+                if r["lang"] in args.langs or (init, r["method"], r["lang"]) == (
+                    "anchored",
+                    ENGLISH,
+                    src,
+                ):
+                    accuracy.setdefault(b, {}).setdefault(
+                        (init, r["method"], r["lang"]), []
+                    ).append(r)
             if not (runs / recipe_settings.CHECKPOINTS["PRIMARY"]).is_file():
                 complete = False
                 continue
@@ -319,15 +460,25 @@ def collect(args, root, base, stamps, src, data):
                 log(f"budget {b}: {init} init, label-free measures")
             try:
                 label_free_langs.check_inputs(runs, data, args.langs, methods, src)
-                found, missing = label_free_langs.collect(runs, data, args.langs, methods, args.seeds, src, log=log,
-                                                          measure_new=not args.report_only)
+                found, missing = label_free_langs.collect(
+                    runs,
+                    data,
+                    args.langs,
+                    methods,
+                    args.seeds,
+                    src,
+                    log=log,
+                    measure_new=not args.report_only,
+                )
             except label_free_langs.InputError as e:
                 raise SystemExit(f"budget.py: error: {e}") from None
             complete = complete and not missing
             for (lang, m, _), v in sorted(found.items()):  # by seed
                 label_free.setdefault(b, {}).setdefault((init, m, lang), []).append(v)
         rows = sum(len(v) for k, v in accuracy.get(b, {}).items() if k[1] in TRAINED + CONTROLS)
-        complete = complete and rows == len(args.langs) * len(args.seeds) * (len(INITS) * len(TRAINED) + len(CONTROLS))
+        complete = complete and rows == len(args.langs) * len(args.seeds) * (
+            len(INITS) * len(TRAINED) + len(CONTROLS)
+        )
     return accuracy, label_free, bodies, complete
 
 
@@ -336,7 +487,10 @@ def main(argv=None):
     if args.report_from:
         print(from_json(bench.read_json(args.report_from)), end="")
         return 0
-    start, root = time.time(), (ROOT / args.runs) if not Path(args.runs).is_absolute() else Path(args.runs)
+    start, root = (
+        time.time(),
+        (ROOT / args.runs) if not Path(args.runs).is_absolute() else Path(args.runs),
+    )
     base = {k: v for k, v in os.environ.items() if k not in ("RUNS", "PRETRAIN_UPDATES", "METHODS")}
     base.update(LANGS=" ".join(args.langs), SEEDS=" ".join(map(str, args.seeds)))
     try:
@@ -351,13 +505,21 @@ def main(argv=None):
     text = markdown(summary, args.seeds, src, complete)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    result = {"budgets": args.budgets, "langs": args.langs, "seeds": args.seeds, "complete": complete,
-              "settings": {str(b): s for b, s in stamps.items()}, "summary": summary}
+    result = {
+        "budgets": args.budgets,
+        "langs": args.langs,
+        "seeds": args.seeds,
+        "complete": complete,
+        "settings": {str(b): s for b, s in stamps.items()},
+        "summary": summary,
+    }
     bench.write_text(out / "budget.md", text)
     bench.write_json(out / "budget.json", result, end="\n")
     bench.write_plot(out / "budget.png", lambda p: plot(summary, p))
     print(text, end="")
-    log(f"wrote {out / 'budget.md'}, budget.json, budget.png in {(time.time() - start) / 60:.1f} min")
+    log(
+        f"wrote {out / 'budget.md'}, budget.json, budget.png in {(time.time() - start) / 60:.1f} min"
+    )
     return 0
 
 

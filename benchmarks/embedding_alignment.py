@@ -13,6 +13,7 @@ masked-LM objective leaves the new matrix free up to a rotation, precision@1 is 
 level even though the masked-LM loss matches. Prints mean cosine of same rows, P@1,
 and P@1 after the best linear map (least squares), over the non-special rows.
 """
+
 import sys
 
 import torch
@@ -25,8 +26,10 @@ from minimodel_fairseq.params import TOKENS
 def alignment(orig, new, skip=4):
     orig, new = orig[skip:].float(), new[skip:].float()
     if orig.shape != new.shape:
-        raise SystemExit(f"the two matrices differ in shape {tuple(orig.shape)} vs {tuple(new.shape)}: "
-                         f"give checkpoints over the same dictionary")
+        raise SystemExit(
+            f"the two matrices differ in shape {tuple(orig.shape)} vs {tuple(new.shape)}: "
+            f"give checkpoints over the same dictionary"
+        )
     ids = torch.arange(orig.size(0))
     a, b = torch.nn.functional.normalize(new, dim=1), torch.nn.functional.normalize(orig, dim=1)
     mapped = torch.nn.functional.normalize(new @ torch.linalg.lstsq(new, orig).solution, dim=1)

@@ -13,6 +13,7 @@ B, A, A, B, ... so that other load on the machine hits both sides alike.
 Without ``--data`` a masked-LM data dir is built in a temp dir from the
 committed fixture, as tests/conftest.py does. docs/benchmarks.md has results.
 """
+
 import argparse
 import csv
 import logging
@@ -36,8 +37,13 @@ SIZES = {
     "base": ("minijoint_roberta_base", "roberta_base", 8, 10),
     "large": ("minijoint_roberta_large", "roberta_large", 4, 5),
 }
-SHAPE_KEYS = ("encoder_layers", "encoder_embed_dim", "encoder_ffn_embed_dim",
-              "encoder_attention_heads", "encoder_normalize_before")
+SHAPE_KEYS = (
+    "encoder_layers",
+    "encoder_embed_dim",
+    "encoder_ffn_embed_dim",
+    "encoder_attention_heads",
+    "encoder_normalize_before",
+)
 say, robust = bench.say, bench.robust  # robust: (median, fastest-half mean)
 
 
@@ -46,22 +52,47 @@ def build_fixture_data(tmp: Path) -> Path:
     with open(bench.FIXTURE_TSV, encoding="utf-8", newline="") as f:
         verses = [r["vText"] for r in csv.DictReader(f, delimiter="\t") if r["bbName"] == "4"]
     (tmp / "train.txt").write_text("\n".join(verses) + "\n", encoding="utf-8")
-    subprocess.run([sys.executable, "-m", "fairseq_cli.preprocess", "--only-source",
-                    "--trainpref", str(tmp / "train.txt"), "--destdir", str(tmp / "bin"),
-                    "--workers", "1"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_cli.preprocess",
+            "--only-source",
+            "--trainpref",
+            str(tmp / "train.txt"),
+            "--destdir",
+            str(tmp / "bin"),
+            "--workers",
+            "1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return tmp / "bin"
 
 
 def build(data, task, criterion, arch, extra, opt):
     """(task, trainer) from a fairseq command line; the dictionary is padded to --vocab."""
+
     def pad(t):  # like an 8k sentencepiece vocab: the LM heads scale with it
         d = t.source_dictionary
         while len(d) < opt.vocab:
             d.add_symbol(f"<dummy{len(d)}>")
 
-    args = ["--task", task, "--criterion", criterion, "--arch", arch, *extra,
-            "--tokens-per-sample", opt.tokens_per_sample]
-    return bench.trainer_from_argv(bench.train_argv(data, args, opt.batch_size, seed=opt.seed), prepare=pad)[1:]
+    args = [
+        "--task",
+        task,
+        "--criterion",
+        criterion,
+        "--arch",
+        arch,
+        *extra,
+        "--tokens-per-sample",
+        opt.tokens_per_sample,
+    ]
+    return bench.trainer_from_argv(
+        bench.train_argv(data, args, opt.batch_size, seed=opt.seed), prepare=pad
+    )[1:]
 
 
 def shape(trainer):
@@ -90,16 +121,25 @@ def compare(data, opt):
     mj_task, mj = build(data, "minijoint_mlm", "minijoint_mlm", mj_arch, [], opt)
     s = shape(mj)
     # the stock side gets the MiniJoint arch's sizes explicitly, so the encoders match
-    sizes = ["--encoder-layers", s["encoder_layers"], "--encoder-embed-dim", s["encoder_embed_dim"],
-             "--encoder-ffn-embed-dim", s["encoder_ffn_embed_dim"],
-             "--encoder-attention-heads", s["encoder_attention_heads"]]
+    sizes = [
+        "--encoder-layers",
+        s["encoder_layers"],
+        "--encoder-embed-dim",
+        s["encoder_embed_dim"],
+        "--encoder-ffn-embed-dim",
+        s["encoder_ffn_embed_dim"],
+        "--encoder-attention-heads",
+        s["encoder_attention_heads"],
+    ]
     stock_task, stock = build(data, "masked_lm", "masked_lm", stock_arch, map(str, sizes), opt)
     assert shape(stock) == s, (shape(stock), s)
     assert len(stock_task.source_dictionary) == len(mj_task.source_dictionary)
     vocab, k = len(stock_task.source_dictionary), mj.model.mini_layer
     desc = f"{s['encoder_layers']}x{s['encoder_embed_dim']}, K={k}"
-    say(f"{opt.size}: {desc}, pre-norm={s['encoder_normalize_before']}, vocab {vocab}, "
-        f"batch {opt.batch_size}x{opt.tokens_per_sample}, torch threads {torch.get_num_threads()}")
+    say(
+        f"{opt.size}: {desc}, pre-norm={s['encoder_normalize_before']}, vocab {vocab}, "
+        f"batch {opt.batch_size}x{opt.tokens_per_sample}, torch threads {torch.get_num_threads()}"
+    )
     say(f"params: stock ({stock_arch}) {n_params(stock):,}, minijoint ({mj_arch}) {n_params(mj):,}")
     batches = full_batches(stock_task, opt, opt.warmup + opt.updates)
     masked = [int(b["target"].ne(stock_task.source_dictionary.pad()).sum()) for b in batches]
@@ -116,38 +156,56 @@ def compare(data, opt):
             t_stock.append(ws), cpu_stock.append(cs)
             t_mj.append(wm), cpu_mj.append(cm)
         tag = "warm-up" if warm else f"pair {i - opt.warmup + 1}/{opt.updates}"
-        say(f"  {tag:>12}: stock {ws:7.3f}s  minijoint {wm:7.3f}s  ratio {wm / ws:.3f}  "
-            f"(cpu {cs:.2f}s / {cm:.2f}s, {order[0][0]} first)")
+        say(
+            f"  {tag:>12}: stock {ws:7.3f}s  minijoint {wm:7.3f}s  ratio {wm / ws:.3f}  "
+            f"(cpu {cs:.2f}s / {cm:.2f}s, {order[0][0]} first)"
+        )
 
     (ms, fs), (mm, fm) = robust(t_stock), robust(t_mj)
     paired = bench.paired_ratio(t_mj, t_stock)
     say(f"stock     s/update: median {ms:.3f}, fastest-half mean {fs:.3f}")
     say(f"minijoint s/update: median {mm:.3f}, fastest-half mean {fm:.3f}")
-    say(f"ratio: of medians {mm / ms:.3f}, of fastest-half means {fm / fs:.3f}, "
+    say(
+        f"ratio: of medians {mm / ms:.3f}, of fastest-half means {fm / fs:.3f}, "
         f"median of per-pair ratios {paired:.3f}, "
-        f"of median process CPU time {statistics.median(cpu_mj) / statistics.median(cpu_stock):.3f}")
+        f"of median process CPU time {statistics.median(cpu_mj) / statistics.median(cpu_stock):.3f}"
+    )
     # Headline: the two updates of a pair run back to back, under the same outside load, so
     # the median of per-pair ratios cancels load that changes between pairs (bursty here).
     ratio = paired
-    say(f"minijoint/stock per-update time ratio: {ratio:.3f} (median of per-pair ratios; "
+    say(
+        f"minijoint/stock per-update time ratio: {ratio:.3f} (median of per-pair ratios; "
         f"{opt.size}, {desc}, batch {opt.batch_size}x{opt.tokens_per_sample}, vocab {vocab}, "
         f"{len(t_stock)} pairs) "
-        f"-- goal <= 1.10: {'met' if ratio <= 1.10 else 'NOT met'}")
+        f"-- goal <= 1.10: {'met' if ratio <= 1.10 else 'NOT met'}"
+    )
 
 
 def sweep(data, opt):
-    say(f"sizes sweep: minijoint_roberta_small (pre-norm) shapes, FFN 4 x dim, 64-dim heads, K=2, "
+    say(
+        f"sizes sweep: minijoint_roberta_small (pre-norm) shapes, FFN 4 x dim, 64-dim heads, K=2, "
         f"batch {opt.batch_size}x{opt.tokens_per_sample}, vocab >= {opt.vocab}, "
         f"torch threads {torch.get_num_threads()}, {opt.warmup} warm-up + {opt.updates} timed "
-        f"updates per shape, round-robin over the shapes")
+        f"updates per shape, round-robin over the shapes"
+    )
     shapes = []
     for spec in opt.shapes.split(","):
         layers, dim = map(int, spec.lower().split("x"))
-        extra = ["--encoder-layers", layers, "--encoder-embed-dim", dim,
-                 "--encoder-ffn-embed-dim", 4 * dim, "--encoder-attention-heads", dim // 64,
-                 "--mini-layer", 2]
-        task, tr = build(data, "minijoint_mlm", "minijoint_mlm", "minijoint_roberta_small",
-                         map(str, extra), opt)
+        extra = [
+            "--encoder-layers",
+            layers,
+            "--encoder-embed-dim",
+            dim,
+            "--encoder-ffn-embed-dim",
+            4 * dim,
+            "--encoder-attention-heads",
+            dim // 64,
+            "--mini-layer",
+            2,
+        ]
+        task, tr = build(
+            data, "minijoint_mlm", "minijoint_mlm", "minijoint_roberta_small", map(str, extra), opt
+        )
         shapes.append((layers, dim, tr, []))
     vocab = len(task.source_dictionary)
     batches = full_batches(task, opt, opt.warmup + opt.updates)
@@ -157,28 +215,59 @@ def sweep(data, opt):
             if i >= opt.warmup:
                 times.append(dt)
         tag = "warm-up" if i < opt.warmup else f"round {i - opt.warmup + 1}/{opt.updates}"
-        say(f"  {tag:>9}: " + "  ".join(f"{n}x{d} {t[-1]:.2f}s" if t else f"{n}x{d} -"
-                                       for n, d, _, t in shapes))
-    say(f"\nvocab {vocab}, batch {opt.batch_size}x{opt.tokens_per_sample}, "
-        f"{torch.get_num_threads()} torch threads; updates in 10 min from the median")
+        say(
+            f"  {tag:>9}: "
+            + "  ".join(f"{n}x{d} {t[-1]:.2f}s" if t else f"{n}x{d} -" for n, d, _, t in shapes)
+        )
+    say(
+        f"\nvocab {vocab}, batch {opt.batch_size}x{opt.tokens_per_sample}, "
+        f"{torch.get_num_threads()} torch threads; updates in 10 min from the median"
+    )
     rows = []
     for layers, dim, tr, times in shapes:
         med, fast = robust(times)
-        rows.append([f"{layers} x {dim}", f"{n_params(tr) / 1e6:.2f}M", f"{med:.2f}", f"{fast:.2f}", f"{600 / med:.0f}"])
-    say("\n".join(bench.table(["layers x dim", "params", "s/update (median)", "s/update (fastest half)",
-                               "updates in 10 min"], rows, left=1)))
+        rows.append(
+            [
+                f"{layers} x {dim}",
+                f"{n_params(tr) / 1e6:.2f}M",
+                f"{med:.2f}",
+                f"{fast:.2f}",
+                f"{600 / med:.0f}",
+            ]
+        )
+    say(
+        "\n".join(
+            bench.table(
+                [
+                    "layers x dim",
+                    "params",
+                    "s/update (median)",
+                    "s/update (fastest half)",
+                    "updates in 10 min",
+                ],
+                rows,
+                left=1,
+            )
+        )
+    )
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", type=Path, help="fairseq masked-LM data dir (default: built from the fixture)")
+    p.add_argument(
+        "--data", type=Path, help="fairseq masked-LM data dir (default: built from the fixture)"
+    )
     p.add_argument("--size", choices=SIZES, default="base")
     p.add_argument("--updates", type=int, help="timed pairs (sweep: timed updates per shape)")
     p.add_argument("--warmup", type=int, default=2, help="untimed updates first (default 2)")
     p.add_argument("--batch-size", type=int, help="sentences per batch (default by size; sweep 16)")
     p.add_argument("--tokens-per-sample", type=int, default=128)
-    p.add_argument("--vocab", type=int, default=8000,
-                   help="pad the dictionary with dummy symbols to this size (0: as is; default 8000)")
+    p.add_argument(
+        "--vocab",
+        type=int,
+        default=8000,
+        help="pad the dictionary with dummy symbols to this size (0: as is; default 8000)",
+    )
     p.add_argument("--sizes-sweep", action="store_true", help="time candidate small shapes instead")
     p.add_argument("--shapes", default="6x256,8x256,8x384,12x256,4x512", help="sweep shapes LxD")
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")

@@ -24,6 +24,7 @@ as the fixture's English verses) because only shapes matter here; the body of
 steps 2 and 3 is the untrained pretraining model, saved as a checkpoint.
 docs/benchmarks.md has results.
 """
+
 import argparse
 import logging
 import random
@@ -49,7 +50,19 @@ SIZES = {
     "quick": (4, 128, 512, 2, 2, 8, 64, 16, 1000, 3, 1),
 }
 STEPS = ("pretraining MiniJoint", "step 2 full", "step 2 mini", "step 3")
-FIELDS = ("layers", "dim", "ffn", "heads", "k", "batch", "tokens", "ft_batch", "vocab", "pairs", "warmup")
+FIELDS = (
+    "layers",
+    "dim",
+    "ffn",
+    "heads",
+    "k",
+    "batch",
+    "tokens",
+    "ft_batch",
+    "vocab",
+    "pairs",
+    "warmup",
+)
 say = bench.say
 
 
@@ -63,7 +76,12 @@ def product_shapes(s):
         "q/k/v/out: tokens x d x d": (0, tokens, s.dim, s.dim),
         "fc1: tokens x d x ffn": (0, tokens, s.dim, s.ffn),
         "fc2: tokens x ffn x d": (0, tokens, s.ffn, s.dim),
-        "attention QK^T: (b*h) x T x dh x T": (s.batch * s.heads, s.tokens, s.dim // s.heads, s.tokens),
+        "attention QK^T: (b*h) x T x dh x T": (
+            s.batch * s.heads,
+            s.tokens,
+            s.dim // s.heads,
+            s.tokens,
+        ),
         "LM head: masked x d x vocab": (0, masked, s.dim, s.vocab),
     }
 
@@ -121,27 +139,87 @@ def build_data(tmp: Path, s, seed=1):
 
 
 def model_flags(s):
-    return ["--encoder-layers", s.layers, "--encoder-embed-dim", s.dim, "--encoder-ffn-embed-dim", s.ffn,
-            "--encoder-attention-heads", s.heads]
+    return [
+        "--encoder-layers",
+        s.layers,
+        "--encoder-embed-dim",
+        s.dim,
+        "--encoder-ffn-embed-dim",
+        s.ffn,
+        "--encoder-attention-heads",
+        s.heads,
+    ]
 
 
 def step_args(step, s, mlm, cls, full, mini):
     """(data dir, fairseq-train arguments, batch size) of one step, as the recipes run it."""
     if step == "pretraining MiniJoint":
-        return mlm, ["--task", "minijoint_mlm", "--criterion", "minijoint_mlm", "--arch", "minijoint_roberta_small",
-                     *model_flags(s), "--mini-layer", s.k, "--tokens-per-sample", s.tokens], s.batch
+        return (
+            mlm,
+            [
+                "--task",
+                "minijoint_mlm",
+                "--criterion",
+                "minijoint_mlm",
+                "--arch",
+                "minijoint_roberta_small",
+                *model_flags(s),
+                "--mini-layer",
+                s.k,
+                "--tokens-per-sample",
+                s.tokens,
+            ],
+            s.batch,
+        )
     if step.startswith("step 2"):
         body = full if step == "step 2 full" else mini
-        return mlm, ["--task", "new_language_mlm", "--criterion", "masked_lm", "--arch", "roberta",
-                     "--body-checkpoint", body, "--tokens-per-sample", s.tokens], s.batch
-    return cls, ["--task", "sentence_prediction_frozen_embeddings", "--criterion", "sentence_prediction",
-                 "--arch", "roberta", "--body-checkpoint", full, "--num-classes", 6, "--init-token", 0,
-                 "--separator-token", 2, "--max-positions", s.tokens, "--shorten-method", "truncate"], s.ft_batch
+        return (
+            mlm,
+            [
+                "--task",
+                "new_language_mlm",
+                "--criterion",
+                "masked_lm",
+                "--arch",
+                "roberta",
+                "--body-checkpoint",
+                body,
+                "--tokens-per-sample",
+                s.tokens,
+            ],
+            s.batch,
+        )
+    return (
+        cls,
+        [
+            "--task",
+            "sentence_prediction_frozen_embeddings",
+            "--criterion",
+            "sentence_prediction",
+            "--arch",
+            "roberta",
+            "--body-checkpoint",
+            full,
+            "--num-classes",
+            6,
+            "--init-token",
+            0,
+            "--separator-token",
+            2,
+            "--max-positions",
+            s.tokens,
+            "--shorten-method",
+            "truncate",
+        ],
+        s.ft_batch,
+    )
 
 
 def build(data, args, batch, precision, seed=1):
     """(task, Trainer) of one step's command line in one precision."""
-    return bench.trainer_from_argv(bench.train_argv(data, args, batch, seed=seed, precision=precision))[1:]
+    return bench.trainer_from_argv(
+        bench.train_argv(data, args, batch, seed=seed, precision=precision)
+    )[1:]
 
 
 def batches(task, batch, n, max_positions, seed=1):
@@ -169,7 +247,12 @@ def time_step(step, s, mlm, cls, full, mini):
     trainers = {p: build(data, args, batch, p) for p in ("fp32", "bf16")}
     task = trainers["fp32"][0]
     pad = task.source_dictionary.pad()
-    times, rates, losses, gflops = {"fp32": [], "bf16": []}, {"fp32": [], "bf16": []}, {"fp32": [], "bf16": []}, []
+    times, rates, losses, gflops = (
+        {"fp32": [], "bf16": []},
+        {"fp32": [], "bf16": []},
+        {"fp32": [], "bf16": []},
+        [],
+    )
     for i, b in enumerate(batches(task, batch, s.warmup + s.pairs, s.tokens)):
         f = roberta_update_flops(trainers["fp32"][1].model, update_shape(b, pad))["total"]
         for p in ("fp32", "bf16")[:: 1 if i % 2 == 0 else -1]:
@@ -177,7 +260,11 @@ def time_step(step, s, mlm, cls, full, mini):
             log = trainers[p][1].train_step([b])
             dt = time.perf_counter() - t
             if i >= s.warmup:
-                times[p].append(dt), rates[p].append(f / dt / 1e9), losses[p].append(float(log["loss"]))
+                (
+                    times[p].append(dt),
+                    rates[p].append(f / dt / 1e9),
+                    losses[p].append(float(log["loss"])),
+                )
         if i >= s.warmup:
             gflops.append(f / 1e9)
     ratio = bench.paired_ratio(times["fp32"], times["bf16"])
@@ -195,40 +282,100 @@ def report(result):
     """The tables of a result (main's, or a --json file's): the products and the peak, then each step."""
     size, peak, rows, steps = result["size"], result["peak"], result["products"], result["steps"]
     pairs, warmup = next(iter(steps.values()))["pairs"], dict(zip(FIELDS, SIZES[size]))["warmup"]
-    lines = [f"\n{result['description']}\n", "| product | shape | fp32 GFLOP/s | bf16 GFLOP/s | bf16/fp32 |",
-             bench.rule(5, left=2)]
+    lines = [
+        f"\n{result['description']}\n",
+        "| product | shape | fp32 GFLOP/s | bf16 GFLOP/s | bf16/fp32 |",
+        bench.rule(5, left=2),
+    ]
     for name, r in rows.items():
         b, m, k, n = r["shape"]
-        lines.append(bench.row([name.split(":")[0], f"{f'{b} x ' if b else ''}{m} x {k} x {n}", f"{r['fp32']:.1f}",
-                                f"{r['bf16']:.1f}", f"{r['bf16'] / r['fp32']:.2f}x"]))
-    lines.append(f"| **peak** (best shape) | | **{peak['fp32']:.1f}** | **{peak['bf16']:.1f}** | "
-                 f"{peak['bf16'] / peak['fp32']:.2f}x |\n")
-    lines += bench.table(["step", "GFLOPs/update", "fp32 s/update", "fp32 GFLOP/s", "% of fp32 peak", "bf16 s/update",
-                          "bf16 GFLOP/s", "% of bf16 peak", "bf16 speed-up", "mean loss fp32 / bf16"],
-                         [[step, f"{r['gflops_per_update']:.2f}", f"{r['fp32_s_per_update']:.3f}",
-                           f"{r['fp32_gflops_per_s']:.1f}", f"{100 * r['fp32_gflops_per_s'] / peak['fp32']:.0f}%",
-                           f"{r['bf16_s_per_update']:.3f}", f"{r['bf16_gflops_per_s']:.1f}",
-                           f"{100 * r['bf16_gflops_per_s'] / peak['bf16']:.0f}%", f"{r['bf16_speedup']:.2f}x",
-                           f"{r['fp32_mean_loss']:.3f} / {r['bf16_mean_loss']:.3f}"] for step, r in steps.items()],
-                         left=1)
-    lines.append(f"\n(medians over {pairs} pairs after {warmup} warm-up; speed-up = median of per-pair "
-                 "fp32/bf16 time ratios; GFLOPs from minimodel_fairseq.flops, matrix products only)")
+        lines.append(
+            bench.row(
+                [
+                    name.split(":")[0],
+                    f"{f'{b} x ' if b else ''}{m} x {k} x {n}",
+                    f"{r['fp32']:.1f}",
+                    f"{r['bf16']:.1f}",
+                    f"{r['bf16'] / r['fp32']:.2f}x",
+                ]
+            )
+        )
+    lines.append(
+        f"| **peak** (best shape) | | **{peak['fp32']:.1f}** | **{peak['bf16']:.1f}** | "
+        f"{peak['bf16'] / peak['fp32']:.2f}x |\n"
+    )
+    lines += bench.table(
+        [
+            "step",
+            "GFLOPs/update",
+            "fp32 s/update",
+            "fp32 GFLOP/s",
+            "% of fp32 peak",
+            "bf16 s/update",
+            "bf16 GFLOP/s",
+            "% of bf16 peak",
+            "bf16 speed-up",
+            "mean loss fp32 / bf16",
+        ],
+        [
+            [
+                step,
+                f"{r['gflops_per_update']:.2f}",
+                f"{r['fp32_s_per_update']:.3f}",
+                f"{r['fp32_gflops_per_s']:.1f}",
+                f"{100 * r['fp32_gflops_per_s'] / peak['fp32']:.0f}%",
+                f"{r['bf16_s_per_update']:.3f}",
+                f"{r['bf16_gflops_per_s']:.1f}",
+                f"{100 * r['bf16_gflops_per_s'] / peak['bf16']:.0f}%",
+                f"{r['bf16_speedup']:.2f}x",
+                f"{r['fp32_mean_loss']:.3f} / {r['bf16_mean_loss']:.3f}",
+            ]
+            for step, r in steps.items()
+        ],
+        left=1,
+    )
+    lines.append(
+        f"\n(medians over {pairs} pairs after {warmup} warm-up; speed-up = median of per-pair "
+        "fp32/bf16 time ratios; GFLOPs from minimodel_fairseq.flops, matrix products only)"
+    )
     return "".join(line + "\n" for line in lines)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="reduced size (4x128, batch 8x64, vocab 1000, 3 pairs)")
-    p.add_argument("--pairs", type=int, help="timed fp32/bf16 update pairs per step (default 8; --quick 3)")
-    p.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS), metavar="STEP",
-                   help=f"which steps to time (default all: {', '.join(map(repr, STEPS))})")
-    p.add_argument("--peak-seconds", type=float, default=0.05,
-                   help="seconds per timing of one product shape (5 timings x 2 rounds per precision)")
-    p.add_argument("--threads", type=int, default=torch.get_num_threads(),
-                   help="torch.set_num_threads (default: torch's, i.e. OMP_NUM_THREADS or the cores)")
+    p.add_argument(
+        "--quick", action="store_true", help="reduced size (4x128, batch 8x64, vocab 1000, 3 pairs)"
+    )
+    p.add_argument(
+        "--pairs", type=int, help="timed fp32/bf16 update pairs per step (default 8; --quick 3)"
+    )
+    p.add_argument(
+        "--steps",
+        nargs="+",
+        choices=STEPS,
+        default=list(STEPS),
+        metavar="STEP",
+        help=f"which steps to time (default all: {', '.join(map(repr, STEPS))})",
+    )
+    p.add_argument(
+        "--peak-seconds",
+        type=float,
+        default=0.05,
+        help="seconds per timing of one product shape (5 timings x 2 rounds per precision)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=torch.get_num_threads(),
+        help="torch.set_num_threads (default: torch's, i.e. OMP_NUM_THREADS or the cores)",
+    )
     p.add_argument("--json", type=Path, help="also write the results here (atomically)")
-    p.add_argument("--report-from", type=Path, metavar="JSON",
-                   help="print the tables of the results in this --json file, measuring nothing")
+    p.add_argument(
+        "--report-from",
+        type=Path,
+        metavar="JSON",
+        help="print the tables of the results in this --json file, measuring nothing",
+    )
     opt = p.parse_args()
     if opt.report_from:
         print(report(bench.read_json(opt.report_from)), end="", flush=True)
@@ -237,14 +384,18 @@ def main():
     size = "quick" if opt.quick else "full"
     s = argparse.Namespace(**dict(zip(FIELDS, SIZES[size])))
     s.pairs = opt.pairs or s.pairs
-    desc = (f"{size}: {s.layers}x{s.dim} (ffn {s.ffn}, {s.heads} heads, K={s.k}), batch {s.batch}x{s.tokens} "
-            f"(step 3: {s.ft_batch} verses), vocab {s.vocab}, torch {torch.__version__}, "
-            f"threads {torch.get_num_threads()}, CPU capability {torch.backends.cpu.get_cpu_capability()}")
+    desc = (
+        f"{size}: {s.layers}x{s.dim} (ffn {s.ffn}, {s.heads} heads, K={s.k}), batch {s.batch}x{s.tokens} "
+        f"(step 3: {s.ft_batch} verses), vocab {s.vocab}, torch {torch.__version__}, "
+        f"threads {torch.get_num_threads()}, CPU capability {torch.backends.cpu.get_cpu_capability()}"
+    )
     say(desc)
     say("peak matrix-product rate at the model's shapes (best of 10 timings per precision):")
     rows, peak = measure_peak(s, opt.peak_seconds)
-    say(f"peak: fp32 {peak['fp32']:.1f} GFLOP/s, bf16 {peak['bf16']:.1f} GFLOP/s "
-        f"(bf16/fp32 {peak['bf16'] / peak['fp32']:.2f}x)")
+    say(
+        f"peak: fp32 {peak['fp32']:.1f} GFLOP/s, bf16 {peak['bf16']:.1f} GFLOP/s "
+        f"(bf16/fp32 {peak['bf16'] / peak['fp32']:.2f}x)"
+    )
 
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

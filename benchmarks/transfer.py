@@ -50,6 +50,7 @@ the recipes would skip the finished training of the old settings: use another RU
 The statistics and the report are minimodel_recipes/transfer_report.py's; the shared benchmark layer
 (printing, the settings-keyed cache, writing) is minimodel_recipes/bench.py's.
 """
+
 import argparse
 import functools
 import os
@@ -76,8 +77,14 @@ log = bench.logger("transfer")
 
 def recipe(script, *args, env):
     """Run one examples/bible recipe; its own output goes to the recipe's log files."""
-    proc = subprocess.run(["bash", f"examples/bible/{script}", *map(str, args)], cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.run(
+        ["bash", f"examples/bible/{script}", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"{script} {' '.join(map(str, args))} failed:\n{proc.stdout[-3000:]}")
     return proc.stdout
@@ -85,7 +92,10 @@ def recipe(script, *args, env):
 
 def checkpoint_compute(state):
     """(updates, FLOPs, training seconds) recorded in a step-2 checkpoint."""
-    return (state["optimizer_history"][-1]["num_updates"], *flop_count.checkpoint_cost(state, STEP2_TASK))
+    return (
+        state["optimizer_history"][-1]["num_updates"],
+        *flop_count.checkpoint_cost(state, STEP2_TASK),
+    )
 
 
 def score(classifier_state, step2, cls_data):
@@ -126,24 +136,47 @@ class Measure:
         return load_checkpoint(str(self.classifier(model, seed)))
 
     def english(self, model, seed):
-        return {"accuracy": evaluate_classifier(self.classifier(model, seed), self.data / self.src / "cls")["accuracy"]}
+        return {
+            "accuracy": evaluate_classifier(
+                self.classifier(model, seed), self.data / self.src / "cls"
+            )["accuracy"]
+        }
 
     def step2_curve(self, lang, method, seed):
         """Run step 2 (checkpoints every `every` updates) and score each checkpoint zero-shot."""
         run_dir = self.runs / "adapt" / lang / method / f"seed{seed}"
-        flags = [] if method in CONTROLS else ["--save-interval-updates", self.every, "--keep-interval-updates", -1]
+        flags = (
+            []
+            if method in CONTROLS
+            else ["--save-interval-updates", self.every, "--keep-interval-updates", -1]
+        )
         recipe("2_adapt_language.sh", lang, method, seed, *flags, env=self.env)
         curve, result = [], None
         for path in step2_points(run_dir):
             state = load_checkpoint(str(path))
             updates, flops, seconds = checkpoint_compute(state)
-            if curve and curve[-1]["updates"] == updates:  # checkpoint_last repeats the last interval save
+            if (
+                curve and curve[-1]["updates"] == updates
+            ):  # checkpoint_last repeats the last interval save
                 continue
-            result = score(self.classifier_state(METHODS[method].big_model, seed), state, self.data / lang / "cls")
-            curve.append({"updates": updates, "flops": flops, "seconds": seconds,
-                          "accuracy": result["accuracy"], "correct": correct_string(result["predictions"])})
-            log(f"{lang} {method} seed {seed}: {updates} updates, {flops / 1e12:.2f} TFLOPs, "
-                f"{seconds:.0f} s -> accuracy {result['accuracy']:.4f}")
+            result = score(
+                self.classifier_state(METHODS[method].big_model, seed),
+                state,
+                self.data / lang / "cls",
+            )
+            curve.append(
+                {
+                    "updates": updates,
+                    "flops": flops,
+                    "seconds": seconds,
+                    "accuracy": result["accuracy"],
+                    "correct": correct_string(result["predictions"]),
+                }
+            )
+            log(
+                f"{lang} {method} seed {seed}: {updates} updates, {flops / 1e12:.2f} TFLOPs, "
+                f"{seconds:.0f} s -> accuracy {result['accuracy']:.4f}"
+            )
         return {"majority": result["majority"], "curve": curve}
 
     @functools.cache  # loaded once per big model
@@ -153,7 +186,9 @@ class Measure:
 
     @functools.cache  # the English side is encoded once per language and big model
     def retrieval(self, lang, model):
-        return label_free.Retrieval(self.big_state(model), self.data / lang, self.data / self.src, subset="test")
+        return label_free.Retrieval(
+            self.big_state(model), self.data / lang, self.data / self.src, subset="test"
+        )
 
     def label_free_curve(self, lang, method, seed):
         """Retrieval (every layer, both directions), the big model's MLM loss and the step-2 model's own of
@@ -164,26 +199,55 @@ class Measure:
         for path in step2_points(self.runs / "adapt" / lang / method / f"seed{seed}"):
             state = surgery.load_roberta_checkpoint(path)
             updates = state["optimizer_history"][-1]["num_updates"]
-            if measured and measured[-1]["updates"] == updates:  # checkpoint_last repeats the last interval save
+            if (
+                measured and measured[-1]["updates"] == updates
+            ):  # checkpoint_last repeats the last interval save
                 continue
             res = r.score(state)
-            swapped = label_free.big_with_embeddings(self.big_state(model), state, mlm_data / "dict.txt")
+            swapped = label_free.big_with_embeddings(
+                self.big_state(model), state, mlm_data / "dict.txt"
+            )
             loss = label_free.mlm_loss(swapped, mlm_data, "valid")["loss"]
             # the step-2 model's own (a mini-model for the mini methods): what fairseq would validate
-            own = None if method in CONTROLS else label_free.mlm_loss(state, mlm_data, "valid")["loss"]
-            measured.append({"updates": updates, "target_to_source": res["target_to_source"],
-                             "source_to_target": res["source_to_target"], "mlm_loss": loss, "step2_mlm_loss": own})
-            log(f"{lang} {method} seed {seed}: {updates} updates -> retrieval {res['target_to_source'][layer]:.3f} "
-                f"(L{layer}), {res['target_to_source'][r.depth]:.3f} (L{r.depth}), MLM loss {loss:.3f} bits")
-        return {"layer": layer, "top_layer": r.depth, "n": r.n, "chance": 1 / r.n, "subset": "test",
-                "mlm_subset": "valid", "points": measured}
+            own = (
+                None
+                if method in CONTROLS
+                else label_free.mlm_loss(state, mlm_data, "valid")["loss"]
+            )
+            measured.append(
+                {
+                    "updates": updates,
+                    "target_to_source": res["target_to_source"],
+                    "source_to_target": res["source_to_target"],
+                    "mlm_loss": loss,
+                    "step2_mlm_loss": own,
+                }
+            )
+            log(
+                f"{lang} {method} seed {seed}: {updates} updates -> retrieval {res['target_to_source'][layer]:.3f} "
+                f"(L{layer}), {res['target_to_source'][r.depth]:.3f} (L{r.depth}), MLM loss {loss:.3f} bits"
+            )
+        return {
+            "layer": layer,
+            "top_layer": r.depth,
+            "n": r.n,
+            "chance": 1 / r.n,
+            "subset": "test",
+            "mlm_subset": "valid",
+            "points": measured,
+        }
 
 
 def pretrain(args, env, src, models):
     """Data preparation and step 1 (the recipes skip what is finished)."""
     log(f"data: {src} + {args.langs}")
-    subprocess.run(["bash", "examples/bible/prepare.sh"], cwd=ROOT, check=True,
-                   env={**env, "LANGS": ",".join([src, *args.langs])}, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["bash", "examples/bible/prepare.sh"],
+        cwd=ROOT,
+        check=True,
+        env={**env, "LANGS": ",".join([src, *args.langs])},
+        stdout=subprocess.DEVNULL,
+    )
     log("step 1: MiniJoint pretraining")
     recipe("1_pretrain_minijoint.sh", env=env)
     if "roberta" in models:
@@ -197,13 +261,25 @@ def minipost_cost(runs, models):
     minipost = runs / "pretrain" / "minipost" / "checkpoint_last.pt"
     if "roberta" not in models or not minipost.exists():
         return None
-    return dict(zip(("flops", "seconds"), flop_count.checkpoint_cost(load_checkpoint(str(minipost)), "MiniPostMLMTask")))
+    return dict(
+        zip(
+            ("flops", "seconds"),
+            flop_count.checkpoint_cost(load_checkpoint(str(minipost)), "MiniPostMLMTask"),
+        )
+    )
 
 
 def measure_all(args, measure, cache, stamp, models):
     """Every measurement, seed by seed (so a partial report has whole seeds), cached in RUNS/points."""
-    got = {"english": {}, "points": {}, "majority": {}, "chance": {}, "layers": {}, "seconds": 0.0,
-           "label_free_runs": 0}
+    got = {
+        "english": {},
+        "points": {},
+        "majority": {},
+        "chance": {},
+        "layers": {},
+        "seconds": 0.0,
+        "label_free_runs": 0,
+    }
 
     def kept(name, fn):
         result = bench.cached(cache / f"{name}.json", fn, args.report_only, stamp)
@@ -218,16 +294,24 @@ def measure_all(args, measure, cache, stamp, models):
                 log(f"step 3: {model} seed {seed}: English accuracy {acc['accuracy']:.4f}")
         for lang in args.langs:
             for method in args.methods:
-                run = kept(f"{lang}_{method}_seed{seed}", lambda: measure.step2_curve(lang, method, seed))
+                run = kept(
+                    f"{lang}_{method}_seed{seed}", lambda: measure.step2_curve(lang, method, seed)
+                )
                 if not run:
                     continue
                 got["points"][lang, method, seed] = run["curve"]
                 got["majority"][lang] = run["majority"]
                 # its own cache: a curve cached before these measures existed gets them alone
-                lf = kept(f"{lang}_{method}_seed{seed}_label_free", lambda: measure.label_free_curve(lang, method, seed))
+                lf = kept(
+                    f"{lang}_{method}_seed{seed}_label_free",
+                    lambda: measure.label_free_curve(lang, method, seed),
+                )
                 if lf:
                     got["points"][lang, method, seed] = report.with_label_free(run["curve"], lf)
-                    got["chance"][lang], got["label_free_runs"] = lf["chance"], got["label_free_runs"] + 1
+                    got["chance"][lang], got["label_free_runs"] = (
+                        lf["chance"],
+                        got["label_free_runs"] + 1,
+                    )
                     got["layers"][METHODS[method].big_model] = (lf["layer"], lf["top_layer"])
     return got
 
@@ -236,24 +320,52 @@ def write(args, got, settings, runs, minipost):
     """transfer.json, transfer.md and transfer.png in --out (atomically); returns the Markdown."""
     langs = [lang for lang in args.langs if lang in got["majority"]]
     points, english = got["points"], got["english"]
-    summary = report.summarise(points, langs, args.methods, args.seeds, got["majority"], got["chance"])
+    summary = report.summarise(
+        points, langs, args.methods, args.seeds, got["majority"], got["chance"]
+    )
     comparisons = report.paired_comparisons(points, summary, args.methods, args.seeds)
-    pretrain_s = sum(float((runs / "pretrain" / m / "train_seconds").read_text() or 0)
-                     for m in ("minijoint", "roberta") if (runs / "pretrain" / m / "train_seconds").exists())
-    meta = {"seeds": args.seeds, "seconds": got["seconds"], "pretrain_seconds": pretrain_s,
-            "complete": len(points) == len(args.langs) * len(args.methods) * len(args.seeds) == got["label_free_runs"]
-            and all(len(v) == len(args.seeds) for v in english.values()),
-            "settings": settings, "label_free": {"src": settings["SRC"], "subset": "test", "mlm_subset": "valid",
-                                                 "layers": got["layers"], "chance": got["chance"]}}
+    pretrain_s = sum(
+        float((runs / "pretrain" / m / "train_seconds").read_text() or 0)
+        for m in ("minijoint", "roberta")
+        if (runs / "pretrain" / m / "train_seconds").exists()
+    )
+    meta = {
+        "seeds": args.seeds,
+        "seconds": got["seconds"],
+        "pretrain_seconds": pretrain_s,
+        "complete": len(points)
+        == len(args.langs) * len(args.methods) * len(args.seeds)
+        == got["label_free_runs"]
+        and all(len(v) == len(args.seeds) for v in english.values()),
+        "settings": settings,
+        "label_free": {
+            "src": settings["SRC"],
+            "subset": "test",
+            "mlm_subset": "valid",
+            "layers": got["layers"],
+            "chance": got["chance"],
+        },
+    }
     english = {m: (*table.spread(v), len(v)) for m, v in english.items()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     # the per-verse results stay in RUNS/points: in the report they would be most of its size
-    result = {"meta": meta, "english": english, "minipost_cost": minipost, "summary": summary,
-              "paired": comparisons,
-              "points": [{"lang": k[0], "method": k[1], "seed": k[2],
-                          "curve": [{k2: v2 for k2, v2 in p.items() if k2 != "correct"} for p in v]}
-                         for k, v in points.items()]}
+    result = {
+        "meta": meta,
+        "english": english,
+        "minipost_cost": minipost,
+        "summary": summary,
+        "paired": comparisons,
+        "points": [
+            {
+                "lang": k[0],
+                "method": k[1],
+                "seed": k[2],
+                "curve": [{k2: v2 for k2, v2 in p.items() if k2 != "correct"} for p in v],
+            }
+            for k, v in points.items()
+        ],
+    }
     text = report.markdown(summary, args.methods, english, minipost, meta, comparisons)
     bench.write_json(out / "transfer.json", result)
     bench.write_text(out / "transfer.md", text)
@@ -262,24 +374,43 @@ def write(args, got, settings, runs, minipost):
 
 
 def parse(argv):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--langs", nargs="+", default=["de", "fr", "ru", "es"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
-    parser.add_argument("--methods", nargs="+", default=None,
-                        choices=list(METHODS), help="step-2 methods and controls (full_roberta: the standard "
-                        "recipe on MiniPost's big model, then MiniPost's baseline)")
-    parser.add_argument("--points", type=int, default=5, help="step-2 checkpoints per run (evenly spaced)")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        choices=list(METHODS),
+        help="step-2 methods and controls (full_roberta: the standard "
+        "recipe on MiniPost's big model, then MiniPost's baseline)",
+    )
+    parser.add_argument(
+        "--points", type=int, default=5, help="step-2 checkpoints per run (evenly spaced)"
+    )
     parser.add_argument("--out", default=str(ROOT / "docs" / "results"))
-    parser.add_argument("--mini-budget", type=float, default=2.0,
-                        help="step-2 updates of the mini methods, as a multiple of ADAPT_UPDATES (the full "
-                        "method's): a mini update is cheaper, and a curve that stops where full's does "
-                        "cannot show where it reaches full's accuracy")
-    parser.add_argument("--report-only", action="store_true",
-                        help="train nothing: write the report from the measurements finished so far "
-                        "(RUNS/points; a rerun without this flag resumes the rest)")
-    parser.add_argument("--report-from", metavar="JSON",
-                        help="print the report rewritten from this transfer.json (its methods, or --methods), "
-                        "measuring and writing nothing")
+    parser.add_argument(
+        "--mini-budget",
+        type=float,
+        default=2.0,
+        help="step-2 updates of the mini methods, as a multiple of ADAPT_UPDATES (the full "
+        "method's): a mini update is cheaper, and a curve that stops where full's does "
+        "cannot show where it reaches full's accuracy",
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="train nothing: write the report from the measurements finished so far "
+        "(RUNS/points; a rerun without this flag resumes the rest)",
+    )
+    parser.add_argument(
+        "--report-from",
+        metavar="JSON",
+        help="print the report rewritten from this transfer.json (its methods, or --methods), "
+        "measuring and writing nothing",
+    )
     return parser.parse_args(argv)
 
 
@@ -295,7 +426,9 @@ def main(argv=None):
     try:
         adapt_updates = int(recipe_settings.resolve(env)["ADAPT_UPDATES"])
         env["MINI_ADAPT_UPDATES"] = str(round(args.mini_budget * adapt_updates))
-        settings = recipe_settings.affecting_results(recipe_settings.resolve(env))  # what the recipes will run
+        settings = recipe_settings.affecting_results(
+            recipe_settings.resolve(env)
+        )  # what the recipes will run
     except recipe_settings.SettingError as e:
         raise SystemExit(f"transfer.py: error: {e}") from None
     src, models = settings["SRC"], sorted({METHODS[m].big_model for m in args.methods})
@@ -309,7 +442,9 @@ def main(argv=None):
     got = measure_all(args, measure, cache, stamp, models)
     out = write(args, got, settings, runs, minipost)
     print((out / "transfer.md").read_text())
-    log(f"wrote {out / 'transfer.json'}, transfer.md, transfer.png in {(time.time() - start) / 60:.1f} min")
+    log(
+        f"wrote {out / 'transfer.json'}, transfer.md, transfer.png in {(time.time() - start) / 60:.1f} min"
+    )
 
 
 if __name__ == "__main__":

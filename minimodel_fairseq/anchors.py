@@ -53,6 +53,7 @@ Scripts written without spaces (Chinese, Japanese: fewer than a quarter of the
 target symbols are word-initial) are matched without the word-start marker, so
 a mid-text piece ``アブラハム`` anchors to the word ``▁Abraham``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -68,16 +69,29 @@ WORD = "\u2581"  # sentencepiece's word-start marker
 
 TIERS = ("exact", "romanised", "name")
 NAME_CONSONANTS = 3  # min consonants in a name's skeleton
-NAME_RATIO = 2.0  # max ratio of the relative frequencies: the target forms with the skeleton / the name
+NAME_RATIO = (
+    2.0  # max ratio of the relative frequencies: the target forms with the skeleton / the name
+)
 NAME_FAMILY = True  # compare the summed frequency of the target forms with the same skeleton (False: each form)
 NAME_SIMILARITY = 0.7  # min 1 - edit distance / length between the two normalised spellings
 UNSPACED = 0.25  # below this share of word-initial target symbols, a script has no spaces
 
 # how the same name is spelled across languages: one class per group of letters
-_DIGRAPHS = (("sch", "s"), ("ph", "f"), ("th", "t"), ("kh", "h"), ("ch", "h"), ("sh", "s"),
-             ("ts", "s"), ("ck", "k"), ("gh", "g"))
+_DIGRAPHS = (
+    ("sch", "s"),
+    ("ph", "f"),
+    ("th", "t"),
+    ("kh", "h"),
+    ("ch", "h"),
+    ("sh", "s"),
+    ("ts", "s"),
+    ("ck", "k"),
+    ("gh", "g"),
+)
 _CLASSES = {"c": "k", "q": "k", "v": "b", "z": "s", "x": "ks"}
-_VOWELS = frozenset("aeiouyjw")  # j/y: Iakov/Jacob; w: a word-initial Arabic waw is 'and' (wbnyamyn)
+_VOWELS = frozenset(
+    "aeiouyjw"
+)  # j/y: Iakov/Jacob; w: a word-initial Arabic waw is 'and' (wbnyamyn)
 
 
 class AnchorError(ValueError):
@@ -85,6 +99,7 @@ class AnchorError(ValueError):
 
 
 # --------------------------------------------------------------------------- romanisation
+
 
 @functools.cache
 def _uroman():
@@ -111,7 +126,7 @@ def _iso_codes() -> dict:
             continue
         codes[m.group(1)] = m.group(1)
         old = re.search(r"::deprecated-lang-codes ([^:]*)", line)
-        for c in (old.group(1).split(";") if old else []):
+        for c in old.group(1).split(";") if old else []:
             codes.setdefault(c.strip(), m.group(1))
     return codes
 
@@ -161,15 +176,22 @@ def romanise(symbols, lang: str | None = None) -> list:
         try:
             path = cache_file(lcode)
             path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(cache, ensure_ascii=False),
-                                                                encoding="utf-8"))
+            atomic_write(
+                path,
+                lambda tmp: Path(tmp).write_text(
+                    json.dumps(cache, ensure_ascii=False), encoding="utf-8"
+                ),
+            )
         except OSError:
             pass  # a read-only home: romanise again next time
-    return [sym if body.isascii() else sym[: len(sym) - len(body)] + cache[body]
-            for sym, body in zip(symbols, bodies)]
+    return [
+        sym if body.isascii() else sym[: len(sym) - len(body)] + cache[body]
+        for sym, body in zip(symbols, bodies)
+    ]
 
 
 # --------------------------------------------------------------------------- spelling keys
+
 
 def _letters(word: str) -> str:
     """Lower-case ASCII letters of a Latin word, diacritics dropped (Moïse -> moise)."""
@@ -224,6 +246,7 @@ def similarity(a: str, b: str) -> float:
 
 # --------------------------------------------------------------------------- matching
 
+
 def _frequencies(d):
     counts = list(d.count)
     total = sum(counts) or 1
@@ -260,8 +283,11 @@ def match_tiers(target, source, lang: str | None = None, romanised: bool = True)
     if not romanised:
         return found
     tf, sf = _frequencies(target), _frequencies(source)
-    rest = [i for i in range(len(target.symbols))
-            if i not in found and not _special(target, i) and _phonetic(target.symbols[i])]
+    rest = [
+        i
+        for i in range(len(target.symbols))
+        if i not in found and not _special(target, i) and _phonetic(target.symbols[i])
+    ]
     roman = dict(zip(rest, romanise([target.symbols[i] for i in rest], lang)))
     lower = {}
     for j, s in enumerate(source.symbols):
@@ -279,9 +305,14 @@ def match_tiers(target, source, lang: str | None = None, romanised: bool = True)
     for j, s in enumerate(source.symbols):
         if _is_name(s) and _consonants(skeleton(s)) >= NAME_CONSONANTS:
             names.setdefault(skeleton(s), []).append(j)
-    candidates = [i for i, r in roman.items() if i not in found and (unspaced or target.symbols[i].startswith(WORD))
-                  and (_caseless(target.symbols[i]) or _is_name(target.symbols[i]))
-                  and skeleton(r) in names]
+    candidates = [
+        i
+        for i, r in roman.items()
+        if i not in found
+        and (unspaced or target.symbols[i].startswith(WORD))
+        and (_caseless(target.symbols[i]) or _is_name(target.symbols[i]))
+        and skeleton(r) in names
+    ]
     family = {}  # a name's forms (Израиль, Израиля, Израилю) together occur as often as the English name
     for i in candidates:
         family[skeleton(roman[i])] = family.get(skeleton(roman[i]), 0.0) + tf[i]
@@ -291,7 +322,11 @@ def match_tiers(target, source, lang: str | None = None, romanised: bool = True)
         best = None
         for j in names[skeleton(r)]:
             sim = similarity(r, source.symbols[j])
-            if _ratio(f, sf[j]) <= NAME_RATIO and sim >= NAME_SIMILARITY and (best is None or sim > best[0]):
+            if (
+                _ratio(f, sf[j]) <= NAME_RATIO
+                and sim >= NAME_SIMILARITY
+                and (best is None or sim > best[0])
+            ):
                 best = (sim, j)
         if best:
             found[i] = (best[1], "name")

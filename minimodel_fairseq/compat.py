@@ -96,6 +96,7 @@ the others, comes from :func:`log_patch`.
    until it exits; a second run is refused. The kernel drops the lock when the
    holder dies, SIGKILL included, so a restarted run resumes as before.
 """
+
 import argparse
 import contextlib
 import functools
@@ -157,8 +158,10 @@ def patch_checkpoint_loading() -> None:
 
     if not isinstance(checkpoint_utils.torch, _TorchForFairseqCheckpoints):
         checkpoint_utils.torch = _TorchForFairseqCheckpoints()
-        log_patch("fairseq.checkpoint_utils.torch.load",
-                  "weights_only=False: torch >= 2.6 cannot load fairseq's pickled checkpoints otherwise")
+        log_patch(
+            "fairseq.checkpoint_utils.torch.load",
+            "weights_only=False: torch >= 2.6 cannot load fairseq's pickled checkpoints otherwise",
+        )
 
 
 class _AtomicCopyPathManager:
@@ -187,8 +190,10 @@ def patch_checkpoint_copies() -> None:
 
     if not isinstance(checkpoint_utils.PathManager, _AtomicCopyPathManager):
         checkpoint_utils.PathManager = _AtomicCopyPathManager(checkpoint_utils.PathManager)
-        log_patch("fairseq.checkpoint_utils.PathManager.copy",
-                  "atomic copies: a kill mid-copy leaves no half-written checkpoint_last.pt")
+        log_patch(
+            "fairseq.checkpoint_utils.PathManager.copy",
+            "atomic copies: a kill mid-copy leaves no half-written checkpoint_last.pt",
+        )
 
 
 def _torchrun_env():
@@ -202,7 +207,10 @@ def patch_cpu_distributed() -> None:
 
     if getattr(dist_utils, "_minimodel_patched", False):
         return
-    infer_launch, infer_init = dist_utils._infer_torch_distributed_launch_init, dist_utils.infer_init_method
+    infer_launch, infer_init = (
+        dist_utils._infer_torch_distributed_launch_init,
+        dist_utils.infer_init_method,
+    )
 
     def _infer_torch_distributed_launch_init(cfg):
         if torch.cuda.device_count() > 0:
@@ -235,10 +243,12 @@ def patch_cpu_distributed() -> None:
     dist_utils.infer_init_method = infer_init_method
     dfm.DistributedDataParallel = DistributedDataParallel
     dist_utils._minimodel_patched = True
-    log_patch("fairseq.distributed.utils._infer_torch_distributed_launch_init, "
-              "fairseq.distributed.utils.infer_init_method, "
-              "fairseq.models.distributed_fairseq_model.DistributedDataParallel",
-              "DDP on CPU under torchrun: gloo, torchrun's WORLD_SIZE, no device_ids for a CPU module")
+    log_patch(
+        "fairseq.distributed.utils._infer_torch_distributed_launch_init, "
+        "fairseq.distributed.utils.infer_init_method, "
+        "fairseq.models.distributed_fairseq_model.DistributedDataParallel",
+        "DDP on CPU under torchrun: gloo, torchrun's WORLD_SIZE, no device_ids for a CPU module",
+    )
 
 
 def _have_xla() -> bool:
@@ -275,8 +285,10 @@ def patch_bf16_without_tpu() -> None:
     """
     if _have_xla():
         if _SHOW_PATCHES:
-            logger.debug("compat: not patched fairseq.options.parse_args_and_arch, fairseq.trainer.Trainer "
-                         "(torch_xla is installed: --bf16 stays fairseq's own TPU path)")
+            logger.debug(
+                "compat: not patched fairseq.options.parse_args_and_arch, fairseq.trainer.Trainer "
+                "(torch_xla is installed: --bf16 stays fairseq's own TPU path)"
+            )
         return
     from fairseq import options
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
@@ -301,17 +313,24 @@ def patch_bf16_without_tpu() -> None:
         if isinstance(cfg, argparse.Namespace):
             cfg = convert_namespace_to_omegaconf(cfg)
         common = cfg.common
-        if common.bf16 and common.tpu:  # the command line was parsed unpatched (and there is no torch_xla)
-            raise ValueError("--bf16 turned on --tpu but torch_xla is not installed: import minimodel_fairseq "
-                             "before fairseq parses the command line (fairseq-train --user-dir does)")
+        if (
+            common.bf16 and common.tpu
+        ):  # the command line was parsed unpatched (and there is no torch_xla)
+            raise ValueError(
+                "--bf16 turned on --tpu but torch_xla is not installed: import minimodel_fairseq "
+                "before fairseq parses the command line (fairseq-train --user-dir does)"
+            )
         autocast = bool(common.bf16 and not common.tpu)
         if autocast:  # the trainer then keeps the model, the optimizer and the samples in fp32
             common.bf16 = common.memory_efficient_bf16 = False
         trainer_init(self, cfg, *args, **kwargs)
         self.minimodel_autocast = torch.bfloat16 if autocast else None
         if autocast:
-            logger.info("--bf16 without a TPU: matrix products in bfloat16 (torch.autocast on %s), "
-                        "weights, optimizer and checkpoints in fp32", self.device.type)
+            logger.info(
+                "--bf16 without a TPU: matrix products in bfloat16 (torch.autocast on %s), "
+                "weights, optimizer and checkpoints in fp32",
+                self.device.type,
+            )
 
     def _autocast(self):
         dtype = getattr(self, "minimodel_autocast", None)
@@ -329,18 +348,27 @@ def patch_bf16_without_tpu() -> None:
             return valid_step(self, *args, **kwargs)
 
     @functools.wraps(state_dict)
-    def state_dict_records_bf16(self):  # the trainer's cfg says bf16=False (above); checkpoints say what ran
+    def state_dict_records_bf16(
+        self,
+    ):  # the trainer's cfg says bf16=False (above); checkpoints say what ran
         state = state_dict(self)
         if getattr(self, "minimodel_autocast", None) and isinstance(state.get("cfg"), dict):
             state["cfg"]["common"]["bf16"] = True
         return state
 
     options.parse_args_and_arch = parse_without_implied_tpu
-    Trainer.__init__, Trainer.train_step, Trainer.valid_step = __init__, train_step_autocast, valid_step_autocast
+    Trainer.__init__, Trainer.train_step, Trainer.valid_step = (
+        __init__,
+        train_step_autocast,
+        valid_step_autocast,
+    )
     Trainer.state_dict = state_dict_records_bf16
     Trainer._minimodel_autocast_patched = True
-    log_patch("fairseq.options.parse_args_and_arch, fairseq.trainer.Trainer.__init__/train_step/valid_step/"
-              "state_dict", "--bf16 without torch_xla: bf16 autocast over fp32 weights instead of --tpu")
+    log_patch(
+        "fairseq.options.parse_args_and_arch, fairseq.trainer.Trainer.__init__/train_step/valid_step/"
+        "state_dict",
+        "--bf16 without torch_xla: bf16 autocast over fp32 weights instead of --tpu",
+    )
 
 
 _SAVE_DIR_LOCKS = {}  # save dir -> open lock file, held for the life of the process
@@ -351,7 +379,9 @@ def lock_save_dir(save_dir) -> None:
     import fcntl
 
     key = os.path.realpath(save_dir)
-    if key in _SAVE_DIR_LOCKS:  # this process already trains there (a trainer built again in-process)
+    if (
+        key in _SAVE_DIR_LOCKS
+    ):  # this process already trains there (a trainer built again in-process)
         return
     os.makedirs(key, exist_ok=True)
     f = open(os.path.join(key, ".minimodel.lock"), "a+")
@@ -361,8 +391,10 @@ def lock_save_dir(save_dir) -> None:
         f.seek(0)
         holder = f.read().strip() or "?"
         f.close()
-        raise ValueError(f"--save-dir {save_dir} is in use by another training run (pid {holder}): wait for it "
-                         f"to end, or give this run another --save-dir") from None
+        raise ValueError(
+            f"--save-dir {save_dir} is in use by another training run (pid {holder}): wait for it "
+            f"to end, or give this run another --save-dir"
+        ) from None
     f.seek(0)
     f.truncate()
     f.write(f"{os.getpid()}\n")
@@ -370,7 +402,9 @@ def lock_save_dir(save_dir) -> None:
     _SAVE_DIR_LOCKS[key] = f
     from .files import remove_leftovers_in
 
-    remove_leftovers_in(save_dir)  # a SIGKILLed run's half-written checkpoint copies: no one else writes here now
+    remove_leftovers_in(
+        save_dir
+    )  # a SIGKILLed run's half-written checkpoint copies: no one else writes here now
 
 
 def patch_save_dir_lock() -> None:
@@ -383,14 +417,20 @@ def patch_save_dir_lock() -> None:
 
     @functools.wraps(load)
     def load_checkpoint_locked(cfg, trainer, **kwargs):
-        if not cfg.no_save and "://" not in str(cfg.save_dir) and getattr(trainer, "data_parallel_rank", 0) == 0:
+        if (
+            not cfg.no_save
+            and "://" not in str(cfg.save_dir)
+            and getattr(trainer, "data_parallel_rank", 0) == 0
+        ):
             lock_save_dir(cfg.save_dir)
         return load(cfg, trainer, **kwargs)
 
     load_checkpoint_locked._minimodel_locks = True
     checkpoint_utils.load_checkpoint = load_checkpoint_locked
-    log_patch("fairseq.checkpoint_utils.load_checkpoint",
-              "a flock on SAVE_DIR/.minimodel.lock: one training run per --save-dir")
+    log_patch(
+        "fairseq.checkpoint_utils.load_checkpoint",
+        "a flock on SAVE_DIR/.minimodel.lock: one training run per --save-dir",
+    )
 
 
 def load_checkpoint(path):

@@ -6,6 +6,7 @@ beside the target, renamed onto it. Its own module so that ``compat.py`` (import
 before fairseq loads anything) and ``surgery.py`` both use it without importing
 each other.
 """
+
 import contextlib
 import errno
 import logging
@@ -84,15 +85,25 @@ def _remove_leftovers(folder: Path, name: str, locked: bool = False) -> list[Pat
             continue
         target, pid = m.group(1), m.group(2)
         if pid is None and not locked:
-            logger.warning("%s: a temporary file of an interrupted write of %s (older version): delete it "
-                           "if nothing is writing %s now", leftover, target, target)
+            logger.warning(
+                "%s: a temporary file of an interrupted write of %s (older version): delete it "
+                "if nothing is writing %s now",
+                leftover,
+                target,
+                target,
+            )
             continue
         if pid is not None and (int(pid) == os.getpid() or (not locked and _alive(int(pid)))):
             continue
         size = leftover.stat().st_size if leftover.is_file() else 0
         (shutil.rmtree if leftover.is_dir() else os.unlink)(leftover)
-        logger.warning("removed %s (%d MB): left by a writer of %s that was killed (pid %s)",
-                       leftover, size // 10**6, target, pid or "unknown")
+        logger.warning(
+            "removed %s (%d MB): left by a writer of %s that was killed (pid %s)",
+            leftover,
+            size // 10**6,
+            target,
+            pid or "unknown",
+        )
         removed.append(leftover)
     return removed
 
@@ -106,8 +117,10 @@ def terminate_cleanly():
     """During the block, SIGTERM raises an exception (so the block's cleanup runs: a temporary file is
     removed), then is delivered again with the default action (the process ends as SIGTERM ends it).
     Only where SIGTERM has its default action and in the main thread: a program's own handler is kept."""
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
         yield
         return
     got = []
@@ -164,8 +177,11 @@ def raise_disk_full(e: BaseException, path, written: int) -> None:
     """Raise ``e`` as OSError(ENOSPC) when it is a writer's disk-full failure in another guise
     (torch's zip writer, safetensors); return otherwise."""
     if not isinstance(e, OSError) and any(text in str(e) for text in _DISK_FULL_TEXTS):
-        raise OSError(errno.ENOSPC, f"disk full ({written / 1e6:.0f} MB written before the write failed)",
-                      str(path)) from e
+        raise OSError(
+            errno.ENOSPC,
+            f"disk full ({written / 1e6:.0f} MB written before the write failed)",
+            str(path),
+        ) from e
 
 
 def os_error_message(e: OSError) -> str:
@@ -178,12 +194,16 @@ def os_error_message(e: OSError) -> str:
             folder = folder.parent
         free = shutil.disk_usage(folder).free / 1e6
         detail = e.strerror if e.strerror and "disk full" in e.strerror else "disk full"
-        return f"cannot write {where}: no space left on the device ({detail}; {free:.0f} MB free there): " \
-               f"free some space or choose another --out"
+        return (
+            f"cannot write {where}: no space left on the device ({detail}; {free:.0f} MB free there): "
+            f"free some space or choose another --out"
+        )
     if e.errno == errno.EISDIR:
         return f"{where} is a directory: give --out a file name (a directory is never replaced)"
     if e.errno in (errno.EACCES, errno.EPERM):
-        return f"permission denied: {where}: choose another --out or change the folder's permissions"
+        return (
+            f"permission denied: {where}: choose another --out or change the folder's permissions"
+        )
     if e.errno == errno.EROFS:
         return f"read-only file system: {where}: choose another --out on a writable disk"
     return f"{e.strerror or e}: {where}"
@@ -195,7 +215,9 @@ def refuse_existing_output(path, force: bool = False, option: str = "--out") -> 
     writes calls it before its work."""
     path = Path(path)
     if path.exists() and not force:
-        raise CheckpointError(f"{path} exists: choose another {option} or pass --force to overwrite it")
+        raise CheckpointError(
+            f"{path} exists: choose another {option} or pass --force to overwrite it"
+        )
     return path
 
 

@@ -16,6 +16,7 @@ trainable embeddings (step 2) about 2x, and the LM head projects only masked
 positions. ``tests/test_flops.py`` checks this against
 ``torch.utils.flop_counter.FlopCounterMode``.
 """
+
 from dataclasses import dataclass
 
 FLOPS_KEY = "minimodel_flops_total"  # the running count in a task's checkpoint state
@@ -65,7 +66,9 @@ def roberta_update_flops(model, shape: UpdateShape) -> dict:
         grad_below = grad_below or weights_train
         grad_below_layer.append(grad_below)
 
-    mini_grad_below = grad_below_layer[getattr(enc, "mini_layer", 0)] if hasattr(enc, "mini_lm_head") else None
+    mini_grad_below = (
+        grad_below_layer[getattr(enc, "mini_layer", 0)] if hasattr(enc, "mini_lm_head") else None
+    )
     if se.layer_norm is not None:
         grad_below = grad_below or _trainable(se.layer_norm)
     heads = [(enc.lm_head, grad_below)]
@@ -113,7 +116,8 @@ class LogsTrainingFlops:
 
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
         loss, sample_size, logging_output = super().train_step(
-            sample, model, criterion, optimizer, update_num, ignore_grad)
+            sample, model, criterion, optimizer, update_num, ignore_grad
+        )
         if not ignore_grad:  # fairseq's dummy batches (ignore_grad) are not real work
             shape = update_shape(sample, self.source_dictionary.pad())
             logging_output["flops"] = roberta_update_flops(model, shape)["total"]

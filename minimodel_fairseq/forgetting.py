@@ -30,6 +30,7 @@ RNG: every data-parallel rank draws the same values (the reference broadcasts ra
 run resumed from ``checkpoint_last.pt`` is bitwise the run that was not stopped. Optimizers whose
 state cannot be reset exactly for that one tensor are refused (:func:`exact_optimizer`).
 """
+
 import hashlib
 import logging
 from dataclasses import field
@@ -44,20 +45,28 @@ INIT_STD = 0.02  # fairseq's init_bert_params
 
 def every_field():
     """The task dataclass field ``forget_embeddings_every`` (one per dataclass: a Field is not shared)."""
-    return field(default=0, metadata={"help": "re-draw the token embeddings and their optimizer state every N "
-                                              "updates (0: never)"})
+    return field(
+        default=0,
+        metadata={
+            "help": "re-draw the token embeddings and their optimizer state every N "
+            "updates (0: never)"
+        },
+    )
 
 
 def check_every(k) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-        raise ValueError(f"--forget-embeddings-every must be 0 (off) or a positive number of updates, "
-                         f"got {k!r}")
+        raise ValueError(
+            f"--forget-embeddings-every must be 0 (off) or a positive number of updates, got {k!r}"
+        )
     return k
 
 
 def generator(seed: int, update: int) -> torch.Generator:
     """A CPU generator that depends only on (seed, update): the same on every rank, run and device."""
-    digest = hashlib.sha256(f"minimodel_fairseq forgetting {int(seed)} {int(update)}".encode()).digest()
+    digest = hashlib.sha256(
+        f"minimodel_fairseq forgetting {int(seed)} {int(update)}".encode()
+    ).digest()
     return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
 
 
@@ -82,14 +91,18 @@ def exact_optimizer(optimizer, weight):
 
     wrappers = (_FP16OptimizerMixin, _MemoryEfficientFP16OptimizerMixin, AMPOptimizer, FairseqBMUF)
     inner = None if isinstance(optimizer, wrappers) else getattr(optimizer, "optimizer", None)
-    if (not isinstance(inner, torch.optim.Optimizer) or type(inner).__module__.startswith("fairscale")
-            or weight.dtype != torch.float32
-            or not any(p is weight for group in inner.param_groups for p in group["params"])):
+    if (
+        not isinstance(inner, torch.optim.Optimizer)
+        or type(inner).__module__.startswith("fairscale")
+        or weight.dtype != torch.float32
+        or not any(p is weight for group in inner.param_groups for p in group["params"])
+    ):
         raise ValueError(
             f"--forget-embeddings-every needs an optimizer that updates the fp32 token embeddings "
             f"directly, to reset their state exactly; got {type(optimizer).__name__} over "
             f"{weight.dtype} embeddings. Train in fp32 or with the plugin's --bf16 (fp32 weights), without "
-            f"--fp16/--memory-efficient-fp16/--amp/--use-bmuf/--zero-sharding, with the embeddings trainable")
+            f"--fp16/--memory-efficient-fp16/--amp/--use-bmuf/--zero-sharding, with the embeddings trainable"
+        )
     return inner
 
 
@@ -100,15 +113,20 @@ def forget_embeddings(model, optimizer, seed: int, update: int):
     weight = embed.weight
     inner = exact_optimizer(optimizer, weight)
     fresh = torch.empty(weight.shape, dtype=torch.float32)
-    fresh.normal_(0.0, INIT_STD, generator=generator(seed, update))  # on CPU: the same values on any device
+    fresh.normal_(
+        0.0, INIT_STD, generator=generator(seed, update)
+    )  # on CPU: the same values on any device
     if embed.padding_idx is not None:
         fresh[embed.padding_idx] = 0
     with torch.no_grad():
         weight.copy_(fresh)
     inner.state.pop(weight, None)
     names = [n for n, p in model.named_parameters(remove_duplicate=False) if p is weight]
-    logger.info("forgetting: token embeddings re-drawn at update %d (%s); their optimizer state reset",
-                update, ", ".join(names) or params.TOKENS)
+    logger.info(
+        "forgetting: token embeddings re-drawn at update %d (%s); their optimizer state reset",
+        update,
+        ", ".join(names) or params.TOKENS,
+    )
 
 
 class ForgetsEmbeddings:
@@ -123,7 +141,9 @@ class ForgetsEmbeddings:
     def optimizer_step(self, optimizer, model, update_num):
         k = self.forget_every
         if k and not self._forget_checked:  # refuse at update 1, not after K updates of training
-            exact_optimizer(optimizer, _unwrapped(model).encoder.sentence_encoder.embed_tokens.weight)
+            exact_optimizer(
+                optimizer, _unwrapped(model).encoder.sentence_encoder.embed_tokens.weight
+            )
             self._forget_checked = True
         super().optimizer_step(optimizer, model, update_num)
         if k and (update_num + 1) % k == 0:  # update_num counts the updates before this one

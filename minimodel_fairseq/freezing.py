@@ -13,17 +13,18 @@ their first name: RoBERTa's ``encoder.lm_head.weight`` is listed as
 ``encoder.sentence_encoder.embed_tokens.weight``. The names and the sets each
 step trains are defined in :mod:`minimodel_fairseq.params`.
 """
+
 import fnmatch
 import logging
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 logger = logging.getLogger(__name__)
 
 
 def set_trainable(
     model,
-    trainable: Optional[Iterable[str]] = None,
-    frozen: Optional[Iterable[str]] = None,
+    trainable: Iterable[str] | None = None,
+    frozen: Iterable[str] | None = None,
     what: str = "model",
 ):
     """Set ``requires_grad`` from name patterns; log and return (trainable, total) counts.
@@ -52,9 +53,18 @@ def set_trainable(
         n_train += p.numel() if p.requires_grad else 0
     train_names = [n for n, p in named if p.requires_grad]
     frozen_names = [n for n, p in named if not p.requires_grad]
-    shown = ("trainable", train_names) if len(train_names) <= len(frozen_names) else ("frozen", frozen_names)
+    shown = (
+        ("trainable", train_names)
+        if len(train_names) <= len(frozen_names)
+        else ("frozen", frozen_names)
+    )
     logger.info(
         "freezing %s: %d of %d parameters trainable (%.2f%%); %s: %s",
-        what, n_train, n_total, 100.0 * n_train / max(n_total, 1), shown[0], ", ".join(shown[1]) or "none",
+        what,
+        n_train,
+        n_total,
+        100.0 * n_train / max(n_total, 1),
+        shown[0],
+        ", ".join(shown[1]) or "none",
     )
     return n_train, n_total

@@ -11,6 +11,7 @@ load's own time: ``MINIMODEL_VERIFY_CHECKPOINTS=0`` skips it for very large file
 :func:`check_finite` refuses a body whose float tensors hold NaN or infinity (a diverged run's
 checkpoint, or a corrupted file read unchecked): training on it cannot give a usable model.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,7 +27,9 @@ from .files import CheckpointError
 logger = logging.getLogger(__name__)
 
 VERIFY_ENV = "MINIMODEL_VERIFY_CHECKPOINTS"
-_LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")  # a zip local file header: name and extra lengths last
+_LOCAL_HEADER = struct.Struct(
+    "<4sHHHHHIIIHH"
+)  # a zip local file header: name and extra lengths last
 _LOCAL_MAGIC = b"PK\x03\x04"
 
 
@@ -66,7 +69,9 @@ def bad_records(path) -> list[str]:
             view = memoryview(m)
             try:
                 for info in infos:
-                    if info.compress_type != zipfile.ZIP_STORED:  # torch stores, never compresses: zipfile checks
+                    if (
+                        info.compress_type != zipfile.ZIP_STORED
+                    ):  # torch stores, never compresses: zipfile checks
                         try:
                             with archive.open(info) as r:
                                 while r.read(1 << 24):
@@ -80,8 +85,11 @@ def bad_records(path) -> list[str]:
                         continue
                     header = _LOCAL_HEADER.unpack_from(m, o)
                     start = o + _LOCAL_HEADER.size + header[9] + header[10]
-                    if (header[0] != _LOCAL_MAGIC or start + info.compress_size > size
-                            or zlib.crc32(view[start:start + info.compress_size]) != info.CRC):
+                    if (
+                        header[0] != _LOCAL_MAGIC
+                        or start + info.compress_size > size
+                        or zlib.crc32(view[start : start + info.compress_size]) != info.CRC
+                    ):
                         bad.append(info.filename)
             finally:
                 view.release()
@@ -100,17 +108,22 @@ def verify_checkpoint(f) -> None:
         raise CorruptCheckpointError(
             f"{path} is corrupt: the bytes of {shown} are not those torch.save wrote (their CRC-32 differs; "
             f"a disk or copy error changed the file): restore it from a copy or write it again "
-            f"({VERIFY_ENV}=0 loads it unchecked)")
+            f"({VERIFY_ENV}=0 loads it unchecked)"
+        )
 
 
 def check_finite(state_dict, what) -> None:
     """Refuse (CheckpointError) a state dict with NaN or infinite values in a floating-point tensor."""
     import torch
 
-    bad = [k for k, v in state_dict.items()
-           if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    bad = [
+        k
+        for k, v in state_dict.items()
+        if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
     if bad:
         shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
         raise CheckpointError(
             f"{what} holds NaN or infinite values in {shown}: a diverged or damaged model cannot be trained "
-            f"on; give the checkpoint of a run that did not diverge (an earlier checkpoint_*.pt)")
+            f"on; give the checkpoint of a run that did not diverge (an earlier checkpoint_*.pt)"
+        )

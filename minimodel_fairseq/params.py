@@ -7,6 +7,7 @@ patterns are shell-style globs on ``model.named_parameters()`` names; tied
 tensors appear there once, under their first name (RoBERTa's
 ``encoder.lm_head.weight`` is ``encoder.sentence_encoder.embed_tokens.weight``).
 """
+
 import re
 
 ENCODER = "encoder."

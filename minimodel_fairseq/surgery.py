@@ -23,6 +23,7 @@ raises (``CheckpointError``) are :mod:`minimodel_fairseq.files`'s; the tensor na
 
 Checkpoints are pickles: load only files you trust (see docs/usage.md).
 """
+
 import argparse
 import contextlib
 import copy
@@ -65,7 +66,9 @@ def load_roberta_checkpoint(path) -> dict:
 
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist (or is not a file): check the path")
+        raise CheckpointError(
+            f"checkpoint {path} does not exist (or is not a file): check the path"
+        )
     try:
         state = load_checkpoint(str(path))
     except CheckpointError:  # a corrupt file (integrity.verify_checkpoint) already says what to do
@@ -76,7 +79,9 @@ def load_roberta_checkpoint(path) -> dict:
             f"truncated, corrupt or not a fairseq checkpoint; re-create or re-download it"
         ) from None
     arch = _arch_of(state)
-    cls = ARCH_MODEL_REGISTRY.get(arch) if arch else None  # (None is the plugin's "no --arch" entry)
+    cls = (
+        ARCH_MODEL_REGISTRY.get(arch) if arch else None
+    )  # (None is the plugin's "no --arch" entry)
     if cls is None or not issubclass(cls, RobertaModel) or TOKENS not in state.get("model", {}):
         found = f"arch {arch!r} ({cls.__name__})" if cls else f"arch {arch!r}"
         raise CheckpointError(
@@ -109,11 +114,18 @@ def num_layers(state) -> int:
 # checkpoints surgery writes hold it in their ``minimodel`` note.
 
 BIG_MODEL_KEY = "minimodel_big_model"  # the fingerprint of the big model a checkpoint belongs to
-EMBEDDINGS_BIG_MODEL_KEY = "minimodel_embeddings_big_model"  # a swapped classifier's embeddings' one
+EMBEDDINGS_BIG_MODEL_KEY = (
+    "minimodel_embeddings_big_model"  # a swapped classifier's embeddings' one
+)
 
 # Checkpoints that are not big models themselves: without a recorded fingerprint
 # (written before provenance was recorded) their big model is unknown.
-DERIVED_TASKS = {"new_language_mlm", "sentence_prediction_frozen_embeddings", "minipost_mlm", "sentence_prediction"}
+DERIVED_TASKS = {
+    "new_language_mlm",
+    "sentence_prediction_frozen_embeddings",
+    "minipost_mlm",
+    "sentence_prediction",
+}
 DERIVED_BY = {"extract-mini", "swap-embeddings"}  # ``minimodel`` notes of older surgery outputs
 
 
@@ -132,7 +144,9 @@ def fingerprint(state) -> str:
 
 
 DICTIONARY_KEY = "minimodel_dictionary"  # digest of the dictionary a checkpoint's embeddings index
-EMBEDDINGS_DICTIONARY_KEY = "minimodel_embeddings_dictionary"  # a swapped classifier's embeddings' one
+EMBEDDINGS_DICTIONARY_KEY = (
+    "minimodel_embeddings_dictionary"  # a swapped classifier's embeddings' one
+)
 
 
 def dictionary_digest(d) -> str:
@@ -180,7 +194,9 @@ HF_ORIGIN_KEY = "minimodel_hf_origin"
 def hf_origin(state):
     """The Hugging Face origin a checkpoint records (a dict of ``hf_*`` entries), or None."""
     note = state.get("minimodel") or {}
-    if note.get("hf_class") and not note.get(HF_ORIGIN_KEY):  # import-hf's note before it had the key
+    if note.get("hf_class") and not note.get(
+        HF_ORIGIN_KEY
+    ):  # import-hf's note before it had the key
         return {k: v for k, v in note.items() if k.startswith("hf_")}
     return _recorded(state, HF_ORIGIN_KEY)
 
@@ -211,27 +227,37 @@ def short(fp) -> str:
     return fp[:12] if fp else "unknown"
 
 
-def check_same_big_model(classifier_fp, embeddings_fp, classifier_name, embeddings_name, allow=False, action="swap"):
+def check_same_big_model(
+    classifier_fp, embeddings_fp, classifier_name, embeddings_name, allow=False, action="swap"
+):
     """Refuse embeddings learned over another big model than the classifier's (unless ``allow``).
 
     Unknown provenance (files written before it was recorded) gives a warning only.
     """
     if classifier_fp is None or embeddings_fp is None:
-        unknown = " and ".join(n for n, fp in ((classifier_name, classifier_fp), (embeddings_name, embeddings_fp))
-                               if fp is None)
-        logger.warning("%s: no big-model fingerprint recorded (written before minimodel recorded provenance), "
-                       "so it cannot be checked that the embeddings were learned over the classifier's big model",
-                       unknown)
+        unknown = " and ".join(
+            n
+            for n, fp in ((classifier_name, classifier_fp), (embeddings_name, embeddings_fp))
+            if fp is None
+        )
+        logger.warning(
+            "%s: no big-model fingerprint recorded (written before minimodel recorded provenance), "
+            "so it cannot be checked that the embeddings were learned over the classifier's big model",
+            unknown,
+        )
         return
     if classifier_fp == embeddings_fp:
         return
-    mismatch = (f"embeddings learned over another model: {embeddings_name} (big model {short(embeddings_fp)}) "
-                f"and {classifier_name} (big model {short(classifier_fp)}) belong to different big models")
+    mismatch = (
+        f"embeddings learned over another model: {embeddings_name} (big model {short(embeddings_fp)}) "
+        f"and {classifier_name} (big model {short(classifier_fp)}) belong to different big models"
+    )
     if not allow:
         raise CheckpointError(
             f"{mismatch}, so the result would be meaningless. Use step-2 embeddings learned over the "
             f"classifier's own big model (its full model, mini-model or MiniPost model), or pass "
-            f"--allow-other-model to {action} it anyway")
+            f"--allow-other-model to {action} it anyway"
+        )
     logger.warning("%s; going on as --allow-other-model asks", mismatch)
 
 
@@ -259,7 +285,9 @@ def to_roberta(state: dict, layers: int = None, head: str = "primary", note: dic
         raise ValueError(f"head must be 'primary' or 'mini', got {head!r}")
     layers = depth if layers is None else layers
     if not 1 <= layers <= depth:
-        raise CheckpointError(f"--layers must be between 1 and the checkpoint's depth {depth}, got {layers}")
+        raise CheckpointError(
+            f"--layers must be between 1 and the checkpoint's depth {depth}, got {layers}"
+        )
 
     out = {}
     for k, v in src.items():
@@ -289,8 +317,13 @@ def to_roberta(state: dict, layers: int = None, head: str = "primary", note: dic
         "optimizer_history": state.get("optimizer_history", []),
         "extra_state": state.get("extra_state"),
         "last_optimizer_state": None,
-        "minimodel": {"layers": layers, "head": head, BIG_MODEL_KEY: big_model_of(state),
-                      **({HF_ORIGIN_KEY: origin} if (origin := hf_origin(state)) else {}), **(note or {})},
+        "minimodel": {
+            "layers": layers,
+            "head": head,
+            BIG_MODEL_KEY: big_model_of(state),
+            **({HF_ORIGIN_KEY: origin} if (origin := hf_origin(state)) else {}),
+            **(note or {}),
+        },
     }
 
 
@@ -302,11 +335,21 @@ def _architecture_keys():
     RobertaModel.add_args(parser)
     defaults = argparse.Namespace()
     base_architecture(defaults)
-    return ({a.dest for a in parser._actions} | set(vars(defaults)) | {"max_positions"}) - {"help"} - _REGULARIZATION
+    return (
+        ({a.dest for a in parser._actions} | set(vars(defaults)) | {"max_positions"})
+        - {"help"}
+        - _REGULARIZATION
+    )
 
 
 # training choices, not shape: a new run takes them from its own command line
-_REGULARIZATION = {"dropout", "attention_dropout", "activation_dropout", "pooler_dropout", "encoder_layerdrop"}
+_REGULARIZATION = {
+    "dropout",
+    "attention_dropout",
+    "activation_dropout",
+    "pooler_dropout",
+    "encoder_layerdrop",
+}
 
 
 def apply_body_architecture(model_cfg, body_state, logger=None):
@@ -364,7 +407,9 @@ class Body:
 
     def configure(self, model_cfg, layers=None):
         """Cut the body to its bottom ``layers`` (all by default) and give ``model_cfg`` its architecture."""
-        self.state = to_roberta(self.checkpoint, layers=layers, note={"source": os.path.abspath(self.path)})
+        self.state = to_roberta(
+            self.checkpoint, layers=layers, note={"source": os.path.abspath(self.path)}
+        )
         self.big_model = self.state["minimodel"][BIG_MODEL_KEY]
         self.hf_origin = self.state["minimodel"].get(HF_ORIGIN_KEY)
         apply_body_architecture(model_cfg, self.state, logger)
@@ -382,7 +427,11 @@ class Body:
         """
         weights = {k: v for k, v in self.state["model"].items() if k not in skip_names}
         missing, unexpected = model.load_state_dict(weights, strict=False)
-        wrong = [k for k in missing if k not in skip_names and not k.startswith(tuple(allow_missing_prefixes))]
+        wrong = [
+            k
+            for k in missing
+            if k not in skip_names and not k.startswith(tuple(allow_missing_prefixes))
+        ]
         if wrong or unexpected:
             raise CheckpointError(
                 f"{self.path} does not fit the {type(model).__name__} built from it: missing {wrong[:5]}, "
@@ -391,7 +440,9 @@ class Body:
         return model
 
 
-def new_language_embeddings(target_dict, body_weight, init="random", source_dict=None, seed=1, lang=None):
+def new_language_embeddings(
+    target_dict, body_weight, init="random", source_dict=None, seed=1, lang=None
+):
     """The target-language token-embedding matrix, shape (len(target_dict), dim).
 
     ``init`` picks the anchored rows (:mod:`minimodel_fairseq.anchors`): ``random``
@@ -411,7 +462,9 @@ def new_language_embeddings(target_dict, body_weight, init="random", source_dict
     copied = 0
     if init != "random":
         if source_dict is None:
-            raise CheckpointError(f"--embedding-init {init} needs the body's dictionary (--body-dict)")
+            raise CheckpointError(
+                f"--embedding-init {init} needs the body's dictionary (--body-dict)"
+            )
         if len(source_dict) != body_weight.size(0):
             raise CheckpointError(
                 f"body dictionary has {len(source_dict)} symbols but the body's embeddings have "
@@ -442,27 +495,43 @@ def _task_name(state):
     return ((state.get("cfg") or {}).get("task") or {}).get("_name")
 
 
-def check_roles(classifier: dict, step2: dict, classifier_name="the classifier", step2_name="the embeddings"):
+def check_roles(
+    classifier: dict, step2: dict, classifier_name="the classifier", step2_name="the embeddings"
+):
     """Refuse checkpoints given in each other's place: a classifier has a classification head, step-2
     embeddings come from --task new_language_mlm (or carry no head, for older or other trainers)."""
-    def heads(state):
-        return any(k.startswith("encoder.classification_heads.") or k.startswith("classification_heads.")
-                   for k in state["model"])
 
-    exchanged = "; were --classifier and --embeddings exchanged?" if heads(step2) and not heads(classifier) else ""
+    def heads(state):
+        return any(
+            k.startswith("encoder.classification_heads.") or k.startswith("classification_heads.")
+            for k in state["model"]
+        )
+
+    exchanged = (
+        "; were --classifier and --embeddings exchanged?"
+        if heads(step2) and not heads(classifier)
+        else ""
+    )
     if not heads(classifier):
         raise CheckpointError(
             f"{classifier_name} has no classification head (task {_task_name(classifier)!r}): --classifier takes "
-            f"the step-3 checkpoint (--task sentence_prediction_frozen_embeddings){exchanged}")
+            f"the step-3 checkpoint (--task sentence_prediction_frozen_embeddings){exchanged}"
+        )
     if heads(step2) or _task_name(step2) not in (None, "new_language_mlm"):
         raise CheckpointError(
             f"{step2_name} is not a step-2 checkpoint (task {_task_name(step2)!r}"
             f"{', it has a classification head' if heads(step2) else ''}): --embeddings takes the "
-            f"checkpoint of --task new_language_mlm")
+            f"checkpoint of --task new_language_mlm"
+        )
 
 
-def swap_embeddings(classifier: dict, step2: dict, target_dict=None, allow_other_model=False,
-                    names=("the classifier", "the embeddings")) -> dict:
+def swap_embeddings(
+    classifier: dict,
+    step2: dict,
+    target_dict=None,
+    allow_other_model=False,
+    names=("the classifier", "the embeddings"),
+) -> dict:
     """The classifier checkpoint with step 2's token embeddings (and LM-head bias).
 
     Refuses embeddings of another width, a target dictionary (given, or found in
@@ -503,11 +572,13 @@ def swap_embeddings(classifier: dict, step2: dict, target_dict=None, allow_other
             )
         if src is not None and src.symbols[: src.nspecial] != tgt.symbols[: tgt.nspecial]:
             raise CheckpointError(
-                f"special symbols differ: classifier {src.symbols[:src.nspecial]}, "
-                f"target {tgt.symbols[:tgt.nspecial]}"
+                f"special symbols differ: classifier {src.symbols[: src.nspecial]}, "
+                f"target {tgt.symbols[: tgt.nspecial]}"
             )
     classifier_fp, embeddings_fp = big_model_of(classifier), big_model_of(step2)
-    check_same_big_model(classifier_fp, embeddings_fp, *names, allow=allow_other_model, action="swap")
+    check_same_big_model(
+        classifier_fp, embeddings_fp, *names, allow=allow_other_model, action="swap"
+    )
 
     out = dict(classifier)
     out["model"] = dict(cls_model)
@@ -519,8 +590,11 @@ def swap_embeddings(classifier: dict, step2: dict, target_dict=None, allow_other
     with open_dict(cfg) if OmegaConf.is_config(cfg) else contextlib.nullcontext():
         cfg["bpe"] = copy.deepcopy((step2.get("cfg") or {}).get("bpe"))  # the target language's
     learned = recorded_dictionary(step2) or (dictionary_digest(tgt) if tgt is not None else None)
-    out["minimodel"] = {"made_by": "swap-embeddings", BIG_MODEL_KEY: classifier_fp,
-                        EMBEDDINGS_BIG_MODEL_KEY: embeddings_fp,
-                        **({EMBEDDINGS_DICTIONARY_KEY: learned} if learned else {}),
-                        **({HF_ORIGIN_KEY: origin} if (origin := hf_origin(classifier)) else {})}
+    out["minimodel"] = {
+        "made_by": "swap-embeddings",
+        BIG_MODEL_KEY: classifier_fp,
+        EMBEDDINGS_BIG_MODEL_KEY: embeddings_fp,
+        **({EMBEDDINGS_DICTIONARY_KEY: learned} if learned else {}),
+        **({HF_ORIGIN_KEY: origin} if (origin := hf_origin(classifier)) else {}),
+    }
     return out

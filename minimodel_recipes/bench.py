@@ -17,6 +17,7 @@
 Standard library at import, like the rest of minimodel_recipes: torch, fairseq and matplotlib are
 imported inside the functions that need them.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,10 @@ def say(*parts: object) -> None:
 
 def logger(name: str) -> Callable[[str], None]:
     """A printer of ``[name HH:MM:SS] msg`` lines, flushed."""
+
     def log(msg: str) -> None:
         print(f"[{name} {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
     return log
 
 
@@ -58,6 +61,7 @@ def stopwatch(start: float | None = None) -> Callable[[str], None]:
 
     def progress(what: str) -> None:
         say(f"[{time.perf_counter() - start:6.1f} s] {what}")
+
     return progress
 
 
@@ -102,15 +106,22 @@ def check_points(cache: Path, stamp: dict, log: Callable[[str], None]) -> None:
     unstamped = []
     for path in sorted(Path(cache).glob("*.json")):
         stored = json.loads(path.read_text()).get("settings")
-        if not refuse_other_settings(stored, stamp, lambda diff, path=path: (
+        if not refuse_other_settings(
+            stored,
+            stamp,
+            lambda diff, path=path: (
                 f"refusing to reuse {path}: it was measured with other settings ({diff}). Nothing is "
                 "recomputed, because the recipes would skip the finished training of the old settings: "
                 f"run these settings in another RUNS (now {Path(cache).parent}), or delete that folder to "
-                "measure again")):
+                "measure again"
+            ),
+        ):
             unstamped.append(path.name)
     if unstamped:
-        log(f"warning: {len(unstamped)} points in {cache} record no settings (measured before they were "
-            f"recorded, e.g. {unstamped[0]}): assumed to be these settings")
+        log(
+            f"warning: {len(unstamped)} points in {cache} record no settings (measured before they were "
+            f"recorded, e.g. {unstamped[0]}): assumed to be these settings"
+        )
 
 
 def cached(path: Path, measure: Callable[[], dict], report_only: bool, stamp: dict) -> dict | None:
@@ -135,7 +146,9 @@ def check_stamp(path: Path, now: dict, write: bool, refusal: Callable[[str], str
     """One settings file for a folder of runs: refuse (``refusal(differences)``) when it records other settings
     than ``now``; record ``now`` when there is none yet and ``write``."""
     path = Path(path)
-    if refuse_other_settings(json.loads(path.read_text()) if path.is_file() else None, now, refusal):
+    if refuse_other_settings(
+        json.loads(path.read_text()) if path.is_file() else None, now, refusal
+    ):
         return
     if write:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,15 +158,41 @@ def check_stamp(path: Path, now: dict, write: bool, refusal: Callable[[str], str
 # ---------------------------------------------------------------- trainers
 
 
-def train_argv(data: str | Path, args: Iterable[object], batch: int, *, seed: int = 1, precision: str = "fp32",
-               adam_betas: str | None = None) -> list[str]:
+def train_argv(
+    data: str | Path,
+    args: Iterable[object],
+    batch: int,
+    *,
+    seed: int = 1,
+    precision: str = "fp32",
+    adam_betas: str | None = None,
+) -> list[str]:
     """A fairseq-train command line (without the program) of the benchmarks: ``data``, the plugin's --user-dir,
     ``args`` (task, criterion, arch, ...), then batch, Adam at lr 1e-4 without clipping, on the CPU in this
     process, the seed, and --bf16 for precision bf16."""
-    return [str(data), "--user-dir", str(USER_DIR), *map(str, args), "--batch-size", str(batch),
-            "--optimizer", "adam", *(["--adam-betas", adam_betas] if adam_betas else []), "--lr", "1e-4",
-            "--clip-norm", "0", "--cpu", "--num-workers", "0", "--data-buffer-size", "0", "--seed", str(seed),
-            *(["--bf16"] if precision == "bf16" else [])]
+    return [
+        str(data),
+        "--user-dir",
+        str(USER_DIR),
+        *map(str, args),
+        "--batch-size",
+        str(batch),
+        "--optimizer",
+        "adam",
+        *(["--adam-betas", adam_betas] if adam_betas else []),
+        "--lr",
+        "1e-4",
+        "--clip-norm",
+        "0",
+        "--cpu",
+        "--num-workers",
+        "0",
+        "--data-buffer-size",
+        "0",
+        "--seed",
+        str(seed),
+        *(["--bf16"] if precision == "bf16" else []),
+    ]
 
 
 def training_config(argv: Sequence[object]):
@@ -163,7 +202,9 @@ def training_config(argv: Sequence[object]):
 
     import minimodel_fairseq  # noqa: F401  (the plugin, and --bf16 without a TPU)
 
-    parsed = options.parse_args_and_arch(options.get_training_parser(), input_args=[str(a) for a in argv])
+    parsed = options.parse_args_and_arch(
+        options.get_training_parser(), input_args=[str(a) for a in argv]
+    )
     return convert_namespace_to_omegaconf(parsed)
 
 
@@ -183,7 +224,9 @@ def build_trainer(cfg, prepare: Callable[[Any], None] | None = None) -> tuple[An
     return task, Trainer(cfg, task, model, task.build_criterion(cfg.criterion))
 
 
-def trainer_from_argv(argv: Sequence[object], prepare: Callable[[Any], None] | None = None) -> tuple[Any, Any, Any]:
+def trainer_from_argv(
+    argv: Sequence[object], prepare: Callable[[Any], None] | None = None
+) -> tuple[Any, Any, Any]:
     """(cfg, task, Trainer) of a fairseq-train command line: :func:`training_config`, then :func:`build_trainer`."""
     cfg = training_config(argv)
     return (cfg, *build_trainer(cfg, prepare))
@@ -195,8 +238,14 @@ def full_batches(task, batch: int, n: int, max_positions: int, seed: int = 1) ->
     Stops with a message when 50 epochs give no full batch."""
     out, epoch, made, seconds = [], 1, 0, 0.0
     while len(out) < n:
-        itr = task.get_batch_iterator(task.dataset("train"), max_sentences=batch, seed=seed, epoch=epoch,
-                                      max_positions=max_positions, disable_iterator_cache=True)
+        itr = task.get_batch_iterator(
+            task.dataset("train"),
+            max_sentences=batch,
+            seed=seed,
+            epoch=epoch,
+            max_positions=max_positions,
+            disable_iterator_cache=True,
+        )
         itr = itr.next_epoch_itr(shuffle=True)
         t = time.perf_counter()
         for b in itr:
@@ -236,7 +285,9 @@ class MemoryServer:
         if self.pid == 0:
             os.close(jobs_out), os.close(answers_in)
             try:
-                self._serve(os.fdopen(jobs_in), os.fdopen(answers_out, "w"), max_positions, threads, updates)
+                self._serve(
+                    os.fdopen(jobs_in), os.fdopen(answers_out, "w"), max_positions, threads, updates
+                )
             finally:
                 os._exit(0)
         os.close(jobs_in), os.close(answers_out)
@@ -246,7 +297,9 @@ class MemoryServer:
     def _serve(jobs, answers, max_positions, threads, updates):
         import torch
 
-        torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # its first use imports torch._dynamo (seconds): once
+        torch.optim.Adam(
+            [torch.zeros(1, requires_grad=True)]
+        )  # its first use imports torch._dynamo (seconds): once
         print(json.dumps({"baseline_rss_mb": vm("VmRSS")}), file=answers, flush=True)
         for line in jobs:  # until the parent closes the pipe (or ends)
             r, w = os.pipe()
@@ -255,8 +308,12 @@ class MemoryServer:
                 os.close(r)
                 try:
                     torch.set_num_threads(threads)
-                    task, trainer = build_trainer(pickle.loads(Path(json.loads(line)["cfg"]).read_bytes()))
-                    for b in full_batches(task, trainer.cfg.dataset.batch_size, updates, max_positions)[0]:
+                    task, trainer = build_trainer(
+                        pickle.loads(Path(json.loads(line)["cfg"]).read_bytes())
+                    )
+                    for b in full_batches(
+                        task, trainer.cfg.dataset.batch_size, updates, max_positions
+                    )[0]:
                         trainer.train_step([b])
                     answer = {"peak_rss_mb": vm("VmHWM"), "end_rss_mb": vm("VmRSS")}
                 except BaseException as e:  # noqa: BLE001  (reported to the parent, which stops)
@@ -267,7 +324,11 @@ class MemoryServer:
             with os.fdopen(r) as f:
                 answer = f.read()
             os.waitpid(pid, 0)
-            print(answer or json.dumps({"error": "the child died without an answer"}), file=answers, flush=True)
+            print(
+                answer or json.dumps({"error": "the child died without an answer"}),
+                file=answers,
+                flush=True,
+            )
 
     def ask(self, job: dict | None = None) -> dict:
         """The answer to one job (or the server's first answer); stops with the error a child reported."""
@@ -287,14 +348,19 @@ class MemoryServer:
 # ---------------------------------------------------------------- synthetic data
 
 
-def verse_lengths(tsv: Path = FIXTURE_TSV, translation: str = "4", tokens_per_word: float = 1.25) -> list[int]:
+def verse_lengths(
+    tsv: Path = FIXTURE_TSV, translation: str = "4", tokens_per_word: float = 1.25
+) -> list[int]:
     """Token counts of the fixture's verses of one translation (WEB: "4"), about as many as sentencepiece
     makes of them: what synthetic lines are as long as."""
     import csv
 
     with open(tsv, encoding="utf-8", newline="") as f:
-        return [round(tokens_per_word * len(r["vText"].split())) for r in csv.DictReader(f, delimiter="\t")
-                if r["bbName"] == translation]
+        return [
+            round(tokens_per_word * len(r["vText"].split()))
+            for r in csv.DictReader(f, delimiter="\t")
+            if r["bbName"] == translation
+        ]
 
 
 def synthetic_dictionary(path: Path, prefix: str, rows: int) -> list[str]:
@@ -344,7 +410,9 @@ def rule(columns: int, left: int | None = None) -> str:
     return "|" + "---|" * left + "---:|" * (columns - left)
 
 
-def table(header: Sequence[object], rows: Iterable[Sequence[object]], left: int | None = None) -> list[str]:
+def table(
+    header: Sequence[object], rows: Iterable[Sequence[object]], left: int | None = None
+) -> list[str]:
     """A Markdown table's lines: the header, its :func:`rule`, the rows."""
     return [row(header), rule(len(header), left), *map(row, rows)]
 
@@ -369,7 +437,9 @@ def write_text(path: Path, text: str, encoding: str | None = None) -> Path:
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding=encoding))
 
 
-def write_json(path: Path, data: Any, end: str = "", encoding: str | None = None, **dumps: Any) -> Path:
+def write_json(
+    path: Path, data: Any, end: str = "", encoding: str | None = None, **dumps: Any
+) -> Path:
     """``json.dumps(data, indent=1, **dumps) + end``, written atomically."""
     return write_text(path, json.dumps(data, indent=1, **dumps) + end, encoding)
 

@@ -11,6 +11,7 @@ languages together: the mean of the per-language differences, each language resa
 own. Seeds needed: how many seeds would bring the interval to ``--width`` points, assuming it
 narrows as 1 / sqrt(seeds) (an estimate: the verses' share of the width does not narrow).
 """
+
 import argparse
 import csv
 import math
@@ -26,9 +27,13 @@ def correct(runs, lang, method, seed):
     """0/1 per test verse of one swapped classifier, in the test set's order."""
     path = Path(runs, "transfer", lang, method, f"seed{seed}.predictions.tsv")
     if not path.is_file():
-        raise ValueError(f"{path} is missing: examples/bible/4_transfer.sh {lang} {method} {seed} writes it")
+        raise ValueError(
+            f"{path} is missing: examples/bible/4_transfer.sh {lang} {method} {seed} writes it"
+        )
     with open(path, encoding="utf-8") as f:
-        return np.array([int(r["correct"]) for r in csv.DictReader(f, delimiter="\t")], dtype=np.float64)
+        return np.array(
+            [int(r["correct"]) for r in csv.DictReader(f, delimiter="\t")], dtype=np.float64
+        )
 
 
 def differences(runs, lang, a, b, seeds):
@@ -37,8 +42,10 @@ def differences(runs, lang, a, b, seeds):
     for s in seeds:
         x, y = correct(runs, lang, a, s), correct(runs, lang, b, s)
         if len(x) != len(y) or rows and len(x) != rows[0].shape[0]:
-            raise ValueError(f"{lang}: the predictions of {a} and {b} (seeds {' '.join(seeds)}) cover different "
-                             f"numbers of test verses: rerun 4_transfer.sh for both")
+            raise ValueError(
+                f"{lang}: the predictions of {a} and {b} (seeds {' '.join(seeds)}) cover different "
+                f"numbers of test verses: rerun 4_transfer.sh for both"
+            )
         rows.append(x - y)
     return np.stack(rows)
 
@@ -78,12 +85,19 @@ def summarise(diffs, reps=REPS, width=0.03):
         boot = bootstrap_means(diff, reps, rng)
         boots.append(boot)
         lo, hi = interval(boot)
-        out[lang] = {"difference": float(diff.mean()), "per_seed": [float(d) for d in diff.mean(axis=1)],
-                     "interval": [lo, hi], "verses": int(diff.shape[1])}
+        out[lang] = {
+            "difference": float(diff.mean()),
+            "per_seed": [float(d) for d in diff.mean(axis=1)],
+            "interval": [lo, hi],
+            "verses": int(diff.shape[1]),
+        }
     pooled = np.mean(boots, axis=0)
     lo, hi = interval(pooled)
-    out["all"] = {"difference": float(np.mean([out[lang]["difference"] for lang in diffs])),
-                  "interval": [lo, hi], "languages": len(diffs)}
+    out["all"] = {
+        "difference": float(np.mean([out[lang]["difference"] for lang in diffs])),
+        "interval": [lo, hi],
+        "languages": len(diffs),
+    }
     n_seeds = next(iter(diffs.values())).shape[0]
     for key in out:
         w = out[key]["interval"][1] - out[key]["interval"][0]
@@ -93,15 +107,23 @@ def summarise(diffs, reps=REPS, width=0.03):
 
 def markdown(result, a, b, seeds, width=0.03, reps=REPS):
     pts = lambda x: f"{100 * x:+.1f}"  # noqa: E731
-    lines = [f"| language | {a} - {b} | per seed ({', '.join(seeds)}) | 95 % interval | width | seeds for "
-             f"{100 * width:.0f} points |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"| language | {a} - {b} | per seed ({', '.join(seeds)}) | 95 % interval | width | seeds for "
+        f"{100 * width:.0f} points |",
+        "|---|---|---|---|---|---|",
+    ]
     for key, r in result.items():
         lo, hi = r["interval"]
-        lines.append(f"| {key} | {pts(r['difference'])} | {' / '.join(pts(d) for d in r.get('per_seed', []))} | "
-                     f"[{pts(lo)}, {pts(hi)}] | {100 * (hi - lo):.1f} | {r['seeds_needed']} |")
-    lines += ["", f"Accuracy points; paired by seed (the same step-3 classifier) and by test verse; the interval "
-              f"resamples seeds and verses ({reps} resamples); 'all' is the mean over languages. Seeds for "
-              f"{100 * width:.0f} points: estimated from 1 / sqrt(seeds)."]
+        lines.append(
+            f"| {key} | {pts(r['difference'])} | {' / '.join(pts(d) for d in r.get('per_seed', []))} | "
+            f"[{pts(lo)}, {pts(hi)}] | {100 * (hi - lo):.1f} | {r['seeds_needed']} |"
+        )
+    lines += [
+        "",
+        f"Accuracy points; paired by seed (the same step-3 classifier) and by test verse; the interval "
+        f"resamples seeds and verses ({reps} resamples); 'all' is the mean over languages. Seeds for "
+        f"{100 * width:.0f} points: estimated from 1 / sqrt(seeds).",
+    ]
     return "\n".join(lines)
 
 
@@ -109,7 +131,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", help="the recipes' RUNS directory")
     p.add_argument("--langs", nargs="+", required=True, help="target languages")
-    p.add_argument("--seeds", nargs="+", default=["1", "2"], help="seeds (each a step-3 classifier)")
+    p.add_argument(
+        "--seeds", nargs="+", default=["1", "2"], help="seeds (each a step-3 classifier)"
+    )
     p.add_argument("--a", default="full", help="first method (default full)")
     p.add_argument("--b", default="minijoint", help="second method (default minijoint)")
     p.add_argument("--reps", type=int, default=REPS, help="bootstrap resamples")

@@ -12,6 +12,7 @@ The estimate is the rate between the first and the latest logged update (start-u
 It reads the log once a second and never touches the training process; it ends when the log
 says training is done, when it is killed, or when the process that started it is gone.
 """
+
 import argparse
 import os
 import re
@@ -19,7 +20,9 @@ import sys
 import time
 
 UPDATE = re.compile(r"\bnum_updates[= ](\d+)")
-STOPPED = re.compile(r"Stopping training due to num_updates: (\d+)")  # the last update, before the final validation
+STOPPED = re.compile(
+    r"Stopping training due to num_updates: (\d+)"
+)  # the last update, before the final validation
 VALIDATING, VALIDATED = "begin validation on", "| valid |"
 LOSS = re.compile(r"\bloss[= ]([0-9.]+)")
 DONE = "done training in"
@@ -35,7 +38,11 @@ def duration(seconds):
 def left(seconds):
     if seconds < 120:
         return f"about {round(seconds)}s left"
-    return f"about {round(seconds / 60)}m left" if seconds < 3600 else f"about {duration(seconds)} left"
+    return (
+        f"about {round(seconds / 60)}m left"
+        if seconds < 3600
+        else f"about {duration(seconds)} left"
+    )
 
 
 class Follower:
@@ -43,9 +50,11 @@ class Follower:
 
     def __init__(self, label, total, start):
         self.label, self.total, self.start = label, total, start
-        self.first = None   # (time, update) of the first update logged
+        self.first = None  # (time, update) of the first update logged
         self.latest = None  # (time, update, loss)
-        self.validating = False  # between fairseq's "begin validation" and its valid line (minutes at base size)
+        self.validating = (
+            False  # between fairseq's "begin validation" and its valid line (minutes at base size)
+        )
 
     def feed(self, text, now):
         """Read log lines; True when the log says training is done."""
@@ -59,7 +68,11 @@ class Follower:
                 self.latest = (now, int(stopped.group(1)), self.latest[2])
                 continue
             # fairseq's train lines, and the plugin's heartbeat (tasks/heartbeat.py: at least once a minute)
-            if "train_inner" not in line and "| train |" not in line and "progress: num_updates=" not in line:
+            if (
+                "train_inner" not in line
+                and "| train |" not in line
+                and "progress: num_updates=" not in line
+            ):
                 continue
             m = UPDATE.search(line)
             if not m:
@@ -97,12 +110,20 @@ class Follower:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("log", help="the fairseq-train log that the run writes")
-    p.add_argument("--label", required=True, help="what the run is, e.g. 'step 2/4 de minijoint seed 1'")
+    p.add_argument(
+        "--label", required=True, help="what the run is, e.g. 'step 2/4 de minijoint seed 1'"
+    )
     p.add_argument("--total", type=int, required=True, help="the run's --max-update")
-    p.add_argument("--every", type=float, default=60, help="seconds between progress lines (default 60)")
-    p.add_argument("--poll", type=float, default=1.0, help="seconds between reads of the log (default 1)")
+    p.add_argument(
+        "--every", type=float, default=60, help="seconds between progress lines (default 60)"
+    )
+    p.add_argument(
+        "--poll", type=float, default=1.0, help="seconds between reads of the log (default 1)"
+    )
     args = p.parse_args(argv)
 
     parent, start = os.getppid(), time.time()
@@ -124,7 +145,9 @@ def main(argv=None):
         if fresh and (not printed or now - last >= args.every):
             print(follower.line(), flush=True)
             printed, last = True, now
-        elif args.every > 0 and now - max(last, start) >= args.every:  # nothing logged: still a line
+        elif (
+            args.every > 0 and now - max(last, start) >= args.every
+        ):  # nothing logged: still a line
             print(follower.line(at=now), flush=True)
             printed, last = True, now
         if done:

@@ -9,6 +9,7 @@ rewrites the Markdown from a transfer.json (``transfer.py --report-from``).
 
 Standard library and numpy at import (label_free's checkpoint choice and matplotlib load when used).
 """
+
 import json
 import statistics
 
@@ -26,7 +27,10 @@ STANDARD = {m.big_model: name for name, m in METHODS.items() if m.kind == "stand
 LABEL_FREE = ("retrieval", "retrieval_top", "mlm_loss", "step2_mlm_loss")
 # the label-free measures a step-2 checkpoint can be chosen by (lowest valid loss), the first one preferred:
 # the step-2 model's own, as fairseq's best checkpoint would pick it with validation on, and the big model's
-CHOICE = {"step2_mlm_loss": "the step-2 model's own MLM loss", "mlm_loss": "the big model's MLM loss"}
+CHOICE = {
+    "step2_mlm_loss": "the step-2 model's own MLM loss",
+    "mlm_loss": "the big model's MLM loss",
+}
 
 
 # ---------------------------------------------------------------- checkpoints and their choice
@@ -35,9 +39,15 @@ CHOICE = {"step2_mlm_loss": "the step-2 model's own MLM loss", "mlm_loss": "the 
 def with_label_free(curve, measured):
     """The curve's points with the label-free measures of the checkpoint of the same updates (when measured)."""
     layer, top = measured["layer"], measured["top_layer"]
-    by_updates = {p["updates"]: {"retrieval": p["target_to_source"][layer], "retrieval_top": p["target_to_source"][top],
-                                 "mlm_loss": p["mlm_loss"], "step2_mlm_loss": p.get("step2_mlm_loss")}
-                  for p in measured["points"]}
+    by_updates = {
+        p["updates"]: {
+            "retrieval": p["target_to_source"][layer],
+            "retrieval_top": p["target_to_source"][top],
+            "mlm_loss": p["mlm_loss"],
+            "step2_mlm_loss": p.get("step2_mlm_loss"),
+        }
+        for p in measured["points"]
+    }
     return [{**p, **by_updates.get(p["updates"], {})} for p in curve]
 
 
@@ -59,11 +69,14 @@ def checkpoint_choice(runs, key):
         return None
     last = [r[-1]["accuracy"] for r in runs]
     chosen = [r[i]["accuracy"] for r, i in zip(runs, picked)]
-    return {"last": statistics.mean(last), "chosen": statistics.mean(chosen),
-            "peak": statistics.mean(max(p["accuracy"] for p in r) for r in runs),
-            "differences": [c - a for c, a in zip(chosen, last)],
-            "chosen_updates": [r[i]["updates"] for r, i in zip(runs, picked)],
-            "chosen_last": sum(i == len(r) - 1 for r, i in zip(runs, picked))}
+    return {
+        "last": statistics.mean(last),
+        "chosen": statistics.mean(chosen),
+        "peak": statistics.mean(max(p["accuracy"] for p in r) for r in runs),
+        "differences": [c - a for c, a in zip(chosen, last)],
+        "chosen_updates": [r[i]["updates"] for r, i in zip(runs, picked)],
+        "chosen_last": sum(i == len(r) - 1 for r, i in zip(runs, picked)),
+    }
 
 
 # ---------------------------------------------------------------- compute to a target
@@ -77,8 +90,11 @@ def reach(curve, target):
 def to_target(base, curve, target):
     """Compute (FLOPs, seconds) each of two seed-averaged curves needs to reach target, and their ratios."""
     points = [reach(c, target) for c in (base, curve)]
-    out = {"target": target, "flops": [p and p["flops"] for p in points],
-           "seconds": [p and p["seconds"] for p in points]}
+    out = {
+        "target": target,
+        "flops": [p and p["flops"] for p in points],
+        "seconds": [p and p["seconds"] for p in points],
+    }
     for unit in ("flops", "seconds"):
         out[f"{unit}_ratio"] = bench.ratio(*out[unit])
     return out
@@ -102,9 +118,16 @@ def seed_average(runs):
     curve = []
     for i in range(min(len(r) for r in runs)):
         accuracy, spread = table.spread([r[i]["accuracy"] for r in runs])
-        curve.append({"updates": runs[0][i]["updates"], "flops": statistics.mean(r[i]["flops"] for r in runs),
-                      "seconds": statistics.mean(r[i]["seconds"] for r in runs),
-                      "accuracy": accuracy, "spread": spread, "seeds": len(runs)})
+        curve.append(
+            {
+                "updates": runs[0][i]["updates"],
+                "flops": statistics.mean(r[i]["flops"] for r in runs),
+                "seconds": statistics.mean(r[i]["seconds"] for r in runs),
+                "accuracy": accuracy,
+                "spread": spread,
+                "seeds": len(runs),
+            }
+        )
         for key in LABEL_FREE:
             if all(r[i].get(key) is not None for r in runs):
                 curve[-1][key], curve[-1][f"{key}_spread"] = table.spread([r[i][key] for r in runs])
@@ -117,10 +140,17 @@ def method_summary(m, curves, runs):
     curve, base = curves[m], baseline(m, curves)
     target = curves[base][-1]["accuracy"] - 0.01 if base else None
     final, reached = curve[-1], reach(curve, target)
-    out = {"final_accuracy": final["accuracy"], "spread": final["spread"], "seeds": final["seeds"],
-           "final_flops": final["flops"], "final_seconds": final["seconds"],
-           "baseline": base, "flops_to_target": reached and reached["flops"],
-           "seconds_to_target": reached and reached["seconds"], "curve": curve}
+    out = {
+        "final_accuracy": final["accuracy"],
+        "spread": final["spread"],
+        "seeds": final["seeds"],
+        "final_flops": final["flops"],
+        "final_seconds": final["seconds"],
+        "baseline": base,
+        "flops_to_target": reached and reached["flops"],
+        "seconds_to_target": reached and reached["seconds"],
+        "curve": curve,
+    }
     for key in LABEL_FREE:
         if key in final:
             out.update({f"final_{key}": final[key], f"{key}_spread": final[f"{key}_spread"]})
@@ -140,8 +170,11 @@ def against_baseline(m, r, full, curves):
     if m not in CONTROLS and min(r["seeds"], full["seeds"]) > 1:
         # one seed gives no spread to tell a difference from noise: no verdict then
         diff = r["final_accuracy"] - full["final_accuracy"]
-        r["vs_baseline"] = "tie" if abs(diff) <= max(r["spread"], full["spread"]) else (
-            "win" if diff > 0 else "loss")
+        r["vs_baseline"] = (
+            "tie"
+            if abs(diff) <= max(r["spread"], full["spread"])
+            else ("win" if diff > 0 else "loss")
+        )
     for unit in ("flops", "seconds"):
         r[f"{unit}_ratio"] = bench.ratio(full[f"{unit}_to_target"], r[f"{unit}_to_target"])
     if "flops_per_update" in r and "flops_per_update" in full:
@@ -151,8 +184,10 @@ def against_baseline(m, r, full, curves):
         r["per_update"] = {"flops_ratio": f, "seconds_ratio": w, "realised": w / f}
     key = next((k for k in CHOICE if k in full.get("choice", {})), None)
     if m not in CONTROLS and key:
-        r["chosen_target"] = {"by": key, **to_target(curves[r["baseline"]], curves[m],
-                                                     full["choice"][key]["chosen"] - 0.01)}
+        r["chosen_target"] = {
+            "by": key,
+            **to_target(curves[r["baseline"]], curves[m], full["choice"][key]["chosen"] - 0.01),
+        }
 
 
 def summarise(points, langs, methods, seeds, majority, chance=None):
@@ -200,17 +235,29 @@ def paired_comparisons(points, summary, methods, seeds, reps=paired.REPS):
                 if r is None or r["baseline"] in (None, m):
                     continue
                 base = r["baseline"]
-                if by and not (by in r.get("choice", {}) and by in row["methods"][base].get("choice", {})):
+                if by and not (
+                    by in r.get("choice", {}) and by in row["methods"][base].get("choice", {})
+                ):
                     continue
                 runs = [[points.get((lang, x, s)) for x in (base, m)] for s in seeds]
-                picked = [[c and (c[-1] if by is None else c[choose(c, by)]) for c in pair] for pair in runs]
+                picked = [
+                    [c and (c[-1] if by is None else c[choose(c, by)]) for c in pair]
+                    for pair in runs
+                ]
                 if not all(p and "correct" in p for pair in picked for p in pair):
                     continue
-                verses = [[np.fromiter(map(int, p["correct"]), np.float64) for p in pair] for pair in picked]
+                verses = [
+                    [np.fromiter(map(int, p["correct"]), np.float64) for p in pair]
+                    for pair in picked
+                ]
                 diffs[lang] = np.stack([a - b for a, b in verses])
             if diffs:
-                out.setdefault(m, {})[at] = {"baseline": base, "by": by, "languages": list(diffs),
-                                             "result": paired.summarise(diffs, reps)}
+                out.setdefault(m, {})[at] = {
+                    "baseline": base,
+                    "by": by,
+                    "languages": list(diffs),
+                    "result": paired.summarise(diffs, reps),
+                }
     return out
 
 
@@ -219,9 +266,15 @@ def paired_markdown(comparisons, seeds):
     lines = []
     for m, ats in comparisons.items():
         for at, c in ats.items():
-            where = "the last checkpoints" if at == "last" else f"the checkpoints chosen by {c['by']}"
-            lines += ["", f"Paired: {c['baseline']} - {m} at {where}:", "",
-                      paired.markdown(c["result"], c["baseline"], m, [str(s) for s in seeds])]
+            where = (
+                "the last checkpoints" if at == "last" else f"the checkpoints chosen by {c['by']}"
+            )
+            lines += [
+                "",
+                f"Paired: {c['baseline']} - {m} at {where}:",
+                "",
+                paired.markdown(c["result"], c["baseline"], m, [str(s) for s in seeds]),
+            ]
     return lines
 
 
@@ -233,18 +286,35 @@ def accuracy_markdown(summary, methods, meta):
     the target, and their average over the languages."""
     mini = [m for m in methods if m in ("minijoint", "minipost")]
     # not bench.row: without a mini method, the header and the rows end in an empty cell (as they always have)
-    lines = ["| language | majority | " + " | ".join(f"{m} final acc" for m in methods)
-             + " | " + " | ".join(f"{m}: FLOPs ratio / wall ratio to target" for m in mini) + " |",
-             bench.rule(2 + len(methods) + len(mini))]
+    lines = [
+        "| language | majority | "
+        + " | ".join(f"{m} final acc" for m in methods)
+        + " | "
+        + " | ".join(f"{m}: FLOPs ratio / wall ratio to target" for m in mini)
+        + " |",
+        bench.rule(2 + len(methods) + len(mini)),
+    ]
     ratios = {m: {"flops": [], "seconds": []} for m in mini}
     for lang, row in summary.items():
         cells, rcells = [], []
         for m in methods:
             r = row["methods"].get(m)
-            cells.append("" if r is None else f"{100 * r['final_accuracy']:.1f} ± {100 * r['spread']:.1f}"
-                         + (f" ({r['vs_baseline']}" + (f" vs {r['baseline']})" if r["baseline"] != "full" else ")")
-                            if "vs_baseline" in r else "")
-                         + (f" [{r['seeds']} seed{'s' * (r['seeds'] > 1)}]" if r["seeds"] < len(meta["seeds"]) else ""))
+            cells.append(
+                ""
+                if r is None
+                else f"{100 * r['final_accuracy']:.1f} ± {100 * r['spread']:.1f}"
+                + (
+                    f" ({r['vs_baseline']}"
+                    + (f" vs {r['baseline']})" if r["baseline"] != "full" else ")")
+                    if "vs_baseline" in r
+                    else ""
+                )
+                + (
+                    f" [{r['seeds']} seed{'s' * (r['seeds'] > 1)}]"
+                    if r["seeds"] < len(meta["seeds"])
+                    else ""
+                )
+            )
         for m in mini:
             r = row["methods"].get(m, {})
             f, s = r.get("flops_ratio"), r.get("seconds_ratio")
@@ -252,39 +322,72 @@ def accuracy_markdown(summary, methods, meta):
                 ratios[m]["flops"].append(f)
                 ratios[m]["seconds"].append(s)
             rcells.append(f"{f:.2f}x / {s:.2f}x" if f else "not reached")
-        lines.append(f"| {lang} | {100 * row['majority']:.1f} | " + " | ".join(cells) + " | "
-                     + " | ".join(rcells) + " |")
-    avg = [f"{statistics.mean(ratios[m]['flops']):.2f}x / {statistics.mean(ratios[m]['seconds']):.2f}x"
-           + (f" (the {len(ratios[m]['flops'])} of {len(summary)} that reach it)"
-              if len(ratios[m]["flops"]) < len(summary) else "")
-           if ratios[m]["flops"] else "not reached" for m in mini]
+        lines.append(
+            f"| {lang} | {100 * row['majority']:.1f} | "
+            + " | ".join(cells)
+            + " | "
+            + " | ".join(rcells)
+            + " |"
+        )
+    avg = [
+        f"{statistics.mean(ratios[m]['flops']):.2f}x / {statistics.mean(ratios[m]['seconds']):.2f}x"
+        + (
+            f" (the {len(ratios[m]['flops'])} of {len(summary)} that reach it)"
+            if len(ratios[m]["flops"]) < len(summary)
+            else ""
+        )
+        if ratios[m]["flops"]
+        else "not reached"
+        for m in mini
+    ]
     finals = []
     for m in methods:
-        vals = [row["methods"][m]["final_accuracy"] for row in summary.values() if m in row["methods"]]
+        vals = [
+            row["methods"][m]["final_accuracy"] for row in summary.values() if m in row["methods"]
+        ]
         finals.append(f"{100 * statistics.mean(vals):.1f}" if vals else "")
-    return lines + ["| average | " + f"{100 * statistics.mean(r['majority'] for r in summary.values()):.1f} | "
-                    + " | ".join(finals) + " | " + " | ".join(avg) + " |"]
+    return lines + [
+        "| average | "
+        + f"{100 * statistics.mean(r['majority'] for r in summary.values()):.1f} | "
+        + " | ".join(finals)
+        + " | "
+        + " | ".join(avg)
+        + " |"
+    ]
 
 
 def per_update_markdown(summary, methods):
     """Step 2's FLOPs and seconds per update per trained method, and the ratios of the mini methods."""
     mini = [m for m in methods if m in ("minijoint", "minipost")]
     trained = [m for m in methods if m not in CONTROLS]
-    lines = ["", "Step 2 per update (from the first to the last checkpoint, start-up excluded): "
-             "FLOPs ratio / wall ratio to the baseline, and the share of the FLOP saving realised in wall time", "",
-             "| language | " + " | ".join(f"{m}: GFLOPs, s per update" for m in trained)  # as above: not bench.row
-             + " | " + " | ".join(f"{m}: FLOPs / wall ratio (realised)" for m in mini) + " |",
-             bench.rule(1 + len(trained) + len(mini))]
+    lines = [
+        "",
+        "Step 2 per update (from the first to the last checkpoint, start-up excluded): "
+        "FLOPs ratio / wall ratio to the baseline, and the share of the FLOP saving realised in wall time",
+        "",
+        "| language | "
+        + " | ".join(f"{m}: GFLOPs, s per update" for m in trained)  # as above: not bench.row
+        + " | "
+        + " | ".join(f"{m}: FLOPs / wall ratio (realised)" for m in mini)
+        + " |",
+        bench.rule(1 + len(trained) + len(mini)),
+    ]
     for lang, row in summary.items():
         cells = []
         for m in trained:
             r = row["methods"].get(m, {})
-            cells.append(f"{r['flops_per_update'] / 1e9:.1f}, {r['seconds_per_update']:.3f}"
-                         if "flops_per_update" in r else "")
+            cells.append(
+                f"{r['flops_per_update'] / 1e9:.1f}, {r['seconds_per_update']:.3f}"
+                if "flops_per_update" in r
+                else ""
+            )
         for m in mini:
             u = row["methods"].get(m, {}).get("per_update")
-            cells.append(f"{u['flops_ratio']:.2f}x / {u['seconds_ratio']:.2f}x ({100 * u['realised']:.0f} %)"
-                         if u else "")
+            cells.append(
+                f"{u['flops_ratio']:.2f}x / {u['seconds_ratio']:.2f}x ({100 * u['realised']:.0f} %)"
+                if u
+                else ""
+            )
         lines.append(f"| {lang} | " + " | ".join(cells) + " |")  # "| de |  |" with no cells
     return lines
 
@@ -293,33 +396,54 @@ def notes_markdown(summary, methods, english, minipost_cost, meta):
     """What the tables mean, the English accuracy, MiniPost's one-off cost and the settings."""
     lines = []
     if not meta["complete"]:
-        lines += ["", "**Partial**: not every language, method and seed has been measured yet; a cell "
-                  "with fewer seeds says how many (rerun benchmarks/transfer.py to resume)."]
-    lines += ["", "Zero-shot accuracy (%) on the test chapters: mean ± half the range over seeds "
-              f"{meta['seeds']}; (tie/win/loss) against the standard recipe (full step 2) on the same big model, "
-              "a tie when the difference is within the spread. "
-              f"The full method runs {meta['settings'].get('ADAPT_UPDATES')} step-2 updates, the mini methods "
-              f"{meta['settings'].get('MINI_ADAPT_UPDATES')} (cheaper ones; final = at the end of each run). "
-              "Ratio = compute the full method needs to reach its own final accuracy - 1 point, divided by "
-              "the compute the mini method needs to reach the same target (FLOPs from the tasks' counts; "
-              "wall = fairseq's training time)."]
+        lines += [
+            "",
+            "**Partial**: not every language, method and seed has been measured yet; a cell "
+            "with fewer seeds says how many (rerun benchmarks/transfer.py to resume).",
+        ]
+    lines += [
+        "",
+        "Zero-shot accuracy (%) on the test chapters: mean ± half the range over seeds "
+        f"{meta['seeds']}; (tie/win/loss) against the standard recipe (full step 2) on the same big model, "
+        "a tie when the difference is within the spread. "
+        f"The full method runs {meta['settings'].get('ADAPT_UPDATES')} step-2 updates, the mini methods "
+        f"{meta['settings'].get('MINI_ADAPT_UPDATES')} (cheaper ones; final = at the end of each run). "
+        "Ratio = compute the full method needs to reach its own final accuracy - 1 point, divided by "
+        "the compute the mini method needs to reach the same target (FLOPs from the tasks' counts; "
+        "wall = fairseq's training time).",
+    ]
     if "minipost" in methods:
-        lines[-1] += (" MiniPost is measured against full_roberta, the standard recipe on its own big model (the "
-                      "plain RoBERTa)." if "full_roberta" in methods else " MiniPost is measured against full on "
-                      "the MiniJoint model (add full_roberta to --methods to measure it against the standard "
-                      "recipe on its own big model, the plain RoBERTa).")
+        lines[-1] += (
+            " MiniPost is measured against full_roberta, the standard recipe on its own big model (the "
+            "plain RoBERTa)."
+            if "full_roberta" in methods
+            else " MiniPost is measured against full on "
+            "the MiniJoint model (add full_roberta to --methods to measure it against the standard "
+            "recipe on its own big model, the plain RoBERTa)."
+        )
     if english:
-        lines += ["", "English in-language accuracy (step-3 classifier, unswapped): "
-                  + ", ".join(f"{k} {100 * v[0]:.1f} ± {100 * v[1]:.1f} ({v[2]} seed{'s' * (v[2] > 1)})"
-                              for k, v in english.items())]
+        lines += [
+            "",
+            "English in-language accuracy (step-3 classifier, unswapped): "
+            + ", ".join(
+                f"{k} {100 * v[0]:.1f} ± {100 * v[1]:.1f} ({v[2]} seed{'s' * (v[2] > 1)})"
+                for k, v in english.items()
+            ),
+        ]
     if minipost_cost:
-        lines += ["", f"MiniPost's one-off cost (build its mini-model): {minipost_cost['flops'] / 1e12:.1f} TFLOPs, "
-                  f"{minipost_cost['seconds']:.0f} s; amortised over {len(summary)} languages: "
-                  f"{minipost_cost['flops'] / 1e12 / len(summary):.1f} TFLOPs, "
-                  f"{minipost_cost['seconds'] / len(summary):.0f} s each (not in the ratios above)."]
-    lines += ["", f"Settings: {json.dumps(meta['settings'])}. Steps 2-4 and step 3 took "
-              f"{meta['seconds'] / 60:.0f} minutes of measuring, pretraining {meta['pretrain_seconds'] / 60:.0f} "
-              "minutes of training."]
+        lines += [
+            "",
+            f"MiniPost's one-off cost (build its mini-model): {minipost_cost['flops'] / 1e12:.1f} TFLOPs, "
+            f"{minipost_cost['seconds']:.0f} s; amortised over {len(summary)} languages: "
+            f"{minipost_cost['flops'] / 1e12 / len(summary):.1f} TFLOPs, "
+            f"{minipost_cost['seconds'] / len(summary):.0f} s each (not in the ratios above).",
+        ]
+    lines += [
+        "",
+        f"Settings: {json.dumps(meta['settings'])}. Steps 2-4 and step 3 took "
+        f"{meta['seconds'] / 60:.0f} minutes of measuring, pretraining {meta['pretrain_seconds'] / 60:.0f} "
+        "minutes of training.",
+    ]
     return lines
 
 
@@ -336,7 +460,9 @@ def markdown(summary, methods, english, minipost_cost, meta, comparisons=None):
 def label_free_markdown(summary, methods, meta):
     """The label-free measures at each method's final checkpoint beside its final accuracy (no lines if unmeasured)."""
     info = meta.get("label_free")
-    if not info or not any("final_retrieval" in r for row in summary.values() for r in row["methods"].values()):
+    if not info or not any(
+        "final_retrieval" in r for row in summary.values() for r in row["methods"].values()
+    ):
         return []
 
     def cell(r, key, scale, digits):
@@ -345,67 +471,149 @@ def label_free_markdown(summary, methods, meta):
         return f"{scale * r[f'final_{key}']:.{digits}f} ± {scale * r[f'{key}_spread']:.{digits}f}"
 
     src = info["src"]
-    layers = " or ".join(f"L{a} / L{b}" for a, b in sorted({tuple(v) for v in info["layers"].values()}))
-    lines = ["", f"Label-free measures at the final checkpoint (the big model with the step-2 embeddings swapped in): "
-             f"verse retrieval top-1 target -> {src} on the test verses at the middle / top layer ({layers}), and the "
-             "masked-LM loss on the target's valid split (bits per masked token, the same masked tokens for every "
-             "method; lower is better); mean ± half the range over seeds; chance = 1 / verses.", "",
-             bench.row(["language", "method", "zero-shot acc", f"retrieval ->{src} middle", f"retrieval ->{src} top",
-                        "MLM loss (bits)", "retrieval chance"]), bench.rule(7)]
+    layers = " or ".join(
+        f"L{a} / L{b}" for a, b in sorted({tuple(v) for v in info["layers"].values()})
+    )
+    lines = [
+        "",
+        f"Label-free measures at the final checkpoint (the big model with the step-2 embeddings swapped in): "
+        f"verse retrieval top-1 target -> {src} on the test verses at the middle / top layer ({layers}), and the "
+        "masked-LM loss on the target's valid split (bits per masked token, the same masked tokens for every "
+        "method; lower is better); mean ± half the range over seeds; chance = 1 / verses.",
+        "",
+        bench.row(
+            [
+                "language",
+                "method",
+                "zero-shot acc",
+                f"retrieval ->{src} middle",
+                f"retrieval ->{src} top",
+                "MLM loss (bits)",
+                "retrieval chance",
+            ]
+        ),
+        bench.rule(7),
+    ]
     for lang, row in summary.items():
         chance = f"{100 * row['retrieval_chance']:.1f}" if row.get("retrieval_chance") else ""
         for m in methods:
             r = row["methods"].get(m)
             if r is None:
                 continue
-            lines.append(bench.row([lang, m, f"{100 * r['final_accuracy']:.1f} ± {100 * r['spread']:.1f}",
-                                    cell(r, "retrieval", 100, 1), cell(r, "retrieval_top", 100, 1),
-                                    cell(r, "mlm_loss", 1, 3), chance]))
+            lines.append(
+                bench.row(
+                    [
+                        lang,
+                        m,
+                        f"{100 * r['final_accuracy']:.1f} ± {100 * r['spread']:.1f}",
+                        cell(r, "retrieval", 100, 1),
+                        cell(r, "retrieval_top", 100, 1),
+                        cell(r, "mlm_loss", 1, 3),
+                        chance,
+                    ]
+                )
+            )
     return lines
 
 
 def choice_markdown(summary, methods):
     """Step-2 checkpoint chosen without labels against the last one and the best (no lines if unmeasured)."""
-    rows = [(lang, m, key, c) for lang, row in summary.items() for m in methods
-            for key, c in row["methods"].get(m, {}).get("choice", {}).items()]
+    rows = [
+        (lang, m, key, c)
+        for lang, row in summary.items()
+        for m in methods
+        for key, c in row["methods"].get(m, {}).get("choice", {}).items()
+    ]
     if not rows:
         return []
-    lines = ["", "Step-2 checkpoint chosen without labels: the one with the lowest masked-LM loss on the target's "
-             "valid split (" + "; ".join(f"{k}: {v}" for k, v in CHOICE.items()) + "; a tie to the later one, as "
-             "fairseq's best checkpoint), against the last checkpoint and the best one (an oracle: it reads the "
-             "test labels); zero-shot accuracy (%), mean over seeds; chosen - last per seed.", "",
-             bench.row(["language", "method", "chosen by", "last", "chosen", "best (oracle)", "chosen - last, per seed",
-                        "chosen at updates"]), bench.rule(8)]
+    lines = [
+        "",
+        "Step-2 checkpoint chosen without labels: the one with the lowest masked-LM loss on the target's "
+        "valid split ("
+        + "; ".join(f"{k}: {v}" for k, v in CHOICE.items())
+        + "; a tie to the later one, as "
+        "fairseq's best checkpoint), against the last checkpoint and the best one (an oracle: it reads the "
+        "test labels); zero-shot accuracy (%), mean over seeds; chosen - last per seed.",
+        "",
+        bench.row(
+            [
+                "language",
+                "method",
+                "chosen by",
+                "last",
+                "chosen",
+                "best (oracle)",
+                "chosen - last, per seed",
+                "chosen at updates",
+            ]
+        ),
+        bench.rule(8),
+    ]
     for lang, m, key, c in rows:
-        lines.append(bench.row([lang, m, key, f"{100 * c['last']:.1f}", f"{100 * c['chosen']:.1f}",
-                                f"{100 * c['peak']:.1f}", ", ".join(f"{100 * d:+.1f}" for d in c["differences"]),
-                                ", ".join(map(str, c["chosen_updates"]))]))
+        lines.append(
+            bench.row(
+                [
+                    lang,
+                    m,
+                    key,
+                    f"{100 * c['last']:.1f}",
+                    f"{100 * c['chosen']:.1f}",
+                    f"{100 * c['peak']:.1f}",
+                    ", ".join(f"{100 * d:+.1f}" for d in c["differences"]),
+                    ", ".join(map(str, c["chosen_updates"])),
+                ]
+            )
+        )
     for m, key in dict.fromkeys((m, key) for _, m, key, _ in rows):
         cs = [c for _, mm, k, c in rows if (mm, k) == (m, key)]
         diffs = [d for c in cs for d in c["differences"]]
-        lines.append(bench.row([
-            "all", m, key, f"{100 * statistics.mean(c['last'] for c in cs):.1f}",
-            f"{100 * statistics.mean(c['chosen'] for c in cs):.1f}", f"{100 * statistics.mean(c['peak'] for c in cs):.1f}",
-            f"mean {100 * statistics.mean(diffs):+.1f} (from {100 * min(diffs):+.1f} to {100 * max(diffs):+.1f})",
-            f"the last in {sum(c['chosen_last'] for c in cs)} of {len(diffs)}"]))
+        lines.append(
+            bench.row(
+                [
+                    "all",
+                    m,
+                    key,
+                    f"{100 * statistics.mean(c['last'] for c in cs):.1f}",
+                    f"{100 * statistics.mean(c['chosen'] for c in cs):.1f}",
+                    f"{100 * statistics.mean(c['peak'] for c in cs):.1f}",
+                    f"mean {100 * statistics.mean(diffs):+.1f} (from {100 * min(diffs):+.1f} to {100 * max(diffs):+.1f})",
+                    f"the last in {sum(c['chosen_last'] for c in cs)} of {len(diffs)}",
+                ]
+            )
+        )
     return lines + chosen_target_markdown(summary, methods)
 
 
 def chosen_target_markdown(summary, methods):
     """The compute ratios to the target of the baseline's chosen checkpoints (no lines if none)."""
-    ratios = [(lang, m, row["methods"][m]["baseline"], row["methods"][m]["chosen_target"])
-              for lang, row in summary.items() for m in methods if "chosen_target" in row["methods"].get(m, {})]
+    ratios = [
+        (lang, m, row["methods"][m]["baseline"], row["methods"][m]["chosen_target"])
+        for lang, row in summary.items()
+        for m in methods
+        if "chosen_target" in row["methods"].get(m, {})
+    ]
     if not ratios:
         return []
-    lines = ["", "Compute to the target of the chosen checkpoints: the baseline's accuracy at its chosen "
-             "checkpoints (mean over seeds) - 1 point, reached on the seed-averaged curves. A run whose chosen "
-             "checkpoint is not its last has stopped improving by this measure (converged); the count above "
-             "says how many were still improving at the end.", "",
-             bench.row(["language", "method", "baseline", "chosen by", "target", "FLOPs ratio / wall ratio"]),
-             bench.rule(6)]
+    lines = [
+        "",
+        "Compute to the target of the chosen checkpoints: the baseline's accuracy at its chosen "
+        "checkpoints (mean over seeds) - 1 point, reached on the seed-averaged curves. A run whose chosen "
+        "checkpoint is not its last has stopped improving by this measure (converged); the count above "
+        "says how many were still improving at the end.",
+        "",
+        bench.row(
+            ["language", "method", "baseline", "chosen by", "target", "FLOPs ratio / wall ratio"]
+        ),
+        bench.rule(6),
+    ]
     for lang, m, base, t in ratios:
-        cell = (f"{t['flops_ratio']:.2f}x / {t['seconds_ratio']:.2f}x" if t["flops_ratio"] else
-                "not reached" if t["flops"][0] else "the baseline's curve does not reach it")
+        cell = (
+            f"{t['flops_ratio']:.2f}x / {t['seconds_ratio']:.2f}x"
+            if t["flops_ratio"]
+            else "not reached"
+            if t["flops"][0]
+            else "the baseline's curve does not reach it"
+        )
         lines.append(bench.row([lang, m, base, t["by"], f"{100 * t['target']:.1f}", cell]))
     return lines
 
@@ -419,8 +627,14 @@ def methods_of(result):
 def from_json(result, methods=None):
     """transfer.md rewritten from a transfer.json (what main wrote beside it), for --methods ``methods``
     (default: :func:`methods_of`)."""
-    return markdown(result["summary"], methods or methods_of(result), result["english"], result["minipost_cost"],
-                    result["meta"], result.get("paired"))
+    return markdown(
+        result["summary"],
+        methods or methods_of(result),
+        result["english"],
+        result["minipost_cost"],
+        result["meta"],
+        result.get("paired"),
+    )
 
 
 # ---------------------------------------------------------------- transfer.png
@@ -433,11 +647,22 @@ def plot(summary, methods, path):
 
     langs = list(summary)
     panels = [("accuracy", 100, "zero-shot accuracy (%)")]
-    if any("retrieval" in p for row in summary.values() for r in row["methods"].values() for p in r["curve"]):
-        panels += [("retrieval", 100, "retrieval target->source, middle layer (%)"),
-                   ("mlm_loss", 1, "big-model MLM loss (bits)")]
-    colours = {m: f"C{i}" for i, m in enumerate(m for m in methods if m not in CONTROLS)}  # the same in every row
-    fig, axes = plt.subplots(len(panels), len(langs), figsize=(4 * len(langs), 3.4 * len(panels)), squeeze=False)
+    if any(
+        "retrieval" in p
+        for row in summary.values()
+        for r in row["methods"].values()
+        for p in r["curve"]
+    ):
+        panels += [
+            ("retrieval", 100, "retrieval target->source, middle layer (%)"),
+            ("mlm_loss", 1, "big-model MLM loss (bits)"),
+        ]
+    colours = {
+        m: f"C{i}" for i, m in enumerate(m for m in methods if m not in CONTROLS)
+    }  # the same in every row
+    fig, axes = plt.subplots(
+        len(panels), len(langs), figsize=(4 * len(langs), 3.4 * len(panels)), squeeze=False
+    )
     for col, lang in enumerate(langs):
         row = summary[lang]
         for (key, scale, label), ax in zip(panels, axes[:, col]):
@@ -449,20 +674,42 @@ def plot(summary, methods, path):
                 xs = [p["flops"] / 1e12 for p in r["curve"]]
                 ys = [scale * p[key] for p in r["curve"]]
                 if m in CONTROLS:
-                    ax.axhline(ys[-1], ls=":", color="grey" if m.startswith("random") else "tab:olive", label=m)
+                    ax.axhline(
+                        ys[-1],
+                        ls=":",
+                        color="grey" if m.startswith("random") else "tab:olive",
+                        label=m,
+                    )
                 else:
-                    ax.errorbar(xs, ys, yerr=[scale * p[spread] for p in r["curve"]], marker="o", ms=3, capsize=2,
-                                color=colours[m], label=m)
+                    ax.errorbar(
+                        xs,
+                        ys,
+                        yerr=[scale * p[spread] for p in r["curve"]],
+                        marker="o",
+                        ms=3,
+                        capsize=2,
+                        color=colours[m],
+                        label=m,
+                    )
             if key == "accuracy":
                 ax.axhline(100 * row["majority"], ls="--", color="black", lw=0.8, label="majority")
             elif key == "retrieval" and row.get("retrieval_chance"):
-                ax.axhline(100 * row["retrieval_chance"], ls="--", color="black", lw=0.8, label="chance")
+                ax.axhline(
+                    100 * row["retrieval_chance"], ls="--", color="black", lw=0.8, label="chance"
+                )
             ax.set_title(lang)
             ax.set_xscale("log")
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}"))
-            ax.set_xticks([t for t in (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500) if t <= 2 * max(
-                p["flops"] / 1e12 for r in row["methods"].values() for p in r["curve"])])
+            ax.set_xticks(
+                [
+                    t
+                    for t in (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)
+                    if t
+                    <= 2
+                    * max(p["flops"] / 1e12 for r in row["methods"].values() for p in r["curve"])
+                ]
+            )
             ax.set_xlabel("step-2 TFLOPs")
     for (_, _, label), ax in zip(panels, axes[:, 0]):
         ax.set_ylabel(label)

@@ -1,24 +1,31 @@
 """Shared fixtures: tiny models on small real text (public-domain Bible verses)."""
+
 import atexit
 import csv
-import json
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-import pytest
-
 import forkserver
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_TSV = ROOT / "tests" / "fixtures" / "bible" / "verses.tsv"
 
 # Tiny model flags shared by the CLI tests: 4 layers x 64, mini head at layer 2.
 TINY_MODEL = [
-    "--encoder-layers", "4", "--encoder-embed-dim", "64", "--encoder-ffn-embed-dim", "128",
-    "--encoder-attention-heads", "2", "--tokens-per-sample", "64",
+    "--encoder-layers",
+    "4",
+    "--encoder-embed-dim",
+    "64",
+    "--encoder-ffn-embed-dim",
+    "128",
+    "--encoder-attention-heads",
+    "2",
+    "--tokens-per-sample",
+    "64",
 ]
 
 
@@ -50,12 +57,18 @@ def _start_fork_server():
     if os.environ.get("MINIMODEL_TEST_FORK", "1") == "0" or os.environ.get("MINIMODEL_FORKSERVER"):
         return
     path = os.path.join(tempfile.mkdtemp(prefix="mmfork"), "socket")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "forkserver.py"), "serve", path],
-                            stdout=subprocess.PIPE, text=True, cwd=ROOT,
-                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "forkserver.py"), "serve", path],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     atexit.register(proc.kill)
     if proc.stdout.readline().strip() != "ready":
-        raise RuntimeError("tests/forkserver.py did not start (MINIMODEL_TEST_FORK=0 runs without it)")
+        raise RuntimeError(
+            "tests/forkserver.py did not start (MINIMODEL_TEST_FORK=0 runs without it)"
+        )
     os.environ["MINIMODEL_FORKSERVER"] = path
     os.environ["LAUNCH"] = f"{sys.executable} -S {ROOT / 'tests' / 'forkserver.py'} run"
 
@@ -72,7 +85,9 @@ def _share_the_cores():
 
 
 def pytest_configure(config):
-    if getattr(config, "workerinput", None) is not None or not getattr(config.option, "numprocesses", None):
+    if getattr(config, "workerinput", None) is not None or not getattr(
+        config.option, "numprocesses", None
+    ):
         _share_the_cores()
         _start_fork_server()  # in each worker, or in the one process of a run without xdist
 
@@ -82,16 +97,27 @@ def run_cli(args, cwd=None, env=None, check=True):
     fairseq-preprocess and minimodel are forked from tests/forkserver.py, which saves each about 4 s."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
     if args[0] in forkserver.ENTRY_POINTS and os.environ.get("MINIMODEL_FORKSERVER"):
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, open(os.devnull) as null:
-            code = forkserver.call([str(Path(sys.executable).parent / args[0]), *args[1:]], cwd, env,
-                                   (null.fileno(), out.fileno(), err.fileno()))
+        with (
+            tempfile.TemporaryFile() as out,
+            tempfile.TemporaryFile() as err,
+            open(os.devnull) as null,
+        ):
+            code = forkserver.call(
+                [str(Path(sys.executable).parent / args[0]), *args[1:]],
+                cwd,
+                env,
+                (null.fileno(), out.fileno(), err.fileno()),
+            )
             out.seek(0)
             err.seek(0)
-            proc = subprocess.CompletedProcess(args, code, out.read().decode(errors="replace"),
-                                               err.read().decode(errors="replace"))
+            proc = subprocess.CompletedProcess(
+                args, code, out.read().decode(errors="replace"), err.read().decode(errors="replace")
+            )
     else:
         exe = Path(sys.executable).parent / args[0]
-        proc = subprocess.run([str(exe), *args[1:]], cwd=cwd, capture_output=True, text=True, env=env)
+        proc = subprocess.run(
+            [str(exe), *args[1:]], cwd=cwd, capture_output=True, text=True, env=env
+        )
     if check and proc.returncode != 0:
         raise AssertionError(f"{args[0]} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return proc
@@ -104,16 +130,44 @@ def en_bin(tmp_path_factory):
     verses = fixture_verses("4")
     (out / "train.txt").write_text("\n".join(verses[:340]) + "\n", encoding="utf-8")
     (out / "valid.txt").write_text("\n".join(verses[340:]) + "\n", encoding="utf-8")
-    run_cli(["fairseq-preprocess", "--only-source", "--trainpref", str(out / "train.txt"),
-             "--validpref", str(out / "valid.txt"), "--destdir", str(out / "bin"),
-             "--workers", "1"])
+    run_cli(
+        [
+            "fairseq-preprocess",
+            "--only-source",
+            "--trainpref",
+            str(out / "train.txt"),
+            "--validpref",
+            str(out / "valid.txt"),
+            "--destdir",
+            str(out / "bin"),
+            "--workers",
+            "1",
+        ]
+    )
     return out / "bin"
 
 
 TINY_TRAIN = [
-    "--batch-size", "16", "--optimizer", "adam", "--lr", "1e-3", "--clip-norm", "0",
-    "--no-epoch-checkpoints", "--cpu", "--num-workers", "0", "--data-buffer-size", "0", "--seed", "1",
-    "--log-format", "simple", "--log-interval", "10",
+    "--batch-size",
+    "16",
+    "--optimizer",
+    "adam",
+    "--lr",
+    "1e-3",
+    "--clip-norm",
+    "0",
+    "--no-epoch-checkpoints",
+    "--cpu",
+    "--num-workers",
+    "0",
+    "--data-buffer-size",
+    "0",
+    "--seed",
+    "1",
+    "--log-format",
+    "simple",
+    "--log-interval",
+    "10",
 ]
 
 
@@ -133,9 +187,28 @@ def bible_data(tmp_path_factory):
 def tiny_minijoint(bible_data, tmp_path_factory):
     """A tiny MiniJoint model (4 layers x 64, K=2) pretrained briefly on the English fixture."""
     save = tmp_path_factory.mktemp("tiny_minijoint")
-    run_cli(["fairseq-train", str(bible_data / "en" / "mlm"), "--user-dir", str(ROOT / "minimodel_fairseq"),
-             "--task", "minijoint_mlm", "--criterion", "minijoint_mlm", "--arch", "minijoint_roberta_small",
-             *TINY_MODEL, "--mini-layer", "2", *TINY_TRAIN, "--max-update", "30", "--save-dir", str(save)])
+    run_cli(
+        [
+            "fairseq-train",
+            str(bible_data / "en" / "mlm"),
+            "--user-dir",
+            str(ROOT / "minimodel_fairseq"),
+            "--task",
+            "minijoint_mlm",
+            "--criterion",
+            "minijoint_mlm",
+            "--arch",
+            "minijoint_roberta_small",
+            *TINY_MODEL,
+            "--mini-layer",
+            "2",
+            *TINY_TRAIN,
+            "--max-update",
+            "30",
+            "--save-dir",
+            str(save),
+        ]
+    )
     return save / "checkpoint_last.pt"
 
 
@@ -143,8 +216,29 @@ def tiny_minijoint(bible_data, tmp_path_factory):
 def transformer_lm(bible_data, tmp_path_factory):
     """A real checkpoint of another model family (a decoder-only transformer LM)."""
     save = tmp_path_factory.mktemp("transformer_lm")
-    run_cli(["fairseq-train", str(bible_data / "en" / "mlm"), "--task", "language_modeling",
-             "--arch", "transformer_lm", "--decoder-layers", "1", "--decoder-embed-dim", "16",
-             "--decoder-ffn-embed-dim", "16", "--decoder-attention-heads", "2", "--tokens-per-sample", "32",
-             *TINY_TRAIN, "--max-update", "1", "--save-dir", str(save)])
+    run_cli(
+        [
+            "fairseq-train",
+            str(bible_data / "en" / "mlm"),
+            "--task",
+            "language_modeling",
+            "--arch",
+            "transformer_lm",
+            "--decoder-layers",
+            "1",
+            "--decoder-embed-dim",
+            "16",
+            "--decoder-ffn-embed-dim",
+            "16",
+            "--decoder-attention-heads",
+            "2",
+            "--tokens-per-sample",
+            "32",
+            *TINY_TRAIN,
+            "--max-update",
+            "1",
+            "--save-dir",
+            str(save),
+        ]
+    )
     return save / "checkpoint_last.pt"

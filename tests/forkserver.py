@@ -16,6 +16,7 @@ operation, so no OpenMP pool exists when it forks.
 Each command's argv and seconds are appended to $MINIMODEL_FORKSERVER_LOG as a JSON line when set.
 The recipes take the second line as their ``LAUNCH`` prefix (tests/conftest.py sets both).
 """
+
 import array
 import json
 import os
@@ -35,8 +36,12 @@ FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 def served(argv):
     """Whether the server runs ARGV: a known console script, or python -m one of the plugin's modules."""
     name = os.path.basename(argv[0]) if argv else ""
-    return name in ENTRY_POINTS or (name.startswith("python") and len(argv) >= 3 and argv[1] == "-m"
-                                    and argv[2].startswith(MODULES))
+    return name in ENTRY_POINTS or (
+        name.startswith("python")
+        and len(argv) >= 3
+        and argv[1] == "-m"
+        and argv[2].startswith(MODULES)
+    )
 
 
 def _send(conn, obj, fds=()):
@@ -69,7 +74,11 @@ def call(argv, cwd, env, fds, path=None):
     start = time.time()
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.connect(path or os.environ["MINIMODEL_FORKSERVER"])
-    _send(conn, {"argv": list(argv), "cwd": os.path.abspath(cwd or os.getcwd()), "env": dict(env)}, fds)
+    _send(
+        conn,
+        {"argv": list(argv), "cwd": os.path.abspath(cwd or os.getcwd()), "env": dict(env)},
+        fds,
+    )
     hello, _ = _recv_line(conn)
     child = hello["pid"]
     forwarded = []
@@ -88,11 +97,24 @@ def call(argv, cwd, env, fds, path=None):
         for sig, handler in old.items():
             signal.signal(sig, handler)
         conn.close()
-    code = -(forwarded[-1] if forwarded else signal.SIGKILL) if reply is None else reply["returncode"]
-    if os.environ.get("MINIMODEL_FORKSERVER_LOG"):  # where the suite's time goes: a JSON line per command
+    code = (
+        -(forwarded[-1] if forwarded else signal.SIGKILL) if reply is None else reply["returncode"]
+    )
+    if os.environ.get(
+        "MINIMODEL_FORKSERVER_LOG"
+    ):  # where the suite's time goes: a JSON line per command
         with open(os.environ["MINIMODEL_FORKSERVER_LOG"], "a") as log:
-            log.write(json.dumps({"start": start, "seconds": round(time.time() - start, 3), "code": code,
-                                  "argv": [os.path.basename(argv[0]), *argv[1:]]}) + "\n")
+            log.write(
+                json.dumps(
+                    {
+                        "start": start,
+                        "seconds": round(time.time() - start, 3),
+                        "code": code,
+                        "argv": [os.path.basename(argv[0]), *argv[1:]],
+                    }
+                )
+                + "\n"
+            )
     return code
 
 
@@ -129,10 +151,16 @@ def _become(conn, request, fds):
         import warnings
 
         warnings.resetwarnings()
-        for action, category in (("default", DeprecationWarning), ("ignore", DeprecationWarning),
-                                 ("ignore", PendingDeprecationWarning), ("ignore", ImportWarning),
-                                 ("ignore", ResourceWarning)):
-            warnings.filterwarnings(action, category=category, module="__main__" if action == "default" else "")
+        for action, category in (
+            ("default", DeprecationWarning),
+            ("ignore", DeprecationWarning),
+            ("ignore", PendingDeprecationWarning),
+            ("ignore", ImportWarning),
+            ("ignore", ResourceWarning),
+        ):
+            warnings.filterwarnings(
+                action, category=category, module="__main__" if action == "default" else ""
+            )
         if os.environ.get("PYTHONWARNINGS"):
             warnings._processoptions(os.environ["PYTHONWARNINGS"].split(","))
         if "OMP_NUM_THREADS" in os.environ:
@@ -155,7 +183,9 @@ def _become(conn, request, fds):
         sys.stdout = open(1, "w", closefd=False)
         sys.stderr = open(2, "w", closefd=False)
         for handler in logging.getLogger().handlers:  # fairseq_cli's handler writes to sys.stdout
-            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            if isinstance(handler, logging.StreamHandler) and not isinstance(
+                handler, logging.FileHandler
+            ):
                 handler.setStream(sys.stdout if handler.stream is sys.__stdout__ else sys.stderr)
         try:
             if func is None:
@@ -197,7 +227,6 @@ def serve(path):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import torch  # noqa: F401
         import fairseq.checkpoint_utils  # noqa: F401
         import fairseq.criterions  # noqa: F401
         import fairseq.models  # noqa: F401
@@ -205,6 +234,7 @@ def serve(path):
         import fairseq.tasks  # noqa: F401
         import fairseq.trainer  # noqa: F401
         import sentencepiece  # noqa: F401
+        import torch  # noqa: F401
         import torch._dynamo  # noqa: F401  (torch.optim imports it on the first optimizer: 2.6 s)
         import transformers.models.roberta.modeling_roberta  # noqa: F401  (import-hf, export-hf/-mlm)
         import transformers.models.xlm_roberta.modeling_xlm_roberta  # noqa: F401
@@ -231,7 +261,7 @@ def serve(path):
             return
         try:
             conn, _ = listener.accept()
-        except socket.timeout:
+        except TimeoutError:
             continue
         conn.settimeout(None)
         request, fds = _recv_line(conn)

@@ -5,6 +5,7 @@ The committed files are never edited here. Where the current code words a line d
 committed report (a path renamed since it was written), KNOWN names the line as committed and as
 rendered now; the rest must match byte for byte.
 """
+
 import json
 import os
 import re
@@ -59,13 +60,20 @@ def test_label_free_report_from_its_json():
     from minimodel_recipes import label_free_langs
 
     r = results("label_free.json")
-    assert label_free_langs.markdown(r["rows"], r["missing"], r["methods"], r["seeds"], r["src"]) == committed(
-        "label_free.md")
+    assert label_free_langs.markdown(
+        r["rows"], r["missing"], r["methods"], r["seeds"], r["src"]
+    ) == committed("label_free.md")
 
 
 def run_script(*args):
-    proc = subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
@@ -76,7 +84,9 @@ def test_hf_size_report_from_its_json():
     rendered = run_script("benchmarks/hf_size.py", "--report-from", RESULTS / "hf_size.json")
     assert rendered and md.endswith(rendered)
     intro = md[: len(md) - len(rendered)]
-    assert intro.startswith("# What real size costs") and intro.endswith("--json docs/results/hf_size.json\n```\n\n")
+    assert intro.startswith("# What real size costs") and intro.endswith(
+        "--json docs/results/hf_size.json\n```\n\n"
+    )
 
 
 def test_peak_report_from_its_json():
@@ -84,7 +94,9 @@ def test_peak_report_from_its_json():
     peak = results("peak.json")
     text = run_script("benchmarks/peak.py", "--report-from", RESULTS / "peak.json")
     assert text.startswith(f"\n{peak['description']}\n\n| product | shape |")
-    assert text.count("\n| ") == 1 + len(peak["products"]) + 1 + 1 + len(peak["steps"])  # header, rows, peak; header, rows
+    assert text.count("\n| ") == 1 + len(peak["products"]) + 1 + 1 + len(
+        peak["steps"]
+    )  # header, rows, peak; header, rows
 
 
 def test_the_scripts_report_from_option(tmp_path, capsys):
@@ -96,21 +108,30 @@ def test_the_scripts_report_from_option(tmp_path, capsys):
     assert capsys.readouterr().out == committed("transfer.md")
     assert budget.main(["--report-from", str(RESULTS / "budget.json"), "--out", str(tmp_path)]) == 0
     assert capsys.readouterr().out == committed("budget.md")
-    assert precision.main(["--report-from", str(RESULTS / "bf16.json")]) == 0  # no --fp32, --bf16 needed
+    assert (
+        precision.main(["--report-from", str(RESULTS / "bf16.json")]) == 0
+    )  # no --fp32, --bf16 needed
     assert capsys.readouterr().out == committed("bf16.md")
     assert sorted(tmp_path.iterdir()) == before
     with pytest.raises(SystemExit) as stop:  # without it, both runs are required, as ever
         precision.main(["--fp32", "runs/bible"])
-    assert stop.value.code == 2 and "the following arguments are required: --bf16" in capsys.readouterr().err
+    assert (
+        stop.value.code == 2
+        and "the following arguments are required: --bf16" in capsys.readouterr().err
+    )
 
 
 # ---------------------------------------------------------------- the shared layer
 
 
 def test_standard_library_at_import():
-    code = ("import sys; import minimodel_recipes.bench, minimodel_recipes.transfer_report; "
-            "print(sorted(m for m in ('torch', 'fairseq', 'matplotlib') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    code = (
+        "import sys; import minimodel_recipes.bench, minimodel_recipes.transfer_report; "
+        "print(sorted(m for m in ('torch', 'fairseq', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"
 
 
@@ -120,12 +141,18 @@ def test_printers(capsys):
     bench.say("a", 1)
     lines = capsys.readouterr().out.splitlines()
     assert re.fullmatch(r"\[transfer \d\d:\d\d:\d\d\] step 1", lines[0])
-    assert re.fullmatch(r"\[ +\d+\.\d s\] data \.\.\.", lines[1]) and len(lines[1].split("]")[0]) == 9
+    assert (
+        re.fullmatch(r"\[ +\d+\.\d s\] data \.\.\.", lines[1]) and len(lines[1].split("]")[0]) == 9
+    )
     assert lines[2] == "a 1"
 
 
 def test_statistics():
-    assert bench.ratio(6.0, 2.0) == 3.0 and bench.ratio(None, 2.0) is None and bench.ratio(1.0, 0) is None
+    assert (
+        bench.ratio(6.0, 2.0) == 3.0
+        and bench.ratio(None, 2.0) is None
+        and bench.ratio(1.0, 0) is None
+    )
     assert bench.paired_ratio([2.0, 9.0, 3.0], [1.0, 3.0, 3.0]) == 2.0  # median of 2, 3, 1
     assert bench.robust([3.0, 1.0, 2.0, 10.0]) == (2.5, 1.5)  # median; mean of the fastest half
     assert bench.robust([4.0]) == (4.0, 4.0)
@@ -146,17 +173,28 @@ def test_cached_points_are_measured_once_and_stamped(tmp_path):
         return {"value": 3}
 
     path, stamp = tmp_path / "points" / "de_full_seed1.json", {"ADAPT_UPDATES": "6"}
-    assert bench.cached(path, measure, True, stamp) is None and not calls  # report only: nothing measured
+    assert (
+        bench.cached(path, measure, True, stamp) is None and not calls
+    )  # report only: nothing measured
     first = bench.cached(path, measure, False, stamp)
     assert first["value"] == 3 and first["settings"] == stamp and first["measured_in_s"] >= 0
-    assert bench.cached(path, measure, False, stamp) == first == json.loads(path.read_text()) and calls == [1]
+    assert bench.cached(path, measure, False, stamp) == first == json.loads(
+        path.read_text()
+    ) and calls == [1]
     assert not list(path.parent.glob(".*tmp*"))
 
 
 def test_a_cache_of_other_settings_is_refused_with_its_message(tmp_path, capsys):
     cache = tmp_path / "runs" / "points"
-    bench.cached(cache / "de_full_seed1.json", lambda: {"value": 1}, False, {"ADAPT_UPDATES": "6", "SRC": "en"})
-    bench.check_points(cache, {"ADAPT_UPDATES": "6", "SRC": "en"}, print)  # the same settings: nothing said
+    bench.cached(
+        cache / "de_full_seed1.json",
+        lambda: {"value": 1},
+        False,
+        {"ADAPT_UPDATES": "6", "SRC": "en"},
+    )
+    bench.check_points(
+        cache, {"ADAPT_UPDATES": "6", "SRC": "en"}, print
+    )  # the same settings: nothing said
     assert capsys.readouterr().out == ""
     with pytest.raises(SystemExit) as refused:
         bench.check_points(cache, {"ADAPT_UPDATES": "8", "SRC": "en"}, print)
@@ -164,11 +202,16 @@ def test_a_cache_of_other_settings_is_refused_with_its_message(tmp_path, capsys)
         f"refusing to reuse {cache / 'de_full_seed1.json'}: it was measured with other settings (ADAPT_UPDATES "
         "'6' there, '8' now). Nothing is recomputed, because the recipes would skip the finished training of the "
         f"old settings: run these settings in another RUNS (now {tmp_path / 'runs'}), or delete that folder to "
-        "measure again")
-    (cache / "old.json").write_text(json.dumps({"value": 2}))  # measured before settings were recorded
+        "measure again"
+    )
+    (cache / "old.json").write_text(
+        json.dumps({"value": 2})
+    )  # measured before settings were recorded
     bench.check_points(cache, {"ADAPT_UPDATES": "6", "SRC": "en"}, print)
-    assert capsys.readouterr().out == (f"warning: 1 points in {cache} record no settings (measured before they "
-                                       "were recorded, e.g. old.json): assumed to be these settings\n")
+    assert capsys.readouterr().out == (
+        f"warning: 1 points in {cache} record no settings (measured before they "
+        "were recorded, e.g. old.json): assumed to be these settings\n"
+    )
 
 
 def test_a_settings_stamp_is_written_once_and_other_settings_refused(tmp_path):
@@ -189,12 +232,15 @@ def test_a_settings_stamp_is_written_once_and_other_settings_refused(tmp_path):
     assert str(refused.value) == (
         f"budget.py: error: {path.parent} was run with other settings (FT_UPDATES '4' there, '5' now). Nothing "
         "was run, because the recipes would skip the finished training of the old settings: give another --runs, "
-        "or the old settings")
+        "or the old settings"
+    )
 
 
 def test_writes_are_atomic_with_the_usual_mode(tmp_path):
     bench.write_text(tmp_path / "a" / "r.md", "é\n", encoding="utf-8")
-    bench.write_json(tmp_path / "r.json", {"b": [1, "é"]}, end="\n", encoding="utf-8", ensure_ascii=False)
+    bench.write_json(
+        tmp_path / "r.json", {"b": [1, "é"]}, end="\n", encoding="utf-8", ensure_ascii=False
+    )
     assert (tmp_path / "a" / "r.md").read_text(encoding="utf-8") == "é\n"
     assert (tmp_path / "r.json").read_text(encoding="utf-8") == '{\n "b": [\n  1,\n  "é"\n ]\n}\n'
     umask = os.umask(0)
@@ -206,15 +252,46 @@ def test_writes_are_atomic_with_the_usual_mode(tmp_path):
     assert matplotlib.get_backend().lower() == "agg"
     fig, _ = plt.subplots()
     bench.write_plot(tmp_path / "p.png", lambda p: fig.savefig(p, format="png"))
-    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not list(tmp_path.glob(".*tmp*"))
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not list(
+        tmp_path.glob(".*tmp*")
+    )
 
 
 def test_train_argv():
-    assert bench.train_argv("data", ["--task", "masked_lm", "--tokens-per-sample", 64], 8, seed=3, precision="bf16",
-                            adam_betas="(0.9,0.98)") == [
-        "data", "--user-dir", str(ROOT / "minimodel_fairseq"), "--task", "masked_lm", "--tokens-per-sample", "64",
-        "--batch-size", "8", "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--lr", "1e-4", "--clip-norm", "0",
-        "--cpu", "--num-workers", "0", "--data-buffer-size", "0", "--seed", "3", "--bf16"]
+    assert bench.train_argv(
+        "data",
+        ["--task", "masked_lm", "--tokens-per-sample", 64],
+        8,
+        seed=3,
+        precision="bf16",
+        adam_betas="(0.9,0.98)",
+    ) == [
+        "data",
+        "--user-dir",
+        str(ROOT / "minimodel_fairseq"),
+        "--task",
+        "masked_lm",
+        "--tokens-per-sample",
+        "64",
+        "--batch-size",
+        "8",
+        "--optimizer",
+        "adam",
+        "--adam-betas",
+        "(0.9,0.98)",
+        "--lr",
+        "1e-4",
+        "--clip-norm",
+        "0",
+        "--cpu",
+        "--num-workers",
+        "0",
+        "--data-buffer-size",
+        "0",
+        "--seed",
+        "3",
+        "--bf16",
+    ]
     assert bench.train_argv("d", [], 1)[-2:] == ["--seed", "1"]  # fp32: no --bf16, no betas
 
 
@@ -227,17 +304,37 @@ def test_synthetic_data_gives_a_trainer_of_the_requested_shape(tmp_path):
     assert len(lengths) > 100 and min(lengths) > 0
     rng = random.Random(1)
     symbols = bench.synthetic_dictionary(tmp_path / "dict.txt", "w", 300)
-    assert len(symbols) == 295 and (tmp_path / "dict.txt").read_text().startswith("w0 300\nw1 299\n")
+    assert len(symbols) == 295 and (tmp_path / "dict.txt").read_text().startswith(
+        "w0 300\nw1 299\n"
+    )
     lines = bench.random_lines(rng, symbols, lengths, 64)
     assert len(lines) == 64 and all(set(line.split()) <= set(symbols) for line in lines)
     labels = bench.random_labels(rng, 64, 6)
     assert set(labels) <= {f"g{i}" for i in range(6)}
-    bench.binarize(tmp_path / "mlm", {"train": bench.write_lines(tmp_path / "train.txt", lines)},
-                   srcdict=tmp_path / "dict.txt")
+    bench.binarize(
+        tmp_path / "mlm",
+        {"train": bench.write_lines(tmp_path / "train.txt", lines)},
+        srcdict=tmp_path / "dict.txt",
+    )
 
-    args = ["--task", "masked_lm", "--criterion", "masked_lm", "--arch", "roberta", "--encoder-layers", 3,
-            "--encoder-embed-dim", 32, "--encoder-ffn-embed-dim", 64, "--encoder-attention-heads", 2,
-            "--tokens-per-sample", 32]
+    args = [
+        "--task",
+        "masked_lm",
+        "--criterion",
+        "masked_lm",
+        "--arch",
+        "roberta",
+        "--encoder-layers",
+        3,
+        "--encoder-embed-dim",
+        32,
+        "--encoder-ffn-embed-dim",
+        64,
+        "--encoder-attention-heads",
+        2,
+        "--tokens-per-sample",
+        32,
+    ]
     cfg, task, trainer = bench.trainer_from_argv(bench.train_argv(tmp_path / "mlm", args, 4))
     assert isinstance(trainer, Trainer) and not cfg.common.bf16
     encoder = trainer.model.encoder.sentence_encoder
@@ -252,9 +349,14 @@ def test_synthetic_data_gives_a_trainer_of_the_requested_shape(tmp_path):
             t.source_dictionary.add_symbol(f"<dummy{len(t.source_dictionary)}>")
 
     bf16 = bench.train_argv(tmp_path / "mlm", args, 4, precision="bf16")
-    assert bench.training_config(bf16).common.bf16  # (the plugin's Trainer then runs it as CPU autocast)
+    assert bench.training_config(
+        bf16
+    ).common.bf16  # (the plugin's Trainer then runs it as CPU autocast)
     _, _, padded = bench.trainer_from_argv(bf16, pad)
     assert padded.model.encoder.sentence_encoder.embed_tokens.weight.shape[0] == 320
     # the same command line, the same seed: the same initial weights
     _, _, again = bench.trainer_from_argv(bench.train_argv(tmp_path / "mlm", args, 4))
-    assert all((a == b).all() for a, b in zip(trainer.model.state_dict().values(), again.model.state_dict().values()))
+    assert all(
+        (a == b).all()
+        for a, b in zip(trainer.model.state_dict().values(), again.model.state_dict().values())
+    )

@@ -3,6 +3,7 @@
 Each test imports the plugin in a fresh interpreter, as ``fairseq-train --user-dir`` does, so the
 lines are those of the first (and only) application of every patch.
 """
+
 import os
 import subprocess
 import sys
@@ -32,9 +33,12 @@ IMPORT_WITH_DEBUG = (
 
 def _import_plugin(code, pythonpath=()):
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    env["PYTHONPATH"] = os.pathsep.join([*map(str, pythonpath), str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env,
-                          timeout=300)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [*map(str, pythonpath), str(ROOT), env.get("PYTHONPATH", "")]
+    ).rstrip(os.pathsep)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
@@ -64,7 +68,9 @@ def test_each_patch_logs_one_debug_line_naming_it():
 def test_the_bf16_patch_is_skipped_where_torch_xla_is_findable(tmp_path):
     fake = tmp_path / "site"
     (fake / "torch_xla").mkdir(parents=True)
-    (fake / "torch_xla" / "__init__.py").write_text("")  # findable (importlib.util.find_spec), never used
+    (fake / "torch_xla" / "__init__.py").write_text(
+        ""
+    )  # findable (importlib.util.find_spec), never used
     proc = _import_plugin(IMPORT_WITH_DEBUG, pythonpath=[fake])
     patched = sorted(map(_which, _compat_lines(proc.stderr)))
     assert patched == sorted(set(PATCHES) - {BF16}), proc.stderr[-3000:]
@@ -78,23 +84,32 @@ def test_no_patch_line_unless_debug_was_asked_for():
     (every ``minimodel`` command would show them on stderr; tests/forkserver.py imports fairseq first)."""
     proc = _import_plugin("import minimodel_fairseq")
     assert "compat: " not in proc.stderr, proc.stderr[-3000:]
-    proc = _import_plugin("import logging, fairseq; assert logging.getLogger().level == logging.DEBUG; "
-                          "import minimodel_fairseq")
+    proc = _import_plugin(
+        "import logging, fairseq; assert logging.getLogger().level == logging.DEBUG; "
+        "import minimodel_fairseq"
+    )
     assert "compat: " not in proc.stderr, proc.stderr[-3000:]
 
 
 def test_debug_on_the_plugin_logger_shows_the_lines_after_fairseq_was_imported():
-    proc = _import_plugin("import logging, fairseq; "
-                          "logging.getLogger('minimodel_fairseq').setLevel(logging.DEBUG); "
-                          "import minimodel_fairseq")
-    assert sorted(_which(line) for line in proc.stderr.splitlines()
-                  if "compat: patched " in line) == sorted(PATCHES), proc.stderr[-3000:]
+    proc = _import_plugin(
+        "import logging, fairseq; "
+        "logging.getLogger('minimodel_fairseq').setLevel(logging.DEBUG); "
+        "import minimodel_fairseq"
+    )
+    assert sorted(
+        _which(line) for line in proc.stderr.splitlines() if "compat: patched " in line
+    ) == sorted(PATCHES), proc.stderr[-3000:]
 
 
 def test_the_docstring_table_lists_every_patch_function():
     from minimodel_fairseq import compat
 
-    functions = [name for name in vars(compat) if name.startswith("patch_") and callable(getattr(compat, name))]
+    functions = [
+        name
+        for name in vars(compat)
+        if name.startswith("patch_") and callable(getattr(compat, name))
+    ]
     assert len(functions) == len(PATCHES) - 1  # + the architecture None (tasks/default_arch.py)
     for name in [*functions, "register_no_arch"]:
         assert f"``{name}``" in compat.__doc__, name

@@ -11,22 +11,21 @@ across ranks (DDP replicas take identical steps).
 
 Skipped where processes or local sockets are not available (``-m "not distributed"``).
 """
+
 import json
 import os
 import socket
 import subprocess
 import sys
-
 from fnmatch import fnmatch
 
 import pytest
 import torch
+from conftest import ROOT, TINY_TRAIN
 
 import minimodel_fairseq  # noqa: F401
 from minimodel_fairseq import surgery
 from minimodel_fairseq.tasks.minipost_mlm import minipost_trainable
-
-from conftest import ROOT, TINY_TRAIN
 
 pytestmark = [pytest.mark.slow, pytest.mark.distributed]
 USER_DIR = str(ROOT / "minimodel_fairseq")
@@ -51,42 +50,124 @@ def _can_spawn():
 def _train(args, dump, procs, batch):
     """fairseq-train ARGS in `procs` processes; returns (per-update losses, rank dumps)."""
     dump.mkdir(parents=True)
-    flags = [*args, *TINY_TRAIN, "--batch-size", str(batch), "--dropout", "0", "--attention-dropout", "0",
-             "--curriculum", "1000",  # batches in a fixed order, so 2 x 8 covers the same 16 sequences
-             "--max-update", str(UPDATES), "--disable-validation", "--log-format", "json",
-             "--log-interval", "1", "--save-dir", str(dump / "ckpt")]
+    flags = [
+        *args,
+        *TINY_TRAIN,
+        "--batch-size",
+        str(batch),
+        "--dropout",
+        "0",
+        "--attention-dropout",
+        "0",
+        "--curriculum",
+        "1000",  # batches in a fixed order, so 2 x 8 covers the same 16 sequences
+        "--max-update",
+        str(UPDATES),
+        "--disable-validation",
+        "--log-format",
+        "json",
+        "--log-interval",
+        "1",
+        "--save-dir",
+        str(dump / "ckpt"),
+    ]
     if procs == 1:
         cmd = [sys.executable, HELPER, *flags]
     else:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(procs),
-               "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), HELPER, *flags]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            str(procs),
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(_free_port()),
+            HELPER,
+            *flags,
+        ]
     env = {**os.environ, "DUMP_DIR": str(dump), "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
-    losses = [float(json.loads(line[line.index("{"):])["loss"]) for line in out.splitlines()
-              if '"num_updates"' in line and "train_inner" in line]
+    losses = [
+        float(json.loads(line[line.index("{") :])["loss"])
+        for line in out.splitlines()
+        if '"num_updates"' in line and "train_inner" in line
+    ]
     dumps = [torch.load(dump / f"rank{r}.pt") for r in range(procs)]
     return losses, dumps, out
 
 
 CASES = {
     "minijoint_mlm": lambda ckpt, data: (
-        [str(data / "en" / "mlm"), "--user-dir", USER_DIR, "--task", "minijoint_mlm",
-         "--criterion", "minijoint_mlm", "--arch", "minijoint_roberta_small", "--encoder-layers", "4",
-         "--encoder-embed-dim", "64", "--encoder-ffn-embed-dim", "128", "--encoder-attention-heads", "2",
-         "--tokens-per-sample", "64", "--mini-layer", "2"], None),
+        [
+            str(data / "en" / "mlm"),
+            "--user-dir",
+            USER_DIR,
+            "--task",
+            "minijoint_mlm",
+            "--criterion",
+            "minijoint_mlm",
+            "--arch",
+            "minijoint_roberta_small",
+            "--encoder-layers",
+            "4",
+            "--encoder-embed-dim",
+            "64",
+            "--encoder-ffn-embed-dim",
+            "128",
+            "--encoder-attention-heads",
+            "2",
+            "--tokens-per-sample",
+            "64",
+            "--mini-layer",
+            "2",
+        ],
+        None,
+    ),
     "new_language_mlm": lambda ckpt, data: (
-        [str(data / "de" / "mlm"), "--user-dir", USER_DIR, "--task", "new_language_mlm",
-         "--criterion", "masked_lm", "--arch", "roberta", "--body-checkpoint", str(ckpt),
-         "--tokens-per-sample", "64"],
-        lambda name: name not in {surgery.TOKENS, "encoder.lm_head.weight", "encoder.lm_head.bias"}),
+        [
+            str(data / "de" / "mlm"),
+            "--user-dir",
+            USER_DIR,
+            "--task",
+            "new_language_mlm",
+            "--criterion",
+            "masked_lm",
+            "--arch",
+            "roberta",
+            "--body-checkpoint",
+            str(ckpt),
+            "--tokens-per-sample",
+            "64",
+        ],
+        lambda name: name not in {surgery.TOKENS, "encoder.lm_head.weight", "encoder.lm_head.bias"},
+    ),
     "minipost_mlm": lambda ckpt, data: (
-        [str(data / "en" / "mlm"), "--user-dir", USER_DIR, "--task", "minipost_mlm",
-         "--criterion", "masked_lm", "--arch", "minipost_roberta", "--source-checkpoint", str(ckpt),
-         "--mini-layers", "2", "--mini-new-layers", "1", "--tokens-per-sample", "64"],
+        [
+            str(data / "en" / "mlm"),
+            "--user-dir",
+            USER_DIR,
+            "--task",
+            "minipost_mlm",
+            "--criterion",
+            "masked_lm",
+            "--arch",
+            "minipost_roberta",
+            "--source-checkpoint",
+            str(ckpt),
+            "--mini-layers",
+            "2",
+            "--mini-new-layers",
+            "1",
+            "--tokens-per-sample",
+            "64",
+        ],
         lambda name: name == "encoder.lm_head.weight"  # tied to the frozen token embeddings
-        or not any(fnmatch(name, p) for p in minipost_trainable(2, 3))),
+        or not any(fnmatch(name, p) for p in minipost_trainable(2, 3)),
+    ),
 }
 
 

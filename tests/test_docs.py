@@ -1,4 +1,5 @@
 """The docs against the tree: docs/method.md's folder map names every module, and only what exists."""
+
 import re
 
 from conftest import ROOT
@@ -24,11 +25,18 @@ def _folder_map():
 def test_the_folder_map_names_every_module_and_nothing_else():
     entries = _folder_map()
     for package in PACKAGES:
-        on_disk = {str(p.relative_to(ROOT / package)) for p in (ROOT / package).rglob("*.py")
-                   if p.name != "__init__.py"}
+        on_disk = {
+            str(p.relative_to(ROOT / package))
+            for p in (ROOT / package).rglob("*.py")
+            if p.name != "__init__.py"
+        }
         named = set(entries[f"{package}/"])
-        assert not on_disk - named, f"docs/method.md's folder map lacks {sorted(on_disk - named)} in {package}/"
-        assert not named - on_disk, f"docs/method.md's folder map names missing {sorted(named - on_disk)} in {package}/"
+        assert not on_disk - named, (
+            f"docs/method.md's folder map lacks {sorted(on_disk - named)} in {package}/"
+        )
+        assert not named - on_disk, (
+            f"docs/method.md's folder map names missing {sorted(named - on_disk)} in {package}/"
+        )
     examples = {f"examples/{p.name}/" for p in (ROOT / "examples").iterdir() if p.is_dir()}
     assert examples <= set(entries), f"the folder map lacks {sorted(examples - set(entries))}"
     for folder in entries:
@@ -44,7 +52,11 @@ def test_every_option_help_is_one_short_line():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             values = [node.value] if isinstance(node, ast.keyword) and node.arg == "help" else []
             if isinstance(node, ast.Dict):
-                values += [v for k, v in zip(node.keys, node.values) if isinstance(k, ast.Constant) and k.value == "help"]
+                values += [
+                    v
+                    for k, v in zip(node.keys, node.values)
+                    if isinstance(k, ast.Constant) and k.value == "help"
+                ]
             for value in values:
                 try:
                     text = ast.literal_eval(value)

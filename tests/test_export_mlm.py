@@ -6,13 +6,13 @@ loads through fairseq's hub with the target tokenizer it records, and transforme
 ``pipeline("fill-mask")`` on the Hugging Face directory gives the hub's ``fill_mask`` top-5 on 20
 German sentences.
 """
+
 import pytest
 import torch
+from conftest import ROOT, TINY_TRAIN, run_cli
 
 import minimodel_fairseq  # noqa: F401  (registers the plugin; fairseq loads checkpoints under torch 2.13)
 from minimodel_fairseq import surgery
-
-from conftest import ROOT, TINY_TRAIN, run_cli
 
 pytestmark = pytest.mark.slow
 USER_DIR = str(ROOT / "minimodel_fairseq")
@@ -25,13 +25,46 @@ def runs(tiny_minijoint, bible_data, tmp_path_factory):
     run_cli(["minimodel", "extract-mini", str(tiny_minijoint), "--out", str(d / "mini.pt")])
     out = {"mini_body": d / "mini.pt"}
     for method, body in (("full", tiny_minijoint), ("minijoint", d / "mini.pt")):
-        run_cli(["fairseq-train", str(bible_data / "de" / "mlm"), "--user-dir", USER_DIR,
-                 "--task", "new_language_mlm", "--criterion", "masked_lm", "--body-checkpoint", str(body),
-                 "--embedding-init", "shared", "--tokens-per-sample", "64", *TINY_TRAIN, "--max-update", "12",
-                 "--disable-validation", "--save-dir", str(d / method),
-                 "--bpe", "sentencepiece", "--sentencepiece-model", str(bible_data / "de" / "spm.model")])
-        proc = run_cli(["minimodel", "export-mlm", "--big", str(tiny_minijoint),
-                        "--embeddings", str(d / method / "checkpoint_last.pt"), "--out", str(d / f"{method}_mlm")])
+        run_cli(
+            [
+                "fairseq-train",
+                str(bible_data / "de" / "mlm"),
+                "--user-dir",
+                USER_DIR,
+                "--task",
+                "new_language_mlm",
+                "--criterion",
+                "masked_lm",
+                "--body-checkpoint",
+                str(body),
+                "--embedding-init",
+                "shared",
+                "--tokens-per-sample",
+                "64",
+                *TINY_TRAIN,
+                "--max-update",
+                "12",
+                "--disable-validation",
+                "--save-dir",
+                str(d / method),
+                "--bpe",
+                "sentencepiece",
+                "--sentencepiece-model",
+                str(bible_data / "de" / "spm.model"),
+            ]
+        )
+        proc = run_cli(
+            [
+                "minimodel",
+                "export-mlm",
+                "--big",
+                str(tiny_minijoint),
+                "--embeddings",
+                str(d / method / "checkpoint_last.pt"),
+                "--out",
+                str(d / f"{method}_mlm"),
+            ]
+        )
         assert "wrote" in proc.stdout and "XLMRobertaXLForMaskedLM" in proc.stdout, proc.stdout
         out[method] = d / method / "checkpoint_last.pt"
         out[f"{method}_mlm"] = d / f"{method}_mlm"
@@ -49,18 +82,22 @@ def test_exported_model_is_the_big_body_with_the_step2_rows(runs, tiny_minijoint
             assert torch.equal(exported[k], step2[k]), k
         else:
             assert torch.equal(exported[k], big[k]), k
-    assert not torch.equal(exported[surgery.TOKENS], big[surgery.TOKENS])  # German rows (same count), not English
+    assert not torch.equal(
+        exported[surgery.TOKENS], big[surgery.TOKENS]
+    )  # German rows (same count), not English
 
 
 def _masked_sentences(bible_data, hub, n=20):
     """n German test verses (their first 10 words, within the tiny model's 64 positions), the middle word masked."""
-    verses = (bible_data / "de" / "raw" / "cls.test.input0").read_text(encoding="utf-8").splitlines()
+    verses = (
+        (bible_data / "de" / "raw" / "cls.test.input0").read_text(encoding="utf-8").splitlines()
+    )
     out = []
     for v in verses:
         words = v.split()[:10]
         if len(words) >= 6 and len(hub.encode(" ".join(words))) <= 60:
             k = len(words) // 2
-            out.append(" ".join(words[:k] + ["<mask>"] + words[k + 1:]))
+            out.append(" ".join(words[:k] + ["<mask>"] + words[k + 1 :]))
         if len(out) == n:
             return out
     raise AssertionError(f"fewer than {n} usable verses")
@@ -72,7 +109,9 @@ def test_fill_mask_pipeline_gives_the_hub_top5(runs, bible_data, method):
     from transformers import pipeline
 
     d = runs[f"{method}_mlm"]
-    hub = RobertaModel.from_pretrained(str(d), "model.pt").eval()  # dict.txt and the tokenizer from d
+    hub = RobertaModel.from_pretrained(
+        str(d), "model.pt"
+    ).eval()  # dict.txt and the tokenizer from d
     fill = pipeline("fill-mask", model=str(d / "hf"), top_k=5, device="cpu")
     for sentence in _masked_sentences(bible_data, hub):
         with torch.no_grad():
@@ -85,12 +124,38 @@ def test_fill_mask_pipeline_gives_the_hub_top5(runs, bible_data, method):
             assert abs(t["score"] - o[1]) < 1e-4, (sentence, t, o)
 
 
-def test_export_mlm_refuses_a_mini_model_as_big_and_a_non_step2_as_embeddings(runs, tiny_minijoint, tmp_path):
+def test_export_mlm_refuses_a_mini_model_as_big_and_a_non_step2_as_embeddings(
+    runs, tiny_minijoint, tmp_path
+):
     out = tmp_path / "out"
-    proc = run_cli(["minimodel", "export-mlm", "--big", str(runs["mini_body"]), "--embeddings", str(runs["full"]),
-                    "--out", str(out)], check=False)
+    proc = run_cli(
+        [
+            "minimodel",
+            "export-mlm",
+            "--big",
+            str(runs["mini_body"]),
+            "--embeddings",
+            str(runs["full"]),
+            "--out",
+            str(out),
+        ],
+        check=False,
+    )
     assert proc.returncode == 2 and "is not a big model" in proc.stderr, proc.stderr
-    proc = run_cli(["minimodel", "export-mlm", "--big", str(tiny_minijoint), "--embeddings", str(tiny_minijoint),
-                    "--out", str(out)], check=False)
-    assert proc.returncode == 2 and "is not a step-2 checkpoint (task 'minijoint_mlm'" in proc.stderr, proc.stderr
+    proc = run_cli(
+        [
+            "minimodel",
+            "export-mlm",
+            "--big",
+            str(tiny_minijoint),
+            "--embeddings",
+            str(tiny_minijoint),
+            "--out",
+            str(out),
+        ],
+        check=False,
+    )
+    assert (
+        proc.returncode == 2 and "is not a step-2 checkpoint (task 'minijoint_mlm'" in proc.stderr
+    ), proc.stderr
     assert not out.exists() and list(tmp_path.iterdir()) == []

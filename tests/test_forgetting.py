@@ -6,6 +6,7 @@ that is reset by hand (an independent re-draw in this file) at those updates; th
 the token embeddings (tied heads) and their optimizer state only; K=0 is fairseq's own training.
 Through the CLI (slow): stop and resume across a reset ends bitwise where one run ends.
 """
+
 import copy
 import itertools
 import logging
@@ -13,17 +14,22 @@ import re
 
 import pytest
 import torch
+from conftest import ROOT, TINY_MODEL, TINY_TRAIN, run_cli
 
 import minimodel_fairseq  # noqa: F401
 from minimodel_fairseq import forgetting, params
 from minimodel_fairseq.compat import load_checkpoint
 
-from conftest import ROOT, TINY_MODEL, TINY_TRAIN, run_cli
-
 USER_DIR = str(ROOT / "minimodel_fairseq")
 MODELS = {  # task -> (criterion, arch) flags
-    "minijoint_mlm": ["--criterion", "minijoint_mlm", "--arch", "minijoint_roberta_small",
-                      "--mini-layer", "2"],
+    "minijoint_mlm": [
+        "--criterion",
+        "minijoint_mlm",
+        "--arch",
+        "minijoint_roberta_small",
+        "--mini-layer",
+        "2",
+    ],
     "forgetting_mlm": ["--criterion", "masked_lm", "--arch", "roberta_small"],
 }
 SEED = 1  # TINY_TRAIN's --seed
@@ -36,9 +42,22 @@ def _trainer(data, task, *extra, model_task=None):
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
     from fairseq.trainer import Trainer
 
-    argv = [str(data), "--user-dir", USER_DIR, "--task", task, *MODELS[model_task or task], *TINY_MODEL,
-            *TINY_TRAIN, "--dropout", "0.1", *extra]
-    cfg = convert_namespace_to_omegaconf(options.parse_args_and_arch(options.get_training_parser(), argv))
+    argv = [
+        str(data),
+        "--user-dir",
+        USER_DIR,
+        "--task",
+        task,
+        *MODELS[model_task or task],
+        *TINY_MODEL,
+        *TINY_TRAIN,
+        "--dropout",
+        "0.1",
+        *extra,
+    ]
+    cfg = convert_namespace_to_omegaconf(
+        options.parse_args_and_arch(options.get_training_parser(), argv)
+    )
     t = tasks.setup_task(cfg.task)
     t.load_dataset("train")
     torch.manual_seed(SEED)  # the same initial model in every trainer
@@ -62,7 +81,11 @@ def _tensors(trainer):
 def _states(trainer):
     """{parameter name: its optimizer state, copied}; a name is missing where the state is empty."""
     state = trainer.optimizer.optimizer.state
-    return {n: copy.deepcopy(dict(state[p])) for n, p in trainer.model.named_parameters() if state.get(p)}
+    return {
+        n: copy.deepcopy(dict(state[p]))
+        for n, p in trainer.model.named_parameters()
+        if state.get(p)
+    }
 
 
 def _assert_same(a, b):
@@ -90,8 +113,10 @@ def _manual_reset(trainer, update):
     del trainer.optimizer.optimizer.state[w]
 
 
-@pytest.mark.parametrize("task, precision", [("minijoint_mlm", "fp32"), ("minijoint_mlm", "bf16"),
-                                             ("forgetting_mlm", "fp32")])
+@pytest.mark.parametrize(
+    "task, precision",
+    [("minijoint_mlm", "fp32"), ("minijoint_mlm", "bf16"), ("forgetting_mlm", "fp32")],
+)
 def test_reset_exactly_every_k_updates_equals_a_manual_reset(en_bin, task, precision, caplog):
     k, updates = 3, 7
     bf16 = ["--bf16"] if precision == "bf16" else []
@@ -106,15 +131,26 @@ def test_reset_exactly_every_k_updates_equals_a_manual_reset(en_bin, task, preci
             if update % k == 0:
                 _manual_reset(manual, update)
                 assert torch.equal(w, _draw(w.shape, _embed(forget).padding_idx, update))
-                assert w not in forget.optimizer.optimizer.state  # fresh: Adam starts it again at step 1
+                assert (
+                    w not in forget.optimizer.optimizer.state
+                )  # fresh: Adam starts it again at step 1
             else:
-                assert forget.optimizer.optimizer.state[w]["step"] == update % k  # counted since the reset
-            _assert_same(_tensors(forget), _tensors(manual))  # the body: what an unreset run computes
+                assert (
+                    forget.optimizer.optimizer.state[w]["step"] == update % k
+                )  # counted since the reset
+            _assert_same(
+                _tensors(forget), _tensors(manual)
+            )  # the body: what an unreset run computes
             _assert_same(_states(forget), _states(manual))
     assert [int(u) for r in caplog.records for u in RESET.findall(r.getMessage())] == [3, 6]
-    assert all(p.dtype == torch.float32 for p in forget.model.parameters())  # bf16: fp32 weights still
+    assert all(
+        p.dtype == torch.float32 for p in forget.model.parameters()
+    )  # bf16: fp32 weights still
     if task == "minijoint_mlm":  # the tied heads are the same tensor: reset with it
-        assert forget.model.encoder.mini_lm_head.weight is w and forget.model.encoder.lm_head.weight is w
+        assert (
+            forget.model.encoder.mini_lm_head.weight is w
+            and forget.model.encoder.lm_head.weight is w
+        )
         assert "encoder.mini_lm_head.weight" in caplog.text
 
 
@@ -126,14 +162,20 @@ def test_reset_touches_only_the_embeddings_and_their_state(en_bin):
     forgetting.forget_embeddings(trainer.model, trainer.optimizer, SEED, 2)
     after = _tensors(trainer)
     assert [n for n in before if not torch.equal(before[n], after[n])] == [params.TOKENS]
-    assert torch.equal(after[params.TOKENS], _draw(before[params.TOKENS].shape, t.source_dictionary.pad(), 2))
+    assert torch.equal(
+        after[params.TOKENS], _draw(before[params.TOKENS].shape, t.source_dictionary.pad(), 2)
+    )
     assert after[params.TOKENS][t.source_dictionary.pad()].abs().sum() == 0
     assert 0.019 < after[params.TOKENS].std().item() < 0.021  # RoBERTa's N(0, 0.02)
-    assert torch.equal(after[params.LM_HEAD_BIAS], before[params.LM_HEAD_BIAS])  # kept, as the reference does
+    assert torch.equal(
+        after[params.LM_HEAD_BIAS], before[params.LM_HEAD_BIAS]
+    )  # kept, as the reference does
     rest = _states(trainer)
     assert set(states) - set(rest) == {params.TOKENS}
     _assert_same(rest, {n: s for n, s in states.items() if n != params.TOKENS})
-    assert torch.equal(torch.get_rng_state(), rng)  # the global RNG (dropout, masking) is not consumed
+    assert torch.equal(
+        torch.get_rng_state(), rng
+    )  # the global RNG (dropout, masking) is not consumed
     # deterministic in (seed, update), and another update draws other values
     assert torch.equal(_draw((5, 4), 1, 2), _draw((5, 4), 1, 2))
     assert not torch.equal(_draw((5, 4), 1, 2), _draw((5, 4), 1, 3))
@@ -148,7 +190,9 @@ def test_k_zero_is_fairseqs_own_training(en_bin, task, monkeypatch, caplog):
     monkeypatch.setattr(forgetting, "exact_optimizer", never)
     t, ours = _trainer(en_bin, task)  # the default: 0
     assert ours.task.forget_every == 0
-    _, stock = _trainer(en_bin, "masked_lm", model_task=task)  # fairseq's task, same model and criterion
+    _, stock = _trainer(
+        en_bin, "masked_lm", model_task=task
+    )  # fairseq's task, same model and criterion
     with caplog.at_level(logging.INFO, logger=forgetting.__name__):
         for batch in _batches(t, 4):
             ours.train_step([copy.deepcopy(batch)])
@@ -160,8 +204,11 @@ def test_k_zero_is_fairseqs_own_training(en_bin, task, monkeypatch, caplog):
 
 @pytest.mark.parametrize("task", sorted(MODELS))
 def test_negative_k_is_one_clear_error(en_bin, task):
-    with pytest.raises(ValueError, match=r"--forget-embeddings-every must be 0 \(off\) or a positive number "
-                                         r"of updates, got -1"):
+    with pytest.raises(
+        ValueError,
+        match=r"--forget-embeddings-every must be 0 \(off\) or a positive number "
+        r"of updates, got -1",
+    ):
         _trainer(en_bin, task, "--forget-embeddings-every", "-1")
 
 
@@ -173,8 +220,11 @@ def test_optimizer_with_a_master_copy_is_refused_before_any_step(en_bin):
     trainable = [p for p in trainer.model.parameters() if p.requires_grad]
     master = FP16Optimizer.build_optimizer(trainer.cfg, trainable)
     before = _tensors(trainer)
-    with pytest.raises(ValueError, match="--forget-embeddings-every needs an optimizer that updates the fp32 "
-                                         "token embeddings directly.*got FP16Optimizer"):
+    with pytest.raises(
+        ValueError,
+        match="--forget-embeddings-every needs an optimizer that updates the fp32 "
+        "token embeddings directly.*got FP16Optimizer",
+    ):
         t.optimizer_step(master, trainer.model, 0)
     _assert_same(_tensors(trainer), before)  # refused before stepping
     plain = trainer.optimizer  # FairseqAdam on the fp32 weights: accepted
@@ -182,12 +232,35 @@ def test_optimizer_with_a_master_copy_is_refused_before_any_step(en_bin):
 
 
 def _train_cli(en_bin, task, save, updates):
-    proc = run_cli(["fairseq-train", str(en_bin), "--user-dir", USER_DIR, "--task", task, *MODELS[task],
-                    *TINY_MODEL, *TINY_TRAIN, "--dropout", "0.1", "--forget-embeddings-every", "3",
-                    "--max-update", str(updates), "--disable-validation", "--save-dir", str(save)],
-                   env={"OMP_NUM_THREADS": "1"})  # one thread: bitwise-reproducible runs
+    proc = run_cli(
+        [
+            "fairseq-train",
+            str(en_bin),
+            "--user-dir",
+            USER_DIR,
+            "--task",
+            task,
+            *MODELS[task],
+            *TINY_MODEL,
+            *TINY_TRAIN,
+            "--dropout",
+            "0.1",
+            "--forget-embeddings-every",
+            "3",
+            "--max-update",
+            str(updates),
+            "--disable-validation",
+            "--save-dir",
+            str(save),
+        ],
+        env={"OMP_NUM_THREADS": "1"},
+    )  # one thread: bitwise-reproducible runs
     log = proc.stdout + proc.stderr
-    return load_checkpoint(str(save / "checkpoint_last.pt")), [int(u) for u in RESET.findall(log)], log
+    return (
+        load_checkpoint(str(save / "checkpoint_last.pt")),
+        [int(u) for u in RESET.findall(log)],
+        log,
+    )
 
 
 @pytest.mark.slow
@@ -196,8 +269,13 @@ def test_stop_and_resume_across_a_reset_equals_one_run(en_bin, task, tmp_path):
     whole, resets, _ = _train_cli(en_bin, task, tmp_path / "whole", 8)
     assert resets == [3, 6]
     _, first, _ = _train_cli(en_bin, task, tmp_path / "split", 4)  # stops between two resets
-    resumed, second, log = _train_cli(en_bin, task, tmp_path / "split", 8)  # same dir: checkpoint_last.pt
-    assert "@ 4 updates" in log and (first, second) == ([3], [6])  # it resumed, it did not start again
+    resumed, second, log = _train_cli(
+        en_bin, task, tmp_path / "split", 8
+    )  # same dir: checkpoint_last.pt
+    assert "@ 4 updates" in log and (first, second) == (
+        [3],
+        [6],
+    )  # it resumed, it did not start again
     assert resumed["optimizer_history"][-1]["num_updates"] == 8
     _assert_same(resumed["model"], whole["model"])
     _assert_same(resumed["last_optimizer_state"]["state"], whole["last_optimizer_state"]["state"])

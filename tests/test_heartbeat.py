@@ -1,4 +1,5 @@
 """tasks/heartbeat.py: a log line once a HEARTBEAT_SECONDS, whatever --log-interval says."""
+
 import logging
 
 from minimodel_fairseq.tasks import heartbeat
@@ -19,5 +20,10 @@ def test_heartbeat_once_a_minute_and_training_untouched(monkeypatch, caplog):
     task = _Task()
     with caplog.at_level(logging.INFO, logger=heartbeat.__name__):
         outs = [task.train_step(None, None, None, None, u) for u in range(5)]
-    assert outs == [("loss", 1, {"update": u}) for u in range(5)]  # what the step returns is the base's
-    assert [r.getMessage() for r in caplog.records] == ["progress: num_updates=3", "progress: num_updates=5"]
+    assert outs == [
+        ("loss", 1, {"update": u}) for u in range(5)
+    ]  # what the step returns is the base's
+    assert [r.getMessage() for r in caplog.records] == [
+        "progress: num_updates=3",
+        "progress: num_updates=5",
+    ]

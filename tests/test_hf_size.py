@@ -4,6 +4,7 @@ The FLOP counts are checked against the closed form of step 2 (frozen body, trai
 tied to the LM head's projection) for the shapes the benchmark reports, so the full/mini ratio it
 prints is the counter's and not a guess.
 """
+
 import json
 import os
 import statistics
@@ -11,7 +12,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.recipe]
@@ -22,9 +22,14 @@ PRECISIONS = ("fp32", "bf16")
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("hf_size") / "out.json"
-    proc = subprocess.run([sys.executable, "benchmarks/hf_size.py", "--quick", "--threads", "1", "--json", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
-                          timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/hf_size.py", "--quick", "--threads", "1", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "| step 2 mini K=4 |" in proc.stdout and "ESTIMATES" in proc.stdout
     return json.loads(out.read_text())
@@ -36,7 +41,11 @@ def step2_flops(layers, d, ffn, rows, sequences, seq_len, masked):
     tokens = sequences * seq_len
     linear = 2 * tokens * (4 * d * d + 2 * d * ffn)
     attention = 4 * sequences * seq_len * seq_len * d
-    return layers * (2 * linear + 3 * attention) + 2 * (2 * masked * d * d) + 3 * (2 * masked * d * rows)
+    return (
+        layers * (2 * linear + 3 * attention)
+        + 2 * (2 * masked * d * d)
+        + 3 * (2 * masked * d * rows)
+    )
 
 
 def test_every_step_and_precision_measured(result):
@@ -46,17 +55,30 @@ def test_every_step_and_precision_measured(result):
         assert r["gflops_per_update"] > 0, step
         for p in PRECISIONS:
             assert r[f"{p}_s_per_update"] > 0 and r[f"{p}_gflops_per_s"] > 0, (step, p)
-            assert r["peak_rss_mb"][p] > 50, (step, p)  # one child per cell: torch and fairseq are in it
+            assert r["peak_rss_mb"][p] > 50, (
+                step,
+                p,
+            )  # one child per cell: torch and fairseq are in it
         assert r["bf16_speedup"] > 0
     layers = {step: r["layers"] for step, r in result["steps"].items()}
-    assert layers == {"step 3": 6, "step 1b K=4": 5, "step 2 full": 6, "step 2 mini K=3": 4, "step 2 mini K=4": 5}
+    assert layers == {
+        "step 3": 6,
+        "step 1b K=4": 5,
+        "step 2 full": 6,
+        "step 2 mini K=3": 4,
+        "step 2 mini K=4": 5,
+    }
 
 
 def test_phases_add_up_to_the_update(result):
     for step, r in result["steps"].items():
         for p in PRECISIONS:
             phases, total = r["phases"][p], r[f"{p}_s_per_update"]
-            assert all(v >= 0 for k, v in phases.items() if not k.startswith("other")), (step, p, phases)
+            assert all(v >= 0 for k, v in phases.items() if not k.startswith("other")), (
+                step,
+                p,
+                phases,
+            )
             # medians of each phase against the median update: about equal
             assert abs(sum(phases.values()) - total) <= 0.3 * total, (step, p, phases, total)
             # what the timers see (all but the remainder) is most of the update
@@ -76,6 +98,7 @@ def test_step2_flop_ratio_is_the_counters(result):
         assert mini["shapes"] == full["shapes"]  # the same batches
         expected = []
         for (b, t, m), f_full, f_mini in zip(full["shapes"], full["flops"], mini["flops"]):
+
             def one(layers, b=b, t=t, m=m):
                 return step2_flops(layers, shape["dim"], shape["ffn"], shape["tgt_rows"], b, t, m)
 
@@ -93,7 +116,9 @@ def test_step2_flop_ratio_is_the_counters(result):
 def test_disk_and_scoring(result):
     disk = result["disk_mb"]
     assert disk["step3_with_optimizer"] > disk["step3_model_only"] > 0
-    assert disk["big_model"] > disk["step2_full"] > disk["step2_mini_K4"] > disk["step2_mini_K3"] > 0
+    assert (
+        disk["big_model"] > disk["step2_full"] > disk["step2_mini_K4"] > disk["step2_mini_K3"] > 0
+    )
     kept = result["kept_per_run_mb"]
     assert kept["total"] == pytest.approx(sum(v for k, v in kept.items() if k != "total"))
     scoring = result["scoring"]

@@ -9,25 +9,24 @@ PRECISION=fp32 (their default, auto, depends on the processor); PRECISION=bf16 i
 common.bf16=true. Step 2 (adapt.yaml) also trains through both paths, from another directory: the
 same tensors to the same values.
 """
+
 import argparse
 import os
 import shlex
 import subprocess
-import sys
 
 import pytest
 import torch
+from conftest import ROOT, run_cli
 from omegaconf import OmegaConf
 
 import minimodel_fairseq  # noqa: F401
 from minimodel_fairseq.compat import load_checkpoint
-
-from conftest import ROOT, run_cli
+from minimodel_recipes import settings
 
 # hydra 1.3 warns about fairseq's 1.0-style configs (package header, schema matching): fairseq's to fix
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::UserWarning")]
 CONFIG_DIR = ROOT / "examples" / "bible" / "config"
-from minimodel_recipes import settings
 
 # config -> the recipe (and its arguments) whose command line it reproduces
 RECIPES = {
@@ -47,9 +46,16 @@ IGNORED = ("scoring",)
 
 def dry_run(args, **env):
     """The fairseq-train command a recipe runs (DRY_RUN=1), as an argument list; default settings in fp32."""
-    clean = {k: v for k, v in os.environ.items() if k not in settings.BY_NAME and k != "PROGRESS_PREFIX"}
-    proc = subprocess.run(["bash", f"examples/bible/{args[0]}", *args[1:]], cwd=ROOT, capture_output=True,
-                          text=True, env={**clean, "DRY_RUN": "1", "PRECISION": "fp32", **env})
+    clean = {
+        k: v for k, v in os.environ.items() if k not in settings.BY_NAME and k != "PROGRESS_PREFIX"
+    }
+    proc = subprocess.run(
+        ["bash", f"examples/bible/{args[0]}", *args[1:]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**clean, "DRY_RUN": "1", "PRECISION": "fp32", **env},
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith(".venv/bin/fairseq-train "), proc.stdout
@@ -91,8 +97,11 @@ def model_fields(model):
     ARCH_CONFIG_REGISTRY[ns._name](ns)
     parser = argparse.ArgumentParser()
     ARCH_MODEL_REGISTRY[ns._name].add_args(parser)
-    fields = {a.dest: a.default if getattr(ns, a.dest, None) is None else getattr(ns, a.dest)
-              for a in parser._actions if a.dest != "help"}
+    fields = {
+        a.dest: a.default if getattr(ns, a.dest, None) is None else getattr(ns, a.dest)
+        for a in parser._actions
+        if a.dest != "help"
+    }
     return {"_name": ns._name, **fields}
 
 
@@ -125,11 +134,18 @@ def differences(yaml_cfg, flag_cfg):
 
 
 def compare(name, monkeypatch, **env):
-    monkeypatch.chdir(ROOT)  # --user-dir minimodel_fairseq is relative to the repo root, as in the recipes
+    monkeypatch.chdir(
+        ROOT
+    )  # --user-dir minimodel_fairseq is relative to the repo root, as in the recipes
     flag_cfg = flags_config(dry_run(RECIPES[name], **env))
     raw = OmegaConf.load(CONFIG_DIR / f"{name}.yaml")
-    required = [f"{g}.{k}" for g in raw if g != "hydra" and OmegaConf.is_dict(raw[g])
-                for k in raw[g] if OmegaConf.is_missing(raw[g], k)]
+    required = [
+        f"{g}.{k}"
+        for g in raw
+        if g != "hydra" and OmegaConf.is_dict(raw[g])
+        for k in raw[g]
+        if OmegaConf.is_missing(raw[g], k)
+    ]
     assert required, f"{name}.yaml leaves no location to the command line"
     overrides = [f"{path}={field(flag_cfg, path)}" for path in [*required, *LOCATIONS]]
     return differences(yaml_config(name, overrides), flag_cfg)
@@ -143,15 +159,24 @@ def test_config_is_the_recipes_command_line(name, monkeypatch, tmp_path):
 
 def test_a_drifted_config_is_caught(monkeypatch, tmp_path):
     """The check above can fail: a recipe setting that differs from its config is reported."""
-    diffs = compare("pretrain_minijoint", monkeypatch, RUNS=str(tmp_path / "runs"), PRETRAIN_LR="2e-3",
-                    PRETRAIN_UPDATES="1000")
+    diffs = compare(
+        "pretrain_minijoint",
+        monkeypatch,
+        RUNS=str(tmp_path / "runs"),
+        PRETRAIN_LR="2e-3",
+        PRETRAIN_UPDATES="1000",
+    )
     assert "optimization.lr: config [0.001], recipe [0.002]" in diffs
     assert "optimization.max_update: config 2000, recipe 1000" in diffs
     assert "lr_scheduler.warmup_updates: config 200, recipe 100" in diffs
     diffs = compare("adapt", monkeypatch, RUNS=str(tmp_path / "runs"), EMBED_INIT="random")
     assert diffs == ["task.embedding_init: config 'shared_translit', recipe 'random'"]
-    diffs = compare("minipost", monkeypatch, RUNS=str(tmp_path / "runs"), MINIPOST_HEAD_INIT="random")
-    assert diffs == ["model.mini_head_init: config 'copy', recipe 'random'"]  # a model (add_args) field
+    diffs = compare(
+        "minipost", monkeypatch, RUNS=str(tmp_path / "runs"), MINIPOST_HEAD_INIT="random"
+    )
+    assert diffs == [
+        "model.mini_head_init: config 'copy', recipe 'random'"
+    ]  # a model (add_args) field
     # bf16 is the one field the configs leave to the command line (common.bf16=true)
     diffs = compare("finetune", monkeypatch, RUNS=str(tmp_path / "runs"), PRECISION="bf16")
     assert diffs == ["common.bf16: config False, recipe True"]
@@ -162,19 +187,44 @@ def test_adapt_config_equals_the_flag_recipe(bible_data, tiny_minijoint, tmp_pat
     line (DRY_RUN=1, tiny sizes) gives bitwise the same tensors."""
     runs, updates = tmp_path / "runs", 3
     (runs / "pretrain" / "minijoint").mkdir(parents=True)
-    (runs / "pretrain" / "minijoint" / "mini.pt").symlink_to(tiny_minijoint)  # the body: a tiny model
-    argv = dry_run(["2_adapt_language.sh", "de", "minijoint"], RUNS=str(runs), DATA=str(bible_data),
-                   TOKENS="64", ADAPT_UPDATES=str(updates))
+    (runs / "pretrain" / "minijoint" / "mini.pt").symlink_to(
+        tiny_minijoint
+    )  # the body: a tiny model
+    argv = dry_run(
+        ["2_adapt_language.sh", "de", "minijoint"],
+        RUNS=str(runs),
+        DATA=str(bible_data),
+        TOKENS="64",
+        ADAPT_UPDATES=str(updates),
+    )
     argv[argv.index("--save-dir") + 1] = str(tmp_path / "flags")
     run_cli(["fairseq-train", *argv], cwd=ROOT)
-    value = {a: argv[argv.index(a) + 1] for a in ("--sentencepiece-model", "--warmup-updates", "--max-update")}
+    value = {
+        a: argv[argv.index(a) + 1]
+        for a in ("--sentencepiece-model", "--warmup-updates", "--max-update")
+    }
     assert value["--warmup-updates"] == "0" and value["--max-update"] == str(updates)
-    run_cli(["fairseq-hydra-train", "--config-dir", str(CONFIG_DIR), "--config-name", "adapt",
-             f"common.user_dir={ROOT / 'minimodel_fairseq'}", f"task.data={bible_data / 'de' / 'mlm'}",
-             f"task.body_checkpoint={runs / 'pretrain' / 'minijoint' / 'mini.pt'}", "task.tokens_per_sample=64",
-             f"bpe.sentencepiece_model={value['--sentencepiece-model']}", "lr_scheduler.warmup_updates=0",
-             f"optimization.max_update={updates}", f"checkpoint.save_dir={tmp_path / 'hydra'}"], cwd=tmp_path)
-    hydra, flags = (load_checkpoint(str(tmp_path / d / "checkpoint_last.pt")) for d in ("hydra", "flags"))
+    run_cli(
+        [
+            "fairseq-hydra-train",
+            "--config-dir",
+            str(CONFIG_DIR),
+            "--config-name",
+            "adapt",
+            f"common.user_dir={ROOT / 'minimodel_fairseq'}",
+            f"task.data={bible_data / 'de' / 'mlm'}",
+            f"task.body_checkpoint={runs / 'pretrain' / 'minijoint' / 'mini.pt'}",
+            "task.tokens_per_sample=64",
+            f"bpe.sentencepiece_model={value['--sentencepiece-model']}",
+            "lr_scheduler.warmup_updates=0",
+            f"optimization.max_update={updates}",
+            f"checkpoint.save_dir={tmp_path / 'hydra'}",
+        ],
+        cwd=tmp_path,
+    )
+    hydra, flags = (
+        load_checkpoint(str(tmp_path / d / "checkpoint_last.pt")) for d in ("hydra", "flags")
+    )
     assert hydra["optimizer_history"][-1]["num_updates"] == updates
     assert hydra["model"]["encoder.lm_head.bias"].abs().sum() > 0  # starts at zero: it trained
     for name, tensor in flags["model"].items():

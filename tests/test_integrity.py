@@ -5,6 +5,7 @@ Fault injection: the checkpoint is a real one (the tiny MiniJoint fixture); 8 by
 largest tensor record become 0xff (torch reads such a file without complaint: it never checks the zip
 archive's CRC-32, so before this check extract-mini copied the damaged values, exit 0).
 """
+
 import os
 import shutil
 import struct
@@ -12,7 +13,6 @@ import zipfile
 
 import pytest
 import torch
-
 from conftest import ROOT, TINY_TRAIN, run_cli
 
 pytestmark = pytest.mark.slow
@@ -23,7 +23,9 @@ def flip_bytes_in_largest_tensor(src, dst):
     """Copy src to dst with 8 bytes inside its largest stored record set to 0xff; the record's name."""
     shutil.copyfile(src, dst)
     with zipfile.ZipFile(dst) as z:
-        info = max((i for i in z.infolist() if "/data/" in i.filename), key=lambda i: i.compress_size)
+        info = max(
+            (i for i in z.infolist() if "/data/" in i.filename), key=lambda i: i.compress_size
+        )
     with open(dst, "r+b") as f:
         f.seek(info.header_offset)
         header = f.read(30)
@@ -55,12 +57,16 @@ def test_torch_itself_loads_the_flipped_file(corrupt, tiny_minijoint):
 def test_extract_mini_refuses_a_flipped_checkpoint_and_writes_nothing(corrupt, tmp_path):
     path, record = corrupt
     before = _snapshot(tmp_path)
-    proc = run_cli(["minimodel", "extract-mini", str(path), "--out", str(tmp_path / "mini.pt")], check=False)
+    proc = run_cli(
+        ["minimodel", "extract-mini", str(path), "--out", str(tmp_path / "mini.pt")], check=False
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert lines == [f"minimodel extract-mini: error: {path} is corrupt: the bytes of {record} are not those torch.save wrote "
-                     "(their CRC-32 differs; a disk or copy error changed the file): restore it from a copy or "
-                     "write it again (MINIMODEL_VERIFY_CHECKPOINTS=0 loads it unchecked)"], proc.stderr
+    assert lines == [
+        f"minimodel extract-mini: error: {path} is corrupt: the bytes of {record} are not those torch.save wrote "
+        "(their CRC-32 differs; a disk or copy error changed the file): restore it from a copy or "
+        "write it again (MINIMODEL_VERIFY_CHECKPOINTS=0 loads it unchecked)"
+    ], proc.stderr
     assert _snapshot(tmp_path) == before
 
 
@@ -75,12 +81,34 @@ def test_the_check_can_be_skipped(corrupt, tmp_path):
 def test_step2_refuses_a_flipped_body(corrupt, bible_data, tmp_path):
     path, record = corrupt
     save = tmp_path / "save"
-    proc = run_cli(["fairseq-train", str(bible_data / "de" / "mlm"), "--user-dir", USER_DIR,
-                    "--task", "new_language_mlm", "--criterion", "masked_lm", "--arch", "roberta",
-                    "--body-checkpoint", str(path), "--tokens-per-sample", "64", *TINY_TRAIN,
-                    "--max-update", "1", "--save-dir", str(save)], check=False)
+    proc = run_cli(
+        [
+            "fairseq-train",
+            str(bible_data / "de" / "mlm"),
+            "--user-dir",
+            USER_DIR,
+            "--task",
+            "new_language_mlm",
+            "--criterion",
+            "masked_lm",
+            "--arch",
+            "roberta",
+            "--body-checkpoint",
+            str(path),
+            "--tokens-per-sample",
+            "64",
+            *TINY_TRAIN,
+            "--max-update",
+            "1",
+            "--save-dir",
+            str(save),
+        ],
+        check=False,
+    )
     assert proc.returncode != 0
-    assert f"{path} is corrupt: the bytes of {record} are not those torch.save wrote" in proc.stderr, proc.stderr[-2000:]
+    assert (
+        f"{path} is corrupt: the bytes of {record} are not those torch.save wrote" in proc.stderr
+    ), proc.stderr[-2000:]
     assert not list(save.glob("*.pt"))
 
 
@@ -94,11 +122,33 @@ def test_a_body_with_non_finite_values_is_refused(tiny_minijoint, bible_data, tm
     state["model"][names[1]].view(-1)[-1] = float("inf")
     diverged = files.save_checkpoint(state, tmp_path / "diverged.pt")
     save = tmp_path / "save"
-    proc = run_cli(["fairseq-train", str(bible_data / "de" / "mlm"), "--user-dir", USER_DIR,
-                    "--task", "new_language_mlm", "--criterion", "masked_lm", "--arch", "roberta",
-                    "--body-checkpoint", str(diverged), "--tokens-per-sample", "64", *TINY_TRAIN,
-                    "--max-update", "1", "--save-dir", str(save)], check=False)
+    proc = run_cli(
+        [
+            "fairseq-train",
+            str(bible_data / "de" / "mlm"),
+            "--user-dir",
+            USER_DIR,
+            "--task",
+            "new_language_mlm",
+            "--criterion",
+            "masked_lm",
+            "--arch",
+            "roberta",
+            "--body-checkpoint",
+            str(diverged),
+            "--tokens-per-sample",
+            "64",
+            *TINY_TRAIN,
+            "--max-update",
+            "1",
+            "--save-dir",
+            str(save),
+        ],
+        check=False,
+    )
     assert proc.returncode != 0
-    assert (f"body checkpoint {diverged} holds NaN or infinite values in {names[0]}, {names[1]}: a diverged or "
-            "damaged model cannot be trained on") in proc.stderr, proc.stderr[-2000:]
+    assert (
+        f"body checkpoint {diverged} holds NaN or infinite values in {names[0]}, {names[1]}: a diverged or "
+        "damaged model cannot be trained on"
+    ) in proc.stderr, proc.stderr[-2000:]
     assert not list(save.glob("*.pt"))

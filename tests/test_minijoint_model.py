@@ -1,9 +1,11 @@
 """MiniJoint model and criterion: the loss, the gradients, the heads (no CLI)."""
+
 import argparse
 
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import fixture_verses
 from fairseq.criterions.masked_lm import MaskedLmConfig, MaskedLmLoss
 from fairseq.data import Dictionary
 from fairseq.models.roberta.model import RobertaLMHead
@@ -18,18 +20,23 @@ from minimodel_fairseq.models.minijoint_roberta import (
 )
 from minimodel_fairseq.tasks.minijoint_mlm import MiniJointMLMTask
 
-from conftest import fixture_verses
-
 
 def make_task(en_bin):
-    return MiniJointMLMTask(MaskedLMConfig(data=str(en_bin)), Dictionary.load(str(en_bin / "dict.txt")))
+    return MiniJointMLMTask(
+        MaskedLMConfig(data=str(en_bin)), Dictionary.load(str(en_bin / "dict.txt"))
+    )
 
 
 def make_model(task, arch=minijoint_roberta_small_architecture, **over):
     args = argparse.Namespace(
-        encoder_layers=4, encoder_embed_dim=64, encoder_ffn_embed_dim=128,
-        encoder_attention_heads=2, mini_layer=2, max_positions=64,
-        dropout=0.0, attention_dropout=0.0,
+        encoder_layers=4,
+        encoder_embed_dim=64,
+        encoder_ffn_embed_dim=128,
+        encoder_attention_heads=2,
+        mini_layer=2,
+        max_positions=64,
+        dropout=0.0,
+        attention_dropout=0.0,
     )
     for k, v in over.items():
         setattr(args, k, v)
@@ -41,7 +48,10 @@ def make_model(task, arch=minijoint_roberta_small_architecture, **over):
 def make_sample(task, n=8, seed=0):
     """A masked batch of real WEB verses: 15% of tokens masked, targets elsewhere pad."""
     d = task.source_dictionary
-    lines = [d.encode_line(v, add_if_not_exist=False, append_eos=True)[:63] for v in fixture_verses("4")[:n]]
+    lines = [
+        d.encode_line(v, add_if_not_exist=False, append_eos=True)[:63]
+        for v in fixture_verses("4")[:n]
+    ]
     width = max(len(t) for t in lines) + 1
     src = torch.full((n, width), d.pad(), dtype=torch.long)
     for i, t in enumerate(lines):
@@ -80,21 +90,28 @@ def test_loss_is_primary_plus_w_mini_against_stock_fairseq(en_bin, w):
     _, extra = enc.extract_features(sample["net_input"]["src_tokens"], return_all_hiddens=True)
     feats = extra["inner_states"][2].transpose(0, 1)
     feats = enc.mini_layer_norm(feats)  # pre-norm: layer K's output gets its own LayerNorm
-    head = RobertaLMHead(64, len(task.source_dictionary), "gelu", weight=enc.sentence_encoder.embed_tokens.weight)
+    head = RobertaLMHead(
+        64, len(task.source_dictionary), "gelu", weight=enc.sentence_encoder.embed_tokens.weight
+    )
     head.load_state_dict(enc.mini_lm_head.state_dict())
     masked = sample["target"].ne(task.source_dictionary.pad())
     mini = F.cross_entropy(head(feats, masked), sample["target"][masked], reduction="sum")
 
     torch.testing.assert_close(log["primary_loss"], primary.detach(), rtol=1e-6, atol=1e-5)
     torch.testing.assert_close(log["mini_loss"], mini.detach(), rtol=1e-6, atol=1e-5)
-    torch.testing.assert_close(loss.detach(), primary.detach() + w * mini.detach(), rtol=1e-6, atol=1e-5)
+    torch.testing.assert_close(
+        loss.detach(), primary.detach() + w * mini.detach(), rtol=1e-6, atol=1e-5
+    )
     assert mini.item() != pytest.approx(primary.item(), rel=1e-3)  # two different heads
 
 
 def _grads(model, loss):
     model.zero_grad(set_to_none=True)
     loss.backward()
-    return {n: (p.grad.clone() if p.grad is not None else torch.zeros_like(p)) for n, p in model.named_parameters()}
+    return {
+        n: (p.grad.clone() if p.grad is not None else torch.zeros_like(p))
+        for n, p in model.named_parameters()
+    }
 
 
 def test_gradient_routing(en_bin):
@@ -119,7 +136,9 @@ def test_gradient_routing(en_bin):
         for n in layer_params(i):
             if i < K:  # layers 1..K: both heads contribute, linearly
                 assert g_mini[n].abs().sum() > 0, n
-                torch.testing.assert_close(g_total[n], g_primary[n] + w * g_mini[n], rtol=1e-4, atol=1e-6)
+                torch.testing.assert_close(
+                    g_total[n], g_primary[n] + w * g_mini[n], rtol=1e-4, atol=1e-6
+                )
             else:  # layers above K: primary head only
                 assert g_mini[n].abs().sum() == 0, n
                 torch.testing.assert_close(g_total[n], g_primary[n], rtol=1e-5, atol=1e-7)
@@ -142,17 +161,23 @@ def test_heads_tied_and_prenorm_layer_norm(en_bin):
     sample = make_sample(task)
     masked = sample["target"].ne(1)
     logits, extra = pre(**sample["net_input"], masked_tokens=masked)
-    assert logits.shape == extra["mini_logits"].shape == (int(masked.sum()), len(task.source_dictionary))
+    assert (
+        logits.shape
+        == extra["mini_logits"].shape
+        == (int(masked.sum()), len(task.source_dictionary))
+    )
 
 
 @pytest.mark.parametrize("k", [0, 4, 7, -1])
 def test_mini_layer_out_of_range_is_a_clear_error(en_bin, k):
-    with pytest.raises(ValueError, match=r"--mini-layer must satisfy 1 <= K < --encoder-layers \(4\)"):
+    with pytest.raises(
+        ValueError, match=r"--mini-layer must satisfy 1 <= K < --encoder-layers \(4\)"
+    ):
         make_model(make_task(en_bin), mini_layer=k)
 
 
 def test_architectures_defaults():
-    from fairseq.models import ARCH_MODEL_REGISTRY, ARCH_CONFIG_REGISTRY
+    from fairseq.models import ARCH_CONFIG_REGISTRY, ARCH_MODEL_REGISTRY
 
     for name, (layers, dim, k) in {
         "minijoint_roberta_base": (12, 768, 4),

@@ -1,5 +1,6 @@
 """Outputs like any other tool's: what the plugin writes atomically gets the umask's mode (0644 files and
 0755 folders under umask 022), not mkstemp's 0600 / mkdtemp's 0700."""
+
 import os
 import stat
 
@@ -37,4 +38,9 @@ def test_atomic_files_and_folders_get_the_umask_mode(umask, tmp_path):
     assert hf._write_dir(tmp_path / "export", False, write) == "done"
     assert mode(tmp_path / "export") == 0o777 & ~umask
     assert mode(tmp_path / "export" / "config.json") == 0o666 & ~umask
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "export", "mini.pt", "plain.txt"]  # no temporaries
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.txt",
+        "export",
+        "mini.pt",
+        "plain.txt",
+    ]  # no temporaries

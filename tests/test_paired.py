@@ -1,4 +1,5 @@
 """minimodel_recipes/paired.py: paired differences of two methods from per-verse predictions."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -6,20 +7,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 from minimodel_recipes import paired
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def write(runs, lang, method, seed, flags):
     path = Path(runs, "transfer", lang, method, f"seed{seed}.predictions.tsv")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("index\tgold\tpredicted\tcorrect\n" + "".join(
-        f"{i}\tlaw\t{'law' if c else 'history'}\t{c}\n" for i, c in enumerate(flags)))
+    path.write_text(
+        "index\tgold\tpredicted\tcorrect\n"
+        + "".join(f"{i}\tlaw\t{'law' if c else 'history'}\t{c}\n" for i, c in enumerate(flags))
+    )
 
 
 def test_paired_differences_and_interval(tmp_path):
     rng = np.random.default_rng(1)
-    for seed in ("1", "2"):  # full right on 60 % of 500 verses, minijoint on the same verses minus 50
+    for seed in (
+        "1",
+        "2",
+    ):  # full right on 60 % of 500 verses, minijoint on the same verses minus 50
         full = (rng.random(500) < 0.6).astype(int)
         mini = full.copy()
         mini[np.flatnonzero(full)[:50]] = 0
@@ -54,8 +61,22 @@ def test_seed_noise_widens_the_interval(tmp_path):
 
 def test_paired_refuses_missing_predictions(tmp_path):
     write(tmp_path, "de", "full", "1", [1, 0])
-    proc = subprocess.run([sys.executable, "-m", "minimodel_recipes.paired", str(tmp_path),
-                           "--langs", "de", "--seeds", "1"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "minimodel_recipes.paired",
+            str(tmp_path),
+            "--langs",
+            "de",
+            "--seeds",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
-    assert "minijoint/seed1.predictions.tsv is missing: examples/bible/4_transfer.sh de minijoint 1 writes it" \
+    assert (
+        "minijoint/seed1.predictions.tsv is missing: examples/bible/4_transfer.sh de minijoint 1 writes it"
         in proc.stderr
+    )

@@ -8,22 +8,42 @@ whatever TOKENS is; every checkpoint the recipe writes loads through fairseq's h
 tokenizer it records and encodes text to the ids the data holds; the exports are of the imported
 family.
 """
+
 import json
 import os
 import shutil
 import subprocess
 
 import pytest
-
 from conftest import ROOT, random_hf_masked_lm
 
 pytestmark = [pytest.mark.slow, pytest.mark.recipe]
 POSITIONS = 514
-TINY = {"TOKENS": "128", "MINIPOST_K": "1", "MINIPOST_M": "1", "MINIPOST_UPDATES": "2", "ADAPT_UPDATES": "3",
-        "FT_UPDATES": "3", "PRETRAIN_BSZ": "4", "ADAPT_BSZ": "4", "FT_BSZ": "4", "THREADS": "1", "VOCAB": "500"}
-SIZES = dict(hidden_size=16, num_hidden_layers=3, num_attention_heads=2, intermediate_size=32,
-             max_position_embeddings=POSITIONS, type_vocab_size=1, layer_norm_eps=1e-5, pad_token_id=1,
-             bos_token_id=0, eos_token_id=2)
+TINY = {
+    "TOKENS": "128",
+    "MINIPOST_K": "1",
+    "MINIPOST_M": "1",
+    "MINIPOST_UPDATES": "2",
+    "ADAPT_UPDATES": "3",
+    "FT_UPDATES": "3",
+    "PRETRAIN_BSZ": "4",
+    "ADAPT_BSZ": "4",
+    "FT_BSZ": "4",
+    "THREADS": "1",
+    "VOCAB": "500",
+}
+SIZES = dict(
+    hidden_size=16,
+    num_hidden_layers=3,
+    num_attention_heads=2,
+    intermediate_size=32,
+    max_position_embeddings=POSITIONS,
+    type_vocab_size=1,
+    layer_norm_eps=1e-5,
+    pad_token_id=1,
+    bos_token_id=0,
+    eos_token_id=2,
+)
 
 
 def _spm_tokenizer(bible_data, out):
@@ -51,8 +71,13 @@ def _bpe_tokenizer(bible_data, out):
     from transformers import RobertaTokenizer
 
     bpe = ByteLevelBPETokenizer()
-    bpe.train([str(bible_data / "en" / "raw" / "train.txt")], vocab_size=600, min_frequency=2,
-              special_tokens=["<s>", "<pad>", "</s>", "<unk>"], show_progress=False)
+    bpe.train(
+        [str(bible_data / "en" / "raw" / "train.txt")],
+        vocab_size=600,
+        min_frequency=2,
+        special_tokens=["<s>", "<pad>", "</s>", "<unk>"],
+        show_progress=False,
+    )
     src = out.parent / "bpe_src"
     src.mkdir()
     bpe.save_model(str(src))
@@ -63,8 +88,10 @@ def _bpe_tokenizer(bible_data, out):
     return RobertaTokenizer.from_pretrained(str(src))
 
 
-MODELS = {"xlmr": ("XLMRobertaForMaskedLM", _spm_tokenizer, 250_002),
-          "roberta": ("RobertaForMaskedLM", _bpe_tokenizer, 50_265)}
+MODELS = {
+    "xlmr": ("XLMRobertaForMaskedLM", _spm_tokenizer, 250_002),
+    "roberta": ("RobertaForMaskedLM", _bpe_tokenizer, 50_265),
+}
 
 
 def _hf_dir(kind, bible_data, root):
@@ -87,18 +114,30 @@ def _ids(data_dir, split="test"):
 
 @pytest.mark.parametrize("kind", list(MODELS))
 def test_hf_recipe_at_real_shapes(kind, bible_data, tmp_path):
-    import minimodel_fairseq  # noqa: F401  (registers --bpe hf_tokenizer; fairseq loads under torch 2.13)
     from fairseq.models.roberta import RobertaModel
     from transformers import AutoConfig
 
+    import minimodel_fairseq  # noqa: F401  (registers --bpe hf_tokenizer; fairseq loads under torch 2.13)
     from minimodel_fairseq import surgery
 
     hf_dir = _hf_dir(kind, bible_data, tmp_path)
     runs, data = tmp_path / "runs", tmp_path / "data"
-    env = {**os.environ, **TINY, "HF_RUNS": str(runs), "HF_DATA": str(data), "TARGET_DATA": str(bible_data),
-           "PYTHONWARNINGS": "ignore", "PREPARE_FLAGS": f"--db {bible_data.parent / 'fixture.db'} --translations en=4"}
-    proc = subprocess.run(["bash", "examples/hf/run.sh", str(hf_dir), "de", "1"], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
+    env = {
+        **os.environ,
+        **TINY,
+        "HF_RUNS": str(runs),
+        "HF_DATA": str(data),
+        "TARGET_DATA": str(bible_data),
+        "PYTHONWARNINGS": "ignore",
+        "PREPARE_FLAGS": f"--db {bible_data.parent / 'fixture.db'} --translations en=4",
+    }
+    proc = subprocess.run(
+        ["bash", "examples/hf/run.sh", str(hf_dir), "de", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "de zero-shot, MiniPost" in proc.stdout
 
@@ -106,28 +145,65 @@ def test_hf_recipe_at_real_shapes(kind, bible_data, tmp_path):
     en_ids = _ids(d / "en" / "cls" / "input0")
     en_text = (d / "en" / "raw" / "cls.test.input0").read_text(encoding="utf-8").splitlines()
     de_ids = _ids(bible_data / "de" / "cls" / "input0")
-    de_text = (bible_data / "de" / "raw" / "cls.test.input0").read_text(encoding="utf-8").splitlines()
+    de_text = (
+        (bible_data / "de" / "raw" / "cls.test.input0").read_text(encoding="utf-8").splitlines()
+    )
     checkpoints = {  # every checkpoint the recipe writes: (file, data dir, text, ids)
-        "step 3": (run / "finetune" / "roberta" / "seed1" / "checkpoint_best.pt", d / "en" / "cls", en_text, en_ids),
-        "step 1b": (run / "pretrain" / "minipost" / "checkpoint_last.pt", d / "en" / "mlm", en_text, en_ids),
-        **{f"step 2 {m}": (run / "adapt" / "de" / m / "seed1" / "checkpoint_last.pt", bible_data / "de" / "mlm",
-                           de_text, de_ids) for m in ("full_roberta", "minipost")},
-        **{f"step 4 {m}": (run / "transfer" / "de" / m / "seed1.pt", bible_data / "de" / "cls", de_text, de_ids)
-           for m in ("full_roberta", "minipost")},
+        "step 3": (
+            run / "finetune" / "roberta" / "seed1" / "checkpoint_best.pt",
+            d / "en" / "cls",
+            en_text,
+            en_ids,
+        ),
+        "step 1b": (
+            run / "pretrain" / "minipost" / "checkpoint_last.pt",
+            d / "en" / "mlm",
+            en_text,
+            en_ids,
+        ),
+        **{
+            f"step 2 {m}": (
+                run / "adapt" / "de" / m / "seed1" / "checkpoint_last.pt",
+                bible_data / "de" / "mlm",
+                de_text,
+                de_ids,
+            )
+            for m in ("full_roberta", "minipost")
+        },
+        **{
+            f"step 4 {m}": (
+                run / "transfer" / "de" / m / "seed1.pt",
+                bible_data / "de" / "cls",
+                de_text,
+                de_ids,
+            )
+            for m in ("full_roberta", "minipost")
+        },
     }
     for what, (ckpt, data_dir, text, ids) in checkpoints.items():
         state = surgery.load_roberta_checkpoint(ckpt)
-        assert state["model"]["encoder.sentence_encoder.embed_positions.weight"].shape[0] == POSITIONS, what
+        assert (
+            state["model"]["encoder.sentence_encoder.embed_positions.weight"].shape[0] == POSITIONS
+        ), what
         hub = RobertaModel.from_pretrained(str(ckpt.parent), ckpt.name, str(data_dir)).eval()
         assert hub.model.max_positions() == POSITIONS - 2, what
         for line, want in list(zip(text, ids))[:20]:
-            assert hub.encode(line)[1:].tolist() == want, (what, line)  # <s> first; the data has the rest
-    assert not (run / "finetune" / "roberta" / "seed1" / "checkpoint_last.pt").exists()  # kept once, not twice
+            assert hub.encode(line)[1:].tolist() == want, (
+                what,
+                line,
+            )  # <s> first; the data has the rest
+    assert not (
+        run / "finetune" / "roberta" / "seed1" / "checkpoint_last.pt"
+    ).exists()  # kept once, not twice
 
     family = "XLMRoberta" if kind == "xlmr" else "Roberta"
     for m in ("full_roberta", "minipost"):
-        for sub, cls_name in (("seed1", f"{family}ForSequenceClassification"),
-                              ("seed1_mlm/hf", f"{family}ForMaskedLM")):
+        for sub, cls_name in (
+            ("seed1", f"{family}ForSequenceClassification"),
+            ("seed1_mlm/hf", f"{family}ForMaskedLM"),
+        ):
             config = AutoConfig.from_pretrained(str(run / "export" / "de" / m / sub))
-            assert config.architectures == [cls_name] and config.max_position_embeddings == POSITIONS, (m, sub)
+            assert (
+                config.architectures == [cls_name] and config.max_position_embeddings == POSITIONS
+            ), (m, sub)
     shutil.rmtree(tmp_path / kind)  # the source model, not needed any more (the suite's disk)

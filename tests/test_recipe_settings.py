@@ -3,60 +3,103 @@
 No training: the shell side of the settings against the Python side, the refusals, results.tsv
 read by its header, and the progress line on a real fairseq log.
 """
+
 import os
 import subprocess
 import sys
 import time
 
 import pytest
-
 from conftest import ROOT
 
 from minimodel_recipes import progress, settings
 
-CLEAN = {k: v for k, v in os.environ.items() if k not in settings.BY_NAME and k != "PROGRESS_PREFIX"}
+CLEAN = {
+    k: v for k, v in os.environ.items() if k not in settings.BY_NAME and k != "PROGRESS_PREFIX"
+}
 
 
 def bash(script, **env):
-    return subprocess.run(["bash", "-c", f"source examples/bible/common.sh; {script}"], cwd=ROOT,
-                          capture_output=True, text=True, env={**CLEAN, **env})
+    return subprocess.run(
+        ["bash", "-c", f"source examples/bible/common.sh; {script}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**CLEAN, **env},
+    )
 
 
 def test_the_shell_sees_the_python_method_table(tmp_path):
     """common.sh's functions are generated from settings.METHODS: same bodies, classifiers, step-2 runs."""
-    env = {"RUNS": str(tmp_path), "ADAPT_UPDATES": "40", "MINI_ADAPT_UPDATES": "80", "EMBED_INIT": "random"}
+    env = {
+        "RUNS": str(tmp_path),
+        "ADAPT_UPDATES": "40",
+        "MINI_ADAPT_UPDATES": "80",
+        "EMBED_INIT": "random",
+    }
     s = settings.resolve({**CLEAN, **env})
-    script = "; ".join(f'echo "$(body_of {m}) $(big_model_of {m}) $(step2_of {m})"' for m in settings.METHODS)
-    proc = bash(script + '; echo "$PRIMARY|$MINI|$PLAIN|$MINIPOST|$ADAPT_UPDATES|$RESULTS_HEADER"', **env)
+    script = "; ".join(
+        f'echo "$(body_of {m}) $(big_model_of {m}) $(step2_of {m})"' for m in settings.METHODS
+    )
+    proc = bash(
+        script + '; echo "$PRIMARY|$MINI|$PLAIN|$MINIPOST|$ADAPT_UPDATES|$RESULTS_HEADER"', **env
+    )
     assert proc.returncode == 0, proc.stderr
     *rows, last = proc.stdout.splitlines()
     for line, (name, m) in zip(rows, settings.METHODS.items()):
         r = settings.step2(name, s)
-        assert line == f"{r['body']} {m.big_model} {r['updates']} {r['lr']} {r['init']} {r['warmup']}", name
-    assert rows[1].split()[2:] == ["80", "2e-3", "random", "4"]        # minijoint: MINI_ADAPT_UPDATES
-    assert rows[0].split()[2:] == ["40", "2e-3", "random", "4"]        # full: ADAPT_UPDATES
-    assert rows[-1].split()[2:] == ["1", "0", "shared", "4"]           # copy_only: the shared init's rows
-    assert last == "|".join([*(settings.checkpoint(k, s) for k in settings.CHECKPOINTS), "40",
-                             "\t".join(settings.RESULTS_COLUMNS)])
+        assert (
+            line == f"{r['body']} {m.big_model} {r['updates']} {r['lr']} {r['init']} {r['warmup']}"
+        ), name
+    assert rows[1].split()[2:] == ["80", "2e-3", "random", "4"]  # minijoint: MINI_ADAPT_UPDATES
+    assert rows[0].split()[2:] == ["40", "2e-3", "random", "4"]  # full: ADAPT_UPDATES
+    assert rows[-1].split()[2:] == ["1", "0", "shared", "4"]  # copy_only: the shared init's rows
+    assert last == "|".join(
+        [
+            *(settings.checkpoint(k, s) for k in settings.CHECKPOINTS),
+            "40",
+            "\t".join(settings.RESULTS_COLUMNS),
+        ]
+    )
     proc = bash("body_of nope")
     assert proc.returncode == 2 and "unknown METHOD 'nope': use full, minijoint" in proc.stderr
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"ADAPT_UPDATES": "5OO"}, "ADAPT_UPDATES must be a whole number of at least 1, got '5OO'"),
-    ({"PRETRAIN_UPDATES": "0"}, "PRETRAIN_UPDATES must be a whole number of at least 1, got '0'"),
-    ({"ADAPT_LR": "fast"}, "ADAPT_LR must be a number (e.g. 2e-3), got 'fast'"),
-    ({"ADAPT_UPDATES": "\u00b2"}, "ADAPT_UPDATES must be a whole number of at least 1, got '\u00b2'"),
-    ({"FT_UPDATES": "\u0663"}, "FT_UPDATES must be a whole number of at least 1, got '\u0663'"),
-    ({"ADAPT_LR": "nan"}, "ADAPT_LR must be a finite number (e.g. 2e-3), got 'nan'"),
-    ({"FT_LR": "-inf"}, "FT_LR must be a finite number"),
-    ({"EMBED_INIT": "shared-translit"}, "EMBED_INIT must be one of random, shared, shared_translit, got 'shared-translit'"),
-    ({"METHODS": "full minijiont"}, "unknown METHODS 'minijiont': use full, minijoint, minipost"),
-    ({"PRECISION": "fp8"}, "PRECISION must be one of fp32"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"ADAPT_UPDATES": "5OO"}, "ADAPT_UPDATES must be a whole number of at least 1, got '5OO'"),
+        (
+            {"PRETRAIN_UPDATES": "0"},
+            "PRETRAIN_UPDATES must be a whole number of at least 1, got '0'",
+        ),
+        ({"ADAPT_LR": "fast"}, "ADAPT_LR must be a number (e.g. 2e-3), got 'fast'"),
+        (
+            {"ADAPT_UPDATES": "\u00b2"},
+            "ADAPT_UPDATES must be a whole number of at least 1, got '\u00b2'",
+        ),
+        ({"FT_UPDATES": "\u0663"}, "FT_UPDATES must be a whole number of at least 1, got '\u0663'"),
+        ({"ADAPT_LR": "nan"}, "ADAPT_LR must be a finite number (e.g. 2e-3), got 'nan'"),
+        ({"FT_LR": "-inf"}, "FT_LR must be a finite number"),
+        (
+            {"EMBED_INIT": "shared-translit"},
+            "EMBED_INIT must be one of random, shared, shared_translit, got 'shared-translit'",
+        ),
+        (
+            {"METHODS": "full minijiont"},
+            "unknown METHODS 'minijiont': use full, minijoint, minipost",
+        ),
+        ({"PRECISION": "fp8"}, "PRECISION must be one of fp32"),
+    ],
+)
 def test_a_bad_setting_stops_every_recipe_with_one_message(env, message, tmp_path):
-    proc = subprocess.run(["bash", "examples/bible/2_adapt_language.sh", "de", "full"], cwd=ROOT, capture_output=True,
-                          text=True, env={**CLEAN, "RUNS": str(tmp_path / "runs"), **env})
+    proc = subprocess.run(
+        ["bash", "examples/bible/2_adapt_language.sh", "de", "full"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**CLEAN, "RUNS": str(tmp_path / "runs"), **env},
+    )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().startswith(f"examples/bible settings: error: {message}"), proc.stderr
     assert proc.stderr.count("error") == 1 and not (tmp_path / "runs").exists()
@@ -72,18 +115,29 @@ RESULTS = [  # columns in another order than the recipes write them: read by nam
 
 
 def table(path, *args):
-    return subprocess.run([sys.executable, "-m", "minimodel_recipes.table", str(path), *args], cwd=ROOT,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "minimodel_recipes.table", str(path), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_table_reads_results_by_column_name(tmp_path):
     path = tmp_path / "results.tsv"
     path.write_text("\n".join(RESULTS) + "\n")
-    with pytest.raises(settings.SettingError):  # not the recipes' header order: refused by read_results...
+    with pytest.raises(
+        settings.SettingError
+    ):  # not the recipes' header order: refused by read_results...
         settings.read_results(path)
-    header = "\t".join(settings.RESULTS_COLUMNS)  # ...and the same rows under the recipes' header are read
+    header = "\t".join(
+        settings.RESULTS_COLUMNS
+    )  # ...and the same rows under the recipes' header are read
     cols = RESULTS[0].split("\t")
-    rows = ["\t".join(dict(zip(cols, r.split("\t")))[c] for c in settings.RESULTS_COLUMNS) for r in RESULTS[1:]]
+    rows = [
+        "\t".join(dict(zip(cols, r.split("\t")))[c] for c in settings.RESULTS_COLUMNS)
+        for r in RESULTS[1:]
+    ]
     path.write_text("\n".join([header, *rows]) + "\n")
     proc = table(path, "--plot", str(tmp_path / "results.png"))
     assert proc.returncode == 0, proc.stderr
@@ -101,7 +155,10 @@ def test_table_refuses_results_without_header(tmp_path):
     path.write_text("de\tfull\t1\t0.4\t80\t0.3\t100\n")
     proc = table(path)
     assert proc.returncode == 2 and proc.stdout == ""
-    assert "does not start with the header line lang method seed accuracy n majority step2_seconds" in proc.stderr
+    assert (
+        "does not start with the header line lang method seed accuracy n majority step2_seconds"
+        in proc.stderr
+    )
     assert "rerun examples/bible/run_all.sh" in proc.stderr and proc.stderr.count("error") == 1
 
 
@@ -109,12 +166,22 @@ def test_results_rows_are_not_appended_to_a_file_without_header(tmp_path):
     old = tmp_path / "results.tsv"
     old.write_text("de\tfull\t1\t0.4\t80\t0.3\t100\n")
     proc = bash("results_row de minijoint 1 0.42 80 0.3 25", RUNS=str(tmp_path))
-    assert proc.returncode == 2 and "has no header line" in proc.stderr and "delete it or rerun run_all.sh" in proc.stderr
+    assert (
+        proc.returncode == 2
+        and "has no header line" in proc.stderr
+        and "delete it or rerun run_all.sh" in proc.stderr
+    )
     assert old.read_text() == "de\tfull\t1\t0.4\t80\t0.3\t100\n"
     new = tmp_path / "new"
-    proc = bash("results_row de minijoint 1 0.42 80 0.3 25; results_row de full 1 0.4 80 0.3 100", RUNS=str(new))
+    proc = bash(
+        "results_row de minijoint 1 0.42 80 0.3 25; results_row de full 1 0.4 80 0.3 100",
+        RUNS=str(new),
+    )
     assert proc.returncode == 0, proc.stderr
-    assert [r["method"] for r in settings.read_results(new / "results.tsv")] == ["minijoint", "full"]
+    assert [r["method"] for r in settings.read_results(new / "results.tsv")] == [
+        "minijoint",
+        "full",
+    ]
 
 
 LOG = """\
@@ -130,11 +197,22 @@ def test_progress_line_from_fairseq_log():
     lines = LOG.splitlines(True)
     f = progress.Follower("step 1/4 pretraining MiniJoint", 2000, start=0.0)
     assert not f.feed("".join(lines[:2]), now=40.0)
-    assert f.line() == "step 1/4 pretraining MiniJoint: update 25/2000 (1 %), loss 23.11, 0m40s, about 53m left"
-    assert not f.feed(lines[2], now=100.0)  # 25 updates in 60 s since the first: 1950 left at that rate
-    assert f.line() == "step 1/4 pretraining MiniJoint: update 50/2000 (2 %), loss 20.50, 1m40s, about 1h18m left"
+    assert (
+        f.line()
+        == "step 1/4 pretraining MiniJoint: update 25/2000 (1 %), loss 23.11, 0m40s, about 53m left"
+    )
+    assert not f.feed(
+        lines[2], now=100.0
+    )  # 25 updates in 60 s since the first: 1950 left at that rate
+    assert (
+        f.line()
+        == "step 1/4 pretraining MiniJoint: update 50/2000 (2 %), loss 20.50, 1m40s, about 1h18m left"
+    )
     assert f.feed("".join(lines[3:]), now=300.0)  # done training: the follower stops
-    assert f.line() == "step 1/4 pretraining MiniJoint: update 100/2000 (5 %), loss 19.90, 5m00s, about 1h49m left"
+    assert (
+        f.line()
+        == "step 1/4 pretraining MiniJoint: update 100/2000 (5 %), loss 19.90, 5m00s, about 1h49m left"
+    )
 
 
 def test_progress_line_from_the_heartbeat_and_without_new_lines():
@@ -144,9 +222,14 @@ def test_progress_line_from_the_heartbeat_and_without_new_lines():
     assert f.line(at=30.0) == "step 3/4: starting, 0m30s"
     f.feed(lines[1], now=40.0)
     beat = "2026-11-27 14:33:09 | INFO | minimodel_fairseq.tasks.heartbeat | progress: num_updates=30\n"
-    f.feed(beat, now=100.0)  # 5 updates in 60 s since the first logged one; the loss stays the last train line's
+    f.feed(
+        beat, now=100.0
+    )  # 5 updates in 60 s since the first logged one; the loss stays the last train line's
     assert f.line() == "step 3/4: update 30/100 (30 %), loss 23.11, 1m40s, about 14m left"
-    assert f.line(at=160.0) == "step 3/4: update 30/100 (30 %), loss 23.11, 2m40s, about 13m left, last logged 1m00s ago"
+    assert (
+        f.line(at=160.0)
+        == "step 3/4: update 30/100 (30 %), loss 23.11, 2m40s, about 13m left, last logged 1m00s ago"
+    )
 
 
 def test_progress_line_says_validating_until_the_valid_line():
@@ -154,19 +237,46 @@ def test_progress_line_says_validating_until_the_valid_line():
     lines = LOG.splitlines(True)
     f = progress.Follower("step 3/4", 4, start=0.0)
     f.feed(lines[1].replace("num_updates=25", "num_updates=3"), now=40.0)
-    f.feed("2026-11-27 14:33:09 | INFO | fairseq_cli.train | Stopping training due to num_updates: 4 >= max_update: 4\n"
-           "2026-11-27 14:33:09 | INFO | fairseq_cli.train | begin validation on \"valid\" subset\n", now=50.0)
-    assert f.line(at=170.0) == "step 3/4: update 4/4 (100 %), loss 23.11, 2m50s, validating, last logged 2m00s ago"
-    f.feed("2026-11-27 14:43:09 | INFO | valid | epoch 001 | valid on 'valid' subset | loss 3.0 | num_updates 4\n",
-           now=600.0)
-    assert f.line(at=600.0) == "step 3/4: update 4/4 (100 %), loss 23.11, 10m00s, last logged 9m10s ago"
+    f.feed(
+        "2026-11-27 14:33:09 | INFO | fairseq_cli.train | Stopping training due to num_updates: 4 >= max_update: 4\n"
+        '2026-11-27 14:33:09 | INFO | fairseq_cli.train | begin validation on "valid" subset\n',
+        now=50.0,
+    )
+    assert (
+        f.line(at=170.0)
+        == "step 3/4: update 4/4 (100 %), loss 23.11, 2m50s, validating, last logged 2m00s ago"
+    )
+    f.feed(
+        "2026-11-27 14:43:09 | INFO | valid | epoch 001 | valid on 'valid' subset | loss 3.0 | num_updates 4\n",
+        now=600.0,
+    )
+    assert (
+        f.line(at=600.0)
+        == "step 3/4: update 4/4 (100 %), loss 23.11, 10m00s, last logged 9m10s ago"
+    )
 
 
 def test_progress_follows_a_growing_log(tmp_path):
     """The follower prints while the log grows and ends when the log says training is done."""
     log = tmp_path / "train.log"
-    proc = subprocess.Popen([sys.executable, "-m", "minimodel_recipes.progress", str(log), "--label", "x",
-                             "--total", "100", "--every", "0", "--poll", "0.05"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "minimodel_recipes.progress",
+            str(log),
+            "--label",
+            "x",
+            "--total",
+            "100",
+            "--every",
+            "0",
+            "--poll",
+            "0.05",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     lines = LOG.splitlines(True)
     for chunk in (lines[:2], [lines[2][:40]], [lines[2][40:]], lines[3:]):
         with open(log, "a") as f:
@@ -175,7 +285,10 @@ def test_progress_follows_a_growing_log(tmp_path):
     out, _ = proc.communicate(timeout=10)
     assert proc.returncode == 0
     assert [line.split(",")[0] for line in out.splitlines()] == [
-        "x: update 25/100 (25 %)", "x: update 50/100 (50 %)", "x: update 100/100 (100 %)"]
+        "x: update 25/100 (25 %)",
+        "x: update 50/100 (50 %)",
+        "x: update 100/100 (100 %)",
+    ]
 
 
 def test_step4_skips_scoring_again_what_it_scored_from_the_same_files(tmp_path):
@@ -183,24 +296,38 @@ def test_step4_skips_scoring_again_what_it_scored_from_the_same_files(tmp_path):
     classifier, the step-2 checkpoint, the swapped classifier and the test data and results.tsv has the row;
     a newer step-2 checkpoint scores again."""
     runs, data = tmp_path / "runs", tmp_path / "data"
-    files = [runs / "finetune" / "minijoint" / "seed1" / "checkpoint_best.pt", runs / "adapt" / "de" / "full" / "seed1" /
-             "checkpoint_last.pt", data / "de" / "cls" / "input0" / "test.bin", runs / "transfer" / "de" / "full" / "seed1.pt",
-             runs / "transfer" / "de" / "full" / "seed1.predictions.tsv"]
+    files = [
+        runs / "finetune" / "minijoint" / "seed1" / "checkpoint_best.pt",
+        runs / "adapt" / "de" / "full" / "seed1" / "checkpoint_last.pt",
+        data / "de" / "cls" / "input0" / "test.bin",
+        runs / "transfer" / "de" / "full" / "seed1.pt",
+        runs / "transfer" / "de" / "full" / "seed1.predictions.tsv",
+    ]
     for i, f in enumerate(files):  # not checkpoints: the recipe must not read them when it skips
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text("x")
         os.utime(f, (1000 + i, 1000 + i))
-    (runs / "results.tsv").write_text("\t".join(settings.RESULTS_COLUMNS) + "\nde\tfull\t1\t0.5\t10\t0.3\tNA\n")
+    (runs / "results.tsv").write_text(
+        "\t".join(settings.RESULTS_COLUMNS) + "\nde\tfull\t1\t0.5\t10\t0.3\tNA\n"
+    )
     env = {**CLEAN, "RUNS": str(runs), "DATA": str(data), "PRECISION": "fp32"}
 
     def run():
-        return subprocess.run(["bash", "examples/bible/4_transfer.sh", "de", "full", "1"], cwd=ROOT,
-                              capture_output=True, text=True, env=env)
+        return subprocess.run(
+            ["bash", "examples/bible/4_transfer.sh", "de", "full", "1"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
 
     proc = run()
     assert proc.returncode == 0 and proc.stdout.splitlines()[-1].endswith(
-        f"step 4/4 de full seed 1: scored already ({files[-1]}), skipped"), proc.stdout + proc.stderr
-    os.utime(files[1], (2000, 2000))  # a newer step 2: swapped and scored again (here: refused, not a checkpoint)
+        f"step 4/4 de full seed 1: scored already ({files[-1]}), skipped"
+    ), proc.stdout + proc.stderr
+    os.utime(
+        files[1], (2000, 2000)
+    )  # a newer step 2: swapped and scored again (here: refused, not a checkpoint)
     proc = run()
     assert proc.returncode != 0 and "scored already" not in proc.stdout
 
@@ -221,11 +348,18 @@ def test_in_language_score_is_kept_and_reused_until_its_inputs_change(tmp_path):
     script = f'source examples/hf/common.sh m && in_language_row "{classifier}" test'
 
     def run():
-        return subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, env=env)
+        return subprocess.run(
+            ["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, env=env
+        )
 
     proc = run()
-    assert proc.returncode == 0 and proc.stdout == "test\t0.625\t8\t0.5\n", proc.stdout + proc.stderr
+    assert proc.returncode == 0 and proc.stdout == "test\t0.625\t8\t0.5\n", (
+        proc.stdout + proc.stderr
+    )
     os.utime(classifier, (3000, 3000))
     proc = run()
     assert proc.returncode != 0 and "0.625" not in proc.stdout
-    assert kept.read_text() == "test\t0.625\t8\t0.5\n" and not kept.with_name(kept.name + ".tmp").exists()
+    assert (
+        kept.read_text() == "test\t0.625\t8\t0.5\n"
+        and not kept.with_name(kept.name + ".tmp").exists()
+    )

@@ -9,6 +9,7 @@ checkpoint file on disk must load at every moment (fairseq writes the first
 file of a save atomically, and the plugin's compat layer makes its copies to
 checkpoint_last.pt atomic too).
 """
+
 import os
 import signal
 import subprocess
@@ -17,12 +18,11 @@ import time
 
 import pytest
 import torch
+from conftest import ROOT, TINY_TRAIN, run_cli
 
 import minimodel_fairseq  # noqa: F401
 from minimodel_fairseq import surgery
 from minimodel_fairseq.compat import load_checkpoint
-
-from conftest import ROOT, TINY_TRAIN, run_cli
 
 pytestmark = pytest.mark.slow
 UPDATES = 24
@@ -30,11 +30,34 @@ UPDATES = 24
 
 def _cmd(bible_data, body, save):
     exe = os.path.join(os.path.dirname(sys.executable), "fairseq-train")
-    return [exe, str(bible_data / "de" / "mlm"), "--user-dir", str(ROOT / "minimodel_fairseq"),
-            "--task", "new_language_mlm", "--criterion", "masked_lm", "--arch", "roberta",
-            "--body-checkpoint", str(body), "--tokens-per-sample", "64", *TINY_TRAIN,
-            "--dropout", "0.1", "--max-update", str(UPDATES), "--save-interval-updates", "4",
-            "--keep-interval-updates", "1", "--disable-validation", "--save-dir", str(save)]
+    return [
+        exe,
+        str(bible_data / "de" / "mlm"),
+        "--user-dir",
+        str(ROOT / "minimodel_fairseq"),
+        "--task",
+        "new_language_mlm",
+        "--criterion",
+        "masked_lm",
+        "--arch",
+        "roberta",
+        "--body-checkpoint",
+        str(body),
+        "--tokens-per-sample",
+        "64",
+        *TINY_TRAIN,
+        "--dropout",
+        "0.1",
+        "--max-update",
+        str(UPDATES),
+        "--save-interval-updates",
+        "4",
+        "--keep-interval-updates",
+        "1",
+        "--disable-validation",
+        "--save-dir",
+        str(save),
+    ]
 
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
@@ -42,15 +65,25 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 
 def test_sigkill_then_restart_equals_uninterrupted(bible_data, tiny_minijoint, tmp_path):
     whole, cut = tmp_path / "whole", tmp_path / "cut"
-    run_cli(["fairseq-train", *_cmd(bible_data, tiny_minijoint, whole)[1:]], env=ENV)  # forked: not the subject
+    run_cli(
+        ["fairseq-train", *_cmd(bible_data, tiny_minijoint, whole)[1:]], env=ENV
+    )  # forked: not the subject
 
-    proc = subprocess.Popen(_cmd(bible_data, tiny_minijoint, cut), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=ENV)
+    proc = subprocess.Popen(
+        _cmd(bible_data, tiny_minijoint, cut),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=ENV,
+    )
     last = cut / "checkpoint_last.pt"
     deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None and not list(cut.glob("checkpoint_*_8.pt")):
+    while (
+        time.time() < deadline and proc.poll() is None and not list(cut.glob("checkpoint_*_8.pt"))
+    ):
         time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)  # mid-run: just after the save at update 8, long before the end
+    proc.send_signal(
+        signal.SIGKILL
+    )  # mid-run: just after the save at update 8, long before the end
     proc.wait()
     killed_at = load_checkpoint(str(last))["optimizer_history"][-1]["num_updates"]
     assert 4 <= killed_at < UPDATES, killed_at
@@ -61,7 +94,11 @@ def test_sigkill_then_restart_equals_uninterrupted(bible_data, tiny_minijoint, t
     assert f"@ {killed_at} updates" in rerun.stdout + rerun.stderr  # it resumed, it did not restart
 
     a, b = (load_checkpoint(str(d / "checkpoint_last.pt")) for d in (whole, cut))
-    assert a["optimizer_history"][-1]["num_updates"] == b["optimizer_history"][-1]["num_updates"] == UPDATES
+    assert (
+        a["optimizer_history"][-1]["num_updates"]
+        == b["optimizer_history"][-1]["num_updates"]
+        == UPDATES
+    )
     body = surgery.to_roberta(surgery.load_roberta_checkpoint(tiny_minijoint))["model"]
     for name, tensor in a["model"].items():
         assert torch.equal(tensor, b["model"][name]), name
@@ -69,8 +106,9 @@ def test_sigkill_then_restart_equals_uninterrupted(bible_data, tiny_minijoint, t
             assert torch.equal(tensor, body[name]), name
 
 
-def test_a_second_run_in_the_same_save_dir_is_refused_and_a_killed_ones_lock_is_gone(bible_data, tiny_minijoint,
-                                                                                      tmp_path):
+def test_a_second_run_in_the_same_save_dir_is_refused_and_a_killed_ones_lock_is_gone(
+    bible_data, tiny_minijoint, tmp_path
+):
     """Two fairseq-train runs in one --save-dir: the second is refused while the first trains (before it
     writes anything); after the first is SIGKILLed the same command resumes (the kernel dropped the lock)."""
     save = tmp_path / "save"
@@ -79,14 +117,24 @@ def test_a_second_run_in_the_same_save_dir_is_refused_and_a_killed_ones_lock_is_
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     try:
         deadline = time.time() + 300
-        while time.time() < deadline and first.poll() is None and not list(save.glob("checkpoint_*_4.pt")):
+        while (
+            time.time() < deadline
+            and first.poll() is None
+            and not list(save.glob("checkpoint_*_4.pt"))
+        ):
             time.sleep(0.01)
         assert (save / ".minimodel.lock").read_text().strip() == str(first.pid)
-        second = run_cli(["fairseq-train", *_cmd(bible_data, tiny_minijoint, save)[1:]], env=ENV, check=False)
+        second = run_cli(
+            ["fairseq-train", *_cmd(bible_data, tiny_minijoint, save)[1:]], env=ENV, check=False
+        )
         assert second.returncode != 0
-        assert (f"ValueError: --save-dir {save} is in use by another training run (pid {first.pid}): wait for it "
-                "to end, or give this run another --save-dir") in second.stderr, second.stderr[-2000:]
-        assert "Loaded checkpoint" not in second.stdout + second.stderr  # refused before reading anything
+        assert (
+            f"ValueError: --save-dir {save} is in use by another training run (pid {first.pid}): wait for it "
+            "to end, or give this run another --save-dir"
+        ) in second.stderr, second.stderr[-2000:]
+        assert (
+            "Loaded checkpoint" not in second.stdout + second.stderr
+        )  # refused before reading anything
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()

@@ -1,4 +1,5 @@
 """MiniJoint loss: primary MLM loss + W * mini MLM loss over the same masked tokens."""
+
 import math
 from dataclasses import dataclass, field
 
@@ -52,7 +53,9 @@ class MiniJointMlmLoss(MaskedLmLoss):
             if not masked_tokens.any():
                 masked_tokens = None
         else:
-            masked_tokens = torch.where(masked_tokens.any(), masked_tokens, masked_tokens.new([True]))
+            masked_tokens = torch.where(
+                masked_tokens.any(), masked_tokens, masked_tokens.new([True])
+            )
 
         logits, extra = model(**sample["net_input"], masked_tokens=masked_tokens)
         if "mini_logits" not in extra:

@@ -5,6 +5,7 @@ so ``RobertaModel.from_pretrained(...).encode(text)`` gives the ids the data has
 symbols, from the same tokenizer (``hf.ImportedTokenizer``), whatever its kind (sentencepiece,
 byte-level BPE).
 """
+
 from dataclasses import dataclass, field
 
 from fairseq.data.encoders import register_bpe
@@ -13,8 +14,10 @@ from fairseq.dataclass import FairseqDataclass
 
 @dataclass
 class HfTokenizerConfig(FairseqDataclass):
-    hf_tokenizer: str = field(default="???", metadata={"help": "minimodel import-hf's output directory "
-                                                                "(tokenizer/ and dict.txt)"})
+    hf_tokenizer: str = field(
+        default="???",
+        metadata={"help": "minimodel import-hf's output directory (tokenizer/ and dict.txt)"},
+    )
 
 
 @register_bpe("hf_tokenizer", dataclass=HfTokenizerConfig)

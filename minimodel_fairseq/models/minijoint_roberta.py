@@ -21,6 +21,7 @@ Adding an architecture from your own ``--user-dir``::
         args.mini_layer = getattr(args, "mini_layer", 2)
         minijoint_roberta_base_architecture(args)
 """
+
 import logging
 
 from fairseq.models import register_model, register_model_architecture

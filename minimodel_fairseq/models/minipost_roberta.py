@@ -14,6 +14,7 @@ The model config is rewritten to plain ``roberta`` with K+M layers once the
 weights are in, so checkpoints are ordinary RoBERTa checkpoints (step 2 takes
 them as ``--body-checkpoint`` like any other) and reload without the source.
 """
+
 import contextlib
 import logging
 import os
@@ -43,16 +44,33 @@ class MiniPostRobertaModel(RobertaModel):
     @staticmethod
     def add_own_args(parser):
         """MiniPost's options on top of RoBERTa's."""
-        parser.add_argument("--source-checkpoint", metavar="PATH",
-                            help="pretrained RoBERTa-family checkpoint to truncate (its sizes are used)")
-        parser.add_argument("--mini-layers", type=int, metavar="K",
-                            help="bottom layers copied from the source and kept frozen (K >= 1)")
-        parser.add_argument("--mini-new-layers", type=int, metavar="M",
-                            help="trainable transformer layers added on top of the K copied ones")
-        parser.add_argument("--new-layer-init", choices=["copy", "random"],
-                            help="copy: the source's layers K+1..K+M; random: RoBERTa's init")
-        parser.add_argument("--mini-head-init", choices=["copy", "random"],
-                            help="copy: the source's LM head; random: RoBERTa's init (projection tied)")
+        parser.add_argument(
+            "--source-checkpoint",
+            metavar="PATH",
+            help="pretrained RoBERTa-family checkpoint to truncate (its sizes are used)",
+        )
+        parser.add_argument(
+            "--mini-layers",
+            type=int,
+            metavar="K",
+            help="bottom layers copied from the source and kept frozen (K >= 1)",
+        )
+        parser.add_argument(
+            "--mini-new-layers",
+            type=int,
+            metavar="M",
+            help="trainable transformer layers added on top of the K copied ones",
+        )
+        parser.add_argument(
+            "--new-layer-init",
+            choices=["copy", "random"],
+            help="copy: the source's layers K+1..K+M; random: RoBERTa's init",
+        )
+        parser.add_argument(
+            "--mini-head-init",
+            choices=["copy", "random"],
+            help="copy: the source's LM head; random: RoBERTa's init (projection tied)",
+        )
 
     @classmethod
     def build_model(cls, args, task):
@@ -60,11 +78,15 @@ class MiniPostRobertaModel(RobertaModel):
 
         minipost_roberta_architecture(args)
         if not args.source_checkpoint:
-            raise ValueError("--arch minipost_roberta needs --source-checkpoint PATH (a pretrained RoBERTa)")
+            raise ValueError(
+                "--arch minipost_roberta needs --source-checkpoint PATH (a pretrained RoBERTa)"
+            )
         source = surgery.Body(args.source_checkpoint)
         k, m, init = args.mini_layers, args.mini_new_layers, args.new_layer_init
         if k < 1 or m < 0:
-            raise ValueError(f"--mini-layers must be >= 1 and --mini-new-layers >= 0, got K={k}, M={m}")
+            raise ValueError(
+                f"--mini-layers must be >= 1 and --mini-new-layers >= 0, got K={k}, M={m}"
+            )
         limit = k + m if init == "copy" else k
         if limit > source.depth:
             raise ValueError(
@@ -78,17 +100,27 @@ class MiniPostRobertaModel(RobertaModel):
             args.source_checkpoint = None  # initialised: later builds (reloads) need no source
             args.minipost_source = os.path.abspath(source.path)
         model = super().build_model(args, task)
-        source.load_into(model, allow_missing_prefixes=[params.layer(i) for i in range(limit, k + m)])
+        source.load_into(
+            model, allow_missing_prefixes=[params.layer(i) for i in range(limit, k + m)]
+        )
         # provenance: the task saves it in every checkpoint (tasks/provenance.py)
         task.big_model, task.hf_origin = source.big_model, source.hf_origin
         if args.mini_head_init == "random":
-            head = model.encoder.lm_head  # RoBERTa's init; its output projection stays the tied embeddings
+            head = (
+                model.encoder.lm_head
+            )  # RoBERTa's init; its output projection stays the tied embeddings
             init_bert_params(head.dense)
             head.layer_norm.reset_parameters()
             with torch.no_grad():
                 head.bias.zero_()
-        logger.info("MiniPost: %d layers from the source (%d copied and frozen, %d new, init %s), LM head %s",
-                    k + m, k, m, init, "new" if args.mini_head_init == "random" else "the source's")
+        logger.info(
+            "MiniPost: %d layers from the source (%d copied and frozen, %d new, init %s), LM head %s",
+            k + m,
+            k,
+            m,
+            init,
+            "new" if args.mini_head_init == "random" else "the source's",
+        )
         return model
 
 

@@ -12,6 +12,7 @@ Shared by them: ``data_checks`` (a clear error for a bad data directory),
 ``default_arch`` (``--arch`` optional where a checkpoint gives it, a message where it
 is missing) and ``provenance`` (checkpoints record the big model they belong to).
 """
+
 from . import (  # noqa: F401
     forgetting_mlm,
     minijoint_mlm,

@@ -5,6 +5,7 @@ and ``DATA/label/dict.txt`` (sentence prediction) and fail with a bare
 FileNotFoundError deep in a traceback. Every task of the plugin checks first
 and names the file and the fix.
 """
+
 import os
 
 from fairseq import utils
@@ -23,8 +24,10 @@ class CheckedDataDir:
     def setup_task(cls, cfg, **kwargs):
         paths = utils.split_paths(cfg.data) if getattr(cfg, "data", None) else []
         name = getattr(cfg, "_name", None) or cls.__name__
-        fix = ("give the --destdir of fairseq-preprocess (examples/bible/prepare.sh writes "
-               "DATA/<lang>/mlm for masked LM and DATA/<lang>/cls for classification)")
+        fix = (
+            "give the --destdir of fairseq-preprocess (examples/bible/prepare.sh writes "
+            "DATA/<lang>/mlm for masked LM and DATA/<lang>/cls for classification)"
+        )
         if not paths:
             raise ValueError(f"--task {name} needs a data directory as the first argument: {fix}")
         if not os.path.isdir(paths[0]):

@@ -23,6 +23,7 @@ Each task says what it needs: ``takes_arch_from_checkpoint(cfg)`` and ``arch_hin
 Registering ``None`` is one of the plugin's patches of fairseq (the table in ``compat.py``):
 it logs one DEBUG line, ``compat: patched ...``, when it is applied (``compat.log_patch``).
 """
+
 from fairseq.models import ARCH_CONFIG_REGISTRY, ARCH_MODEL_REGISTRY
 from fairseq.models.roberta.model import RobertaModel
 from fairseq.tasks import TASK_REGISTRY
@@ -58,8 +59,11 @@ class DefaultArch:
     def setup_task(cls, cfg, **kwargs):
         # fairseq's tasks.setup_task keeps the run's config as the task config's parent
         root = cfg._get_parent() if OmegaConf.is_config(cfg) else None
-        no_model = root is not None and "model" in root.keys() and (
-            OmegaConf.is_missing(root, "model") or root.model is None)  # '???' (a config's schema) or null
+        no_model = (
+            root is not None
+            and "model" in root.keys()
+            and (OmegaConf.is_missing(root, "model") or root.model is None)
+        )  # '???' (a config's schema) or null
         if no_model:
             if not cls.takes_arch_from_checkpoint(cfg):
                 raise ValueError(missing_arch_message(cfg._name, cls))
@@ -94,8 +98,10 @@ def register_no_arch() -> None:
         return
     ARCH_MODEL_REGISTRY.setdefault(None, _NoArch)
     ARCH_CONFIG_REGISTRY.setdefault(None, _no_arch)
-    log_patch("fairseq.models.ARCH_MODEL_REGISTRY[None], fairseq.models.ARCH_CONFIG_REGISTRY[None]",
-              "--arch optional where a checkpoint gives it, a clear message where it is missing")
+    log_patch(
+        "fairseq.models.ARCH_MODEL_REGISTRY[None], fairseq.models.ARCH_CONFIG_REGISTRY[None]",
+        "--arch optional where a checkpoint gives it, a clear message where it is missing",
+    )
 
 
 register_no_arch()

@@ -5,6 +5,7 @@ as Chen et al. (2023) pretrain theirs, so that it can be compared with, or adapt
 MiniJoint model. Named for what it adds to ``masked_lm``; data, masking and criterion (``masked_lm``)
 are fairseq's, the mechanism is ``minimodel_fairseq/forgetting.py``. Its checkpoints are big models.
 """
+
 from dataclasses import dataclass
 
 from fairseq.tasks import register_task
@@ -23,8 +24,14 @@ class ForgettingMLMConfig(MaskedLMConfig):
 
 
 @register_task("forgetting_mlm", dataclass=ForgettingMLMConfig)
-class ForgettingMLMTask(CheckedDataDir, DefaultArch, LogsProgress, LogsTrainingFlops,
-                        forgetting.ForgetsEmbeddings, MaskedLMTask):
+class ForgettingMLMTask(
+    CheckedDataDir,
+    DefaultArch,
+    LogsProgress,
+    LogsTrainingFlops,
+    forgetting.ForgetsEmbeddings,
+    MaskedLMTask,
+):
     """fairseq's ``masked_lm`` with active forgetting (use with ``--criterion masked_lm``)."""
 
     arch_hint = "--arch roberta_small (or roberta_base/roberta_large: any RoBERTa architecture)"

@@ -5,6 +5,7 @@ At real size an update takes seconds (12 s for xlm-roberta-base on 2 CPU cores),
 read the log. This mixin logs ``progress: num_updates=N`` when HEARTBEAT_SECONDS have passed
 since its last line, from the task's ``train_step`` (no host sync, no effect on training).
 """
+
 import logging
 import time
 

@@ -6,22 +6,33 @@ at build time instead of after hours of single-head training. Its checkpoints ar
 big models: their provenance fingerprint is computed when they are read.
 ``--forget-embeddings-every K``: active forgetting (``minimodel_fairseq/forgetting.py``).
 """
+
 from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMTask
 
 from .. import forgetting
 from ..flops import LogsTrainingFlops
-from .heartbeat import LogsProgress
 from .data_checks import CheckedDataDir
 from .default_arch import DefaultArch
 from .forgetting_mlm import ForgettingMLMConfig
+from .heartbeat import LogsProgress
 
-ARCHS = "--arch minijoint_roberta_small (or _base/_large, or your own minijoint_roberta architecture)"
+ARCHS = (
+    "--arch minijoint_roberta_small (or _base/_large, or your own minijoint_roberta architecture)"
+)
 
 
-@register_task("minijoint_mlm", dataclass=ForgettingMLMConfig)  # masked_lm's options + --forget-embeddings-every
-class MiniJointMLMTask(CheckedDataDir, DefaultArch, LogsProgress, LogsTrainingFlops,
-                       forgetting.ForgetsEmbeddings, MaskedLMTask):
+@register_task(
+    "minijoint_mlm", dataclass=ForgettingMLMConfig
+)  # masked_lm's options + --forget-embeddings-every
+class MiniJointMLMTask(
+    CheckedDataDir,
+    DefaultArch,
+    LogsProgress,
+    LogsTrainingFlops,
+    forgetting.ForgetsEmbeddings,
+    MaskedLMTask,
+):
     """Masked LM for ``minijoint_roberta`` models (use with ``--criterion minijoint_mlm``)."""
 
     arch_hint = ARCHS + " with --criterion minijoint_mlm"

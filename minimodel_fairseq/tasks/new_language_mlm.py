@@ -7,6 +7,7 @@ weight is loaded, and a new token-embedding matrix for the target dictionary
 (tied to the LM head's output projection) plus a fresh LM-head bias are the
 only trainable tensors.
 """
+
 import logging
 import os
 from dataclasses import dataclass, field
@@ -21,11 +22,11 @@ from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
 from .. import params, surgery
 from ..flops import LogsTrainingFlops
-from .heartbeat import LogsProgress
 from ..freezing import set_trainable
 from ..params import NEW_LANGUAGE_TRAINABLE
 from .data_checks import CheckedDataDir
 from .default_arch import DefaultArch
+from .heartbeat import LogsProgress
 from .provenance import RecordsBigModel
 
 logger = logging.getLogger(__name__)
@@ -35,9 +36,7 @@ logger = logging.getLogger(__name__)
 class NewLanguageMLMConfig(MaskedLMConfig):
     body_checkpoint: Optional[str] = field(
         default=None,
-        metadata={
-            "help": "the frozen body: a full model or a mini-model (gives the architecture)"
-        },
+        metadata={"help": "the frozen body: a full model or a mini-model (gives the architecture)"},
     )
     embedding_init: ChoiceEnum(list(surgery.INITS)) = field(
         default="random",
@@ -47,16 +46,22 @@ class NewLanguageMLMConfig(MaskedLMConfig):
     )
     target_lang: Optional[str] = field(
         default=None,
-        metadata={"help": "target language code for shared_translit (default: DATA/<lang>/mlm's <lang>)"},
+        metadata={
+            "help": "target language code for shared_translit (default: DATA/<lang>/mlm's <lang>)"
+        },
     )
     body_dict: Optional[str] = field(
         default=None,
-        metadata={"help": "the body's dict.txt for shared inits (default: the body's data directory's)"},
+        metadata={
+            "help": "the body's dict.txt for shared inits (default: the body's data directory's)"
+        },
     )
 
 
 @register_task("new_language_mlm", dataclass=NewLanguageMLMConfig)
-class NewLanguageMLMTask(CheckedDataDir, DefaultArch, RecordsBigModel, LogsProgress, LogsTrainingFlops, MaskedLMTask):
+class NewLanguageMLMTask(
+    CheckedDataDir, DefaultArch, RecordsBigModel, LogsProgress, LogsTrainingFlops, MaskedLMTask
+):
     """Masked LM on target-language text; trains only the new embeddings and LM-head bias."""
 
     @classmethod
@@ -67,7 +72,9 @@ class NewLanguageMLMTask(CheckedDataDir, DefaultArch, RecordsBigModel, LogsProgr
         body = None
         if not from_checkpoint:  # a step-2 checkpoint already holds the body's architecture
             if not self.cfg.body_checkpoint:
-                raise ValueError("--task new_language_mlm needs --body-checkpoint PATH (the frozen body)")
+                raise ValueError(
+                    "--task new_language_mlm needs --body-checkpoint PATH (the frozen body)"
+                )
             body = surgery.Body(self.cfg.body_checkpoint)
             body.configure(cfg)
             if self.cfg.tokens_per_sample > cfg.max_positions:
@@ -80,7 +87,9 @@ class NewLanguageMLMTask(CheckedDataDir, DefaultArch, RecordsBigModel, LogsProgr
             body.load_into(model, skip_names=params.NEW_LANGUAGE)
             self._init_embeddings(model, body.state)
             self.big_model, self.hf_origin = body.big_model, body.hf_origin
-        set_trainable(model, trainable=NEW_LANGUAGE_TRAINABLE, what="step 2 (new-language embeddings)")
+        set_trainable(
+            model, trainable=NEW_LANGUAGE_TRAINABLE, what="step 2 (new-language embeddings)"
+        )
         return model
 
     def _init_embeddings(self, model, body):
@@ -89,15 +98,22 @@ class NewLanguageMLMTask(CheckedDataDir, DefaultArch, RecordsBigModel, LogsProgr
             source_dict = self._body_dictionary(body)
         lang = self._target_lang()
         weight, copied = surgery.new_language_embeddings(
-            self.source_dictionary, body["model"][params.TOKENS], self.cfg.embedding_init,
-            source_dict, seed=self.cfg.seed, lang=lang,
+            self.source_dictionary,
+            body["model"][params.TOKENS],
+            self.cfg.embedding_init,
+            source_dict,
+            seed=self.cfg.seed,
+            lang=lang,
         )
         with torch.no_grad():
             model.encoder.sentence_encoder.embed_tokens.weight.copy_(weight)
             model.encoder.lm_head.bias.zero_()
         logger.info(
             "new-language embeddings: %d x %d, init %s (%d rows copied from the body; target language %s)",
-            *weight.shape, self.cfg.embedding_init, copied, lang,
+            *weight.shape,
+            self.cfg.embedding_init,
+            copied,
+            lang,
         )
 
     def _target_lang(self):
@@ -109,14 +125,19 @@ class NewLanguageMLMTask(CheckedDataDir, DefaultArch, RecordsBigModel, LogsProgr
         data = Path(self.cfg.data.split(os.pathsep)[0]).resolve()
         lang = data.parent.name if data.name == "mlm" else data.name
         if iso639_3(lang) is None:
-            logger.info("--embedding-init shared_translit: %r (from the data directory) is no language code "
-                        "uroman knows; romanising language-independently (pass --target-lang)", lang)
+            logger.info(
+                "--embedding-init shared_translit: %r (from the data directory) is no language code "
+                "uroman knows; romanising language-independently (pass --target-lang)",
+                lang,
+            )
         return lang
 
     def _body_dictionary(self, body):
         path = self.cfg.body_dict or str(surgery.training_dictionary_path(body))
         if not os.path.isfile(path):
-            raise ValueError(f"--embedding-init {self.cfg.embedding_init}: body dictionary {path} not found; pass --body-dict")
+            raise ValueError(
+                f"--embedding-init {self.cfg.embedding_init}: body dictionary {path} not found; pass --body-dict"
+            )
         d = Dictionary.load(path)
         body_dict = surgery.recorded_dictionary(body)
         if body_dict is None and (trained := surgery.training_dictionary(body)) is not None:
@@ -125,6 +146,7 @@ class NewLanguageMLMTask(CheckedDataDir, DefaultArch, RecordsBigModel, LogsProgr
             raise ValueError(
                 f"--body-dict {path} is not the dictionary the body {self.cfg.body_checkpoint} was trained with "
                 f"(digest {surgery.short(surgery.dictionary_digest(d))}, the body's {surgery.short(body_dict)}; "
-                f"same size or not): give the body's own dict.txt, {surgery.training_dictionary_path(body)}")
+                f"same size or not): give the body's own dict.txt, {surgery.training_dictionary_path(body)}"
+            )
         d.add_symbol("<mask>")  # as the masked-LM task that trained the body did
         return d

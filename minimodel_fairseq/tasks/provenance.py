@@ -8,6 +8,7 @@ fairseq merges into the checkpoint's ``extra_state`` under the task's class name
 and ``set_checkpoint_dict`` on resume) is the one place a task can add to them, the
 same mechanism ``flops.LogsTrainingFlops`` uses for its FLOPs count.
 """
+
 from ..surgery import BIG_MODEL_KEY, DICTIONARY_KEY, HF_ORIGIN_KEY, dictionary_digest, short
 
 
@@ -30,7 +31,9 @@ class RecordsBigModel:
             own[BIG_MODEL_KEY] = self.big_model
         if self.hf_origin:
             state.setdefault(type(self).__name__, {})[HF_ORIGIN_KEY] = self.hf_origin
-        state.setdefault(type(self).__name__, {})[DICTIONARY_KEY] = dictionary_digest(self.source_dictionary)
+        state.setdefault(type(self).__name__, {})[DICTIONARY_KEY] = dictionary_digest(
+            self.source_dictionary
+        )
         return state
 
     def set_checkpoint_dict(self, state):
@@ -43,5 +46,6 @@ class RecordsBigModel:
             raise ValueError(
                 f"--save-dir holds a run trained with another dictionary (digest {short(recorded)}) than the "
                 f"data's, {self.cfg.data} (digest {short(now)}): resume on that run's own data, or give this "
-                f"language its own --save-dir")
+                f"language its own --save-dir"
+            )
         self.hf_origin = state.get(HF_ORIGIN_KEY) or self.hf_origin

@@ -5,6 +5,7 @@ matrix learned for it in step 2, which step 4 swaps in. Data is fairseq's
 ``sentence_prediction`` layout (``input0/``, optional ``input1/`` for
 sentence pairs such as XNLI, ``label/``).
 """
+
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -14,29 +15,38 @@ from omegaconf import open_dict
 
 from .. import params, surgery
 from ..flops import LogsTrainingFlops
-from .heartbeat import LogsProgress
 from ..freezing import set_trainable
 from .data_checks import CheckedDataDir
 from .default_arch import DefaultArch
+from .heartbeat import LogsProgress
 from .provenance import RecordsBigModel
+
 
 @dataclass
 class SentencePredictionFrozenEmbeddingsConfig(SentencePredictionConfig):
     body_checkpoint: Optional[str] = field(
         default=None,
-        metadata={
-            "help": "the pretrained model to fine-tune (gives the architecture)"
-        },
+        metadata={"help": "the pretrained model to fine-tune (gives the architecture)"},
     )
 
 
-@register_task("sentence_prediction_frozen_embeddings", dataclass=SentencePredictionFrozenEmbeddingsConfig)
-class SentencePredictionFrozenEmbeddingsTask(CheckedDataDir, DefaultArch, RecordsBigModel, LogsProgress, LogsTrainingFlops,
-                                             SentencePredictionTask):
+@register_task(
+    "sentence_prediction_frozen_embeddings", dataclass=SentencePredictionFrozenEmbeddingsConfig
+)
+class SentencePredictionFrozenEmbeddingsTask(
+    CheckedDataDir,
+    DefaultArch,
+    RecordsBigModel,
+    LogsProgress,
+    LogsTrainingFlops,
+    SentencePredictionTask,
+):
     """fairseq's sentence_prediction with the token embeddings (and tied LM head) frozen."""
 
-    arch_hint = ("--body-checkpoint PATH (its architecture is used), or --arch and --restore-file as with "
-                 "--task sentence_prediction")
+    arch_hint = (
+        "--body-checkpoint PATH (its architecture is used), or --arch and --restore-file as with "
+        "--task sentence_prediction"
+    )
 
     @classmethod
     def takes_arch_from_checkpoint(cls, cfg):
@@ -44,7 +54,9 @@ class SentencePredictionFrozenEmbeddingsTask(CheckedDataDir, DefaultArch, Record
 
     @classmethod
     def required_data_files(cls, cfg):
-        return ("input0/dict.txt",) if cfg.regression_target else ("input0/dict.txt", "label/dict.txt")
+        return (
+            ("input0/dict.txt",) if cfg.regression_target else ("input0/dict.txt", "label/dict.txt")
+        )
 
     def build_model(self, cfg, from_checkpoint=False):
         body = None
@@ -63,11 +75,15 @@ class SentencePredictionFrozenEmbeddingsTask(CheckedDataDir, DefaultArch, Record
             from fairseq import models
 
             model = models.build_model(cfg, self, from_checkpoint)
-            model.register_classification_head(self.cfg.classification_head_name, num_classes=self.cfg.num_classes)
+            model.register_classification_head(
+                self.cfg.classification_head_name, num_classes=self.cfg.num_classes
+            )
         if body is not None:
             body.load_into(model, allow_missing_prefixes=[params.CLASSIFICATION_HEADS])
             self.big_model, self.hf_origin = body.big_model, body.hf_origin
-        set_trainable(model, frozen=params.FINETUNE_FROZEN, what="step 3 (fine-tuning, embeddings frozen)")
+        set_trainable(
+            model, frozen=params.FINETUNE_FROZEN, what="step 3 (fine-tuning, embeddings frozen)"
+        )
         return model
 
     def load_dataset(self, split, combine=False, **kwargs):
@@ -86,7 +102,10 @@ class SentencePredictionFrozenEmbeddingsTask(CheckedDataDir, DefaultArch, Record
     def _check_dictionary(self, body):
         rows = body["model"][params.TOKENS].size(0)
         trained_with = surgery.training_dictionary(body)
-        if trained_with is not None and trained_with.symbols != self.source_dictionary.symbols[: rows - 1]:
+        if (
+            trained_with is not None
+            and trained_with.symbols != self.source_dictionary.symbols[: rows - 1]
+        ):
             raise ValueError(
                 f"dictionary mismatch: the data's input0/dict.txt is not the dictionary "
                 f"{self.cfg.body_checkpoint} was trained with ({surgery.training_dictionary_path(body)}): binarize the "
