@@ -242,3 +242,28 @@ def transformer_lm(bible_data, tmp_path_factory):
         ]
     )
     return save / "checkpoint_last.pt"
+
+
+def step2_cmd(bible_data, body, save, data=None):
+    """A one-update step-2 fairseq-train command over BODY on German (or DATA) into SAVE."""
+    return [
+        "fairseq-train",
+        str(data or bible_data / "de" / "mlm"),
+        "--user-dir",
+        str(ROOT / "minimodel_fairseq"),
+        "--task",
+        "new_language_mlm",
+        "--criterion",
+        "masked_lm",
+        "--arch",
+        "roberta",
+        "--body-checkpoint",
+        str(body),
+        "--tokens-per-sample",
+        "64",
+        *TINY_TRAIN,
+        "--max-update",
+        "1",
+        "--save-dir",
+        str(save),
+    ]

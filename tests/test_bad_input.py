@@ -11,34 +11,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, TINY_TRAIN, run_cli
+from conftest import ROOT, TINY_TRAIN, run_cli, step2_cmd
 
 pytestmark = pytest.mark.slow
 USER_DIR = str(ROOT / "minimodel_fairseq")
-
-
-def step2_cmd(bible_data, body, save, data=None):
-    return [
-        "fairseq-train",
-        str(data or bible_data / "de" / "mlm"),
-        "--user-dir",
-        USER_DIR,
-        "--task",
-        "new_language_mlm",
-        "--criterion",
-        "masked_lm",
-        "--arch",
-        "roberta",
-        "--body-checkpoint",
-        str(body),
-        "--tokens-per-sample",
-        "64",
-        *TINY_TRAIN,
-        "--max-update",
-        "1",
-        "--save-dir",
-        str(save),
-    ]
 
 
 def step3_cmd(bible_data, body, save, data=None):

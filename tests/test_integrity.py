@@ -13,10 +13,9 @@ import zipfile
 
 import pytest
 import torch
-from conftest import ROOT, TINY_TRAIN, run_cli
+from conftest import run_cli, step2_cmd
 
 pytestmark = pytest.mark.slow
-USER_DIR = str(ROOT / "minimodel_fairseq")
 
 
 def flip_bytes_in_largest_tensor(src, dst):
@@ -81,30 +80,7 @@ def test_the_check_can_be_skipped(corrupt, tmp_path):
 def test_step2_refuses_a_flipped_body(corrupt, bible_data, tmp_path):
     path, record = corrupt
     save = tmp_path / "save"
-    proc = run_cli(
-        [
-            "fairseq-train",
-            str(bible_data / "de" / "mlm"),
-            "--user-dir",
-            USER_DIR,
-            "--task",
-            "new_language_mlm",
-            "--criterion",
-            "masked_lm",
-            "--arch",
-            "roberta",
-            "--body-checkpoint",
-            str(path),
-            "--tokens-per-sample",
-            "64",
-            *TINY_TRAIN,
-            "--max-update",
-            "1",
-            "--save-dir",
-            str(save),
-        ],
-        check=False,
-    )
+    proc = run_cli(step2_cmd(bible_data, path, save), check=False)
     assert proc.returncode != 0
     assert (
         f"{path} is corrupt: the bytes of {record} are not those torch.save wrote" in proc.stderr
@@ -122,30 +98,7 @@ def test_a_body_with_non_finite_values_is_refused(tiny_minijoint, bible_data, tm
     state["model"][names[1]].view(-1)[-1] = float("inf")
     diverged = files.save_checkpoint(state, tmp_path / "diverged.pt")
     save = tmp_path / "save"
-    proc = run_cli(
-        [
-            "fairseq-train",
-            str(bible_data / "de" / "mlm"),
-            "--user-dir",
-            USER_DIR,
-            "--task",
-            "new_language_mlm",
-            "--criterion",
-            "masked_lm",
-            "--arch",
-            "roberta",
-            "--body-checkpoint",
-            str(diverged),
-            "--tokens-per-sample",
-            "64",
-            *TINY_TRAIN,
-            "--max-update",
-            "1",
-            "--save-dir",
-            str(save),
-        ],
-        check=False,
-    )
+    proc = run_cli(step2_cmd(bible_data, diverged, save), check=False)
     assert proc.returncode != 0
     assert (
         f"body checkpoint {diverged} holds NaN or infinite values in {names[0]}, {names[1]}: a diverged or "
