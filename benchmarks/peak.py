@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/peak.py            # roberta_small 8x256, batch 16x128, vocab 4000 (a few minutes)
     .venv/bin/python benchmarks/peak.py --quick    # 4x128, batch 8x64, vocab 1000 (well under a minute idle)
     .venv/bin/python benchmarks/peak.py --json results.json
+    .venv/bin/python benchmarks/peak.py --profile  # where each step's update spends its time
+    .venv/bin/python benchmarks/peak.py --options  # torch's fused/foreach Adam, torch.compile, side by side
     .venv/bin/python benchmarks/peak.py --report-from results.json   # its tables again, measuring nothing
 
 1. Peak: ``torch.mm``/``torch.bmm`` at the model's own shapes (the linear layers,
@@ -18,6 +20,13 @@
    its wall time (forward, backward, Adam step, fairseq's bookkeeping); the
    table gives the median, its share of the same precision's peak, and the
    bf16 speed-up as the median of per-pair time ratios.
+
+3. --profile (in place of 2): torch.profiler over a few updates of each step, in --precision
+   (auto: bf16 where the CPU has it natively): shares of the update by phase (fairseq's forward,
+   backward and optimizer labels, and the rest: bookkeeping) and by kind of op.
+4. --options (in place of 2): torch's fused and foreach AdamW in place of fairseq's Adam, and each
+   encoder layer under torch.compile (inductor), each against the default path on the same
+   batches, the order rotating update by update: speed-up, share of the peak, mean loss.
 
 Data is synthetic (random tokens of a dictionary of --vocab symbols, lines as long
 as the fixture's English verses) because only shapes matter here; the body of
@@ -43,6 +52,7 @@ import minimodel_fairseq  # noqa: E402,F401  (the plugin, and --bf16 without a T
 from minimodel_fairseq import files, surgery  # noqa: E402
 from minimodel_fairseq.flops import roberta_update_flops, update_shape  # noqa: E402
 from minimodel_recipes import bench  # noqa: E402  (trainers, synthetic data, tables, printing)
+from minimodel_recipes.settings import auto_precision  # noqa: E402
 
 # (layers, dim, ffn, heads, K, batch, tokens, step-3 batch, vocab, timed pairs, warm-up)
 SIZES = {
@@ -278,10 +288,190 @@ def time_step(step, s, mlm, cls, full, mini):
     }
 
 
+# what torch offers for the same update, each swapped into a trainer built as the recipes build it
+OPTIONS = ("default", "foreach Adam", "fused Adam", "compiled layers")
+
+
+def apply_option(trainer, option):
+    """Turn `option` on in a freshly built trainer (default: fairseq's Adam, eager layers)."""
+    if option.endswith("Adam"):  # torch's AdamW at fairseq Adam's settings (decoupled decay too)
+        wrapper, old = trainer.optimizer, trainer.optimizer.optimizer
+        group = old.param_groups[0]
+        wrapper._optimizer = torch.optim.AdamW(
+            [p for g in old.param_groups for p in g["params"]],
+            lr=group["lr"],
+            betas=group["betas"],
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
+            **({"foreach": True} if option == "foreach Adam" else {"fused": True}),
+        )
+    elif option == "compiled layers":  # in place: the state dict keeps its names
+        for layer in trainer.model.encoder.sentence_encoder.layers:
+            layer.compile()
+
+
+def time_options(step, s, mlm, cls, full, mini, precision, options=OPTIONS):
+    """Each option's update time against the default path on the same batches, order rotating."""
+    data, args, batch = step_args(step, s, mlm, cls, full, mini)
+    trainers = {}
+    for option in options:
+        task, trainers[option] = build(data, args, batch, precision)
+        apply_option(trainers[option], option)
+    times = {o: [] for o in options}
+    losses = {o: [] for o in options}
+    first = {o: 0.0 for o in options}
+    pad, gflops = task.source_dictionary.pad(), []
+    for i, b in enumerate(batches(task, batch, s.warmup + s.pairs, s.tokens)):
+        if i >= s.warmup:
+            gflops.append(
+                roberta_update_flops(trainers["default"].model, update_shape(b, pad))["total"] / 1e9
+            )
+        k = i % len(options)
+        for option in options[k:] + options[:k]:
+            t = time.perf_counter()
+            log = trainers[option].train_step([b])
+            dt = time.perf_counter() - t
+            if i < s.warmup:
+                first[option] += dt
+            else:
+                times[option].append(dt)
+                losses[option].append(float(log["loss"]))
+    return {
+        o: {
+            "s_per_update": statistics.median(times[o]),
+            "gflops_per_update": statistics.median(gflops),
+            "speedup": bench.paired_ratio(times["default"], times[o]),
+            "mean_loss": statistics.fmean(losses[o]),
+            "warmup_s": first[o],
+            "updates": len(times[o]),
+        }
+        for o in options
+    }
+
+
+# op name -> what it is; every other op's self time is "other ops" (copies, masking, views, adds)
+CATEGORIES = {
+    "matrix products": ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"),
+    "dropout masks": ("aten::bernoulli_",),
+    "softmax": ("aten::_softmax", "aten::_softmax_backward_data"),
+    "layer norm": ("aten::native_layer_norm", "aten::native_layer_norm_backward"),
+    "GELU": ("aten::gelu", "aten::gelu_backward"),
+    "loss": (
+        "aten::_log_softmax",
+        "aten::_log_softmax_backward_data",
+        "aten::nll_loss_forward",
+        "aten::nll_loss_backward",
+    ),
+}
+PHASES = ("forward", "backward", "optimizer")
+PROFILED = 3  # updates under the profiler per step  # fairseq's own record_function labels
+
+
+def profile_step(step, s, mlm, cls, full, mini, precision, updates=PROFILED):
+    """Where one update's time goes: torch.profiler over `updates` updates after the warm-up, in
+    seconds per update by phase (fairseq's forward/backward/optimizer labels; the rest of train_step
+    is fairseq's bookkeeping) and by kind of op (self time on the calling thread)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    data, args, batch = step_args(step, s, mlm, cls, full, mini)
+    task, trainer = build(data, args, batch, precision)
+    todo = batches(task, batch, s.warmup + updates, s.tokens)
+    for b in todo[: s.warmup]:
+        trainer.train_step([b])
+    pad = task.source_dictionary.pad()
+    flops = [roberta_update_flops(trainer.model, update_shape(b, pad))["total"] for b in todo]
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        t = time.perf_counter()
+        for b in todo[s.warmup :]:
+            trainer.train_step([b])
+        wall = (time.perf_counter() - t) / updates
+    events = prof.key_averages()
+    by_name = {e.key: e for e in events}
+    phases = {ph: by_name[ph].cpu_time_total / 1e6 / updates for ph in PHASES if ph in by_name}
+    phases["bookkeeping"] = wall - sum(phases.values())
+    where = {name: kind for kind, names in CATEGORIES.items() for name in names}
+    ops = dict.fromkeys([*CATEGORIES, "other ops"], 0.0)
+    for e in events:
+        if e.key.startswith("aten::"):
+            ops[where.get(e.key, "other ops")] += e.self_cpu_time_total / 1e6 / updates
+    gflops = statistics.fmean(flops[s.warmup :]) / 1e9
+    return {"s_per_update": wall, "gflops_per_update": gflops, "phases": phases, "ops": ops}
+
+
+def percent(part, whole):
+    return f"{100 * part / whole:.0f}%"
+
+
+def profile_table(result):
+    """--profile: each step's update split by phase and by kind of op, as shares of its time."""
+    precision, prof = result["precision"], result["profile"]
+    peak = result["peak"][precision]
+    first = next(iter(prof.values()))
+    phases, ops = list(first["phases"]), list(first["ops"])
+    out = bench.table(
+        ["step", f"{precision} s/update", "% of peak", *phases, *ops],
+        [
+            [
+                step,
+                f"{r['s_per_update']:.3f}",
+                percent(r["gflops_per_update"] / r["s_per_update"], peak),
+                *(percent(r["phases"][ph], r["s_per_update"]) for ph in phases),
+                *(percent(r["ops"][op], r["s_per_update"]) for op in ops),
+            ]
+            for step, r in prof.items()
+        ],
+        left=1,
+    )
+    return [
+        *out,
+        f"\n(torch.profiler over {result['updates']} updates per step after the warm-up; phases are "
+        "fairseq's record_function labels, bookkeeping the rest of train_step; ops are self times on "
+        "the calling thread, so they add up to less than the update; % of peak: matrix-product "
+        "GFLOP/s of the whole update)",
+    ]
+
+
+def options_table(result):
+    """--options: torch's options against the default path, per step, side by side."""
+    precision, opts = result["precision"], result["options"]
+    peak = result["peak"][precision]
+    out = bench.table(
+        [
+            "step",
+            "option",
+            f"{precision} s/update",
+            "% of peak",
+            "speed-up",
+            "mean loss",
+            "warm-up s",
+        ],
+        [
+            [
+                step,
+                option,
+                f"{r['s_per_update']:.3f}",
+                percent(r["gflops_per_update"] / r["s_per_update"], peak),
+                f"{r['speedup']:.2f}x",
+                f"{r['mean_loss']:.4f}",
+                f"{r['warmup_s']:.1f}",
+            ]
+            for step, per_option in opts.items()
+            for option, r in per_option.items()
+        ],
+        left=2,
+    )
+    updates = next(iter(next(iter(opts.values())).values()))["updates"]
+    return [
+        *out,
+        f"\n(medians over {updates} updates per option after the warm-up, the options' order rotating "
+        "update by update; speed-up = median of per-update default/option time ratios)",
+    ]
+
+
 def report(result):
-    """The tables of a result (main's, or a --json file's): the products and the peak, then each step."""
-    size, peak, rows, steps = result["size"], result["peak"], result["products"], result["steps"]
-    pairs, warmup = next(iter(steps.values()))["pairs"], dict(zip(FIELDS, SIZES[size]))["warmup"]
+    """The tables of a result (main's, or a --json file's): the products and the peak, then each step
+    (fp32 against bf16), or where each step's time goes (--profile), or torch's options (--options)."""
+    peak, rows = result["peak"], result["products"]
     lines = [
         f"\n{result['description']}\n",
         "| product | shape | fp32 GFLOP/s | bf16 GFLOP/s | bf16/fp32 |",
@@ -304,6 +494,13 @@ def report(result):
         f"| **peak** (best shape) | | **{peak['fp32']:.1f}** | **{peak['bf16']:.1f}** | "
         f"{peak['bf16'] / peak['fp32']:.2f}x |\n"
     )
+    if "profile" in result:
+        return "".join(line + "\n" for line in lines + profile_table(result))
+    if "options" in result:
+        return "".join(line + "\n" for line in lines + options_table(result))
+    steps = result["steps"]
+    pairs = next(iter(steps.values()))["pairs"]
+    warmup = dict(zip(FIELDS, SIZES[result["size"]]))["warmup"]
     lines += bench.table(
         [
             "step",
@@ -369,6 +566,19 @@ def main():
         default=torch.get_num_threads(),
         help="torch.set_num_threads (default: torch's, i.e. OMP_NUM_THREADS or the cores)",
     )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--profile", action="store_true", help="where each step's time goes, in place of fp32/bf16"
+    )
+    mode.add_argument(
+        "--options", action="store_true", help="torch's options against the default, side by side"
+    )
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "auto"),
+        default="auto",
+        help="precision of --profile and --options (auto: bf16 where the CPU has it natively)",
+    )
     p.add_argument("--json", type=Path, help="also write the results here (atomically)")
     p.add_argument(
         "--report-from",
@@ -397,16 +607,29 @@ def main():
         f"(bf16/fp32 {peak['bf16'] / peak['fp32']:.2f}x)"
     )
 
+    precision = auto_precision() if opt.precision == "auto" else opt.precision
+    key = "profile" if opt.profile else "options" if opt.options else "steps"
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         mlm, cls = build_data(tmp, s)
         full, mini = make_bodies(tmp, s, mlm)
         for step in opt.steps:
-            say(f"timing {step}: {s.warmup} warm-up + {s.pairs} fp32/bf16 pairs ...")
-            results[step] = time_step(step, s, mlm, cls, full, mini)
+            if opt.profile:
+                say(f"profiling {step} ({precision}): {s.warmup} warm-up + {PROFILED} updates ...")
+                results[step] = profile_step(step, s, mlm, cls, full, mini, precision, PROFILED)
+            elif opt.options:
+                say(
+                    f"timing {step} ({precision}): {', '.join(OPTIONS)}, {s.pairs} updates each ..."
+                )
+                results[step] = time_options(step, s, mlm, cls, full, mini, precision)
+            else:
+                say(f"timing {step}: {s.warmup} warm-up + {s.pairs} fp32/bf16 pairs ...")
+                results[step] = time_step(step, s, mlm, cls, full, mini)
 
-    out = {"size": size, "description": desc, "products": rows, "peak": peak, "steps": results}
+    out = {"size": size, "description": desc, "products": rows, "peak": peak, key: results}
+    if key != "steps":
+        out.update(precision=precision, updates=PROFILED if opt.profile else s.pairs)
     print(report(out), end="", flush=True)
     if opt.json:
         bench.write_json(opt.json, out)

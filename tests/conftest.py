@@ -92,32 +92,31 @@ def pytest_configure(config):
         _start_fork_server()  # in each worker, or in the one process of a run without xdist
 
 
+def _run(argv, cwd, env, shown):
+    """CompletedProcess (text) of ARGV: forked from tests/forkserver.py where it serves ARGV (saving
+    the 3-4 s a fresh interpreter spends importing torch and fairseq), else a subprocess."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
+    if not (os.environ.get("MINIMODEL_FORKSERVER") and forkserver.served(argv)):
+        return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=env)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, open(os.devnull) as null:
+        code = forkserver.call(argv, cwd, env, (null.fileno(), out.fileno(), err.fileno()))
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(
+            shown, code, out.read().decode(errors="replace"), err.read().decode(errors="replace")
+        )
+
+
+def run_python(argv, cwd=None, env=None):
+    """ARGV = [sys.executable, -m MODULE | SCRIPT.py, ...] as a fresh command; CompletedProcess (text)."""
+    argv = list(map(str, argv))
+    return _run(argv, cwd, env, argv)
+
+
 def run_cli(args, cwd=None, env=None, check=True):
     """Run a console command from the venv; return CompletedProcess (text). fairseq-train,
     fairseq-preprocess and minimodel are forked from tests/forkserver.py, which saves each about 4 s."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
-    if args[0] in forkserver.ENTRY_POINTS and os.environ.get("MINIMODEL_FORKSERVER"):
-        with (
-            tempfile.TemporaryFile() as out,
-            tempfile.TemporaryFile() as err,
-            open(os.devnull) as null,
-        ):
-            code = forkserver.call(
-                [str(Path(sys.executable).parent / args[0]), *args[1:]],
-                cwd,
-                env,
-                (null.fileno(), out.fileno(), err.fileno()),
-            )
-            out.seek(0)
-            err.seek(0)
-            proc = subprocess.CompletedProcess(
-                args, code, out.read().decode(errors="replace"), err.read().decode(errors="replace")
-            )
-    else:
-        exe = Path(sys.executable).parent / args[0]
-        proc = subprocess.run(
-            [str(exe), *args[1:]], cwd=cwd, capture_output=True, text=True, env=env
-        )
+    proc = _run([str(Path(sys.executable).parent / args[0]), *args[1:]], cwd, env, args)
     if check and proc.returncode != 0:
         raise AssertionError(f"{args[0]} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return proc

@@ -1,5 +1,6 @@
-"""A fork server for the suite's console commands (fairseq-train, fairseq-preprocess, minimodel,
-python -m minimodel_fairseq.*).
+"""A fork server for the suite's console commands (fairseq-train, fairseq-hydra-train,
+fairseq-preprocess, minimodel, python -m minimodel_fairseq.* / minimodel_recipes.* / benchmarks.*,
+python SCRIPT.py).
 
 A fresh ``fairseq-train`` spends about 4 s importing torch and fairseq before it reads its first
 argument, and the suite starts a few hundred of them, most from the recipes. The server imports those
@@ -27,20 +28,24 @@ import sys
 ENTRY_POINTS = {
     "fairseq-train": ("fairseq_cli.train", "cli_main"),
     "fairseq-preprocess": ("fairseq_cli.preprocess", "cli_main"),
+    "fairseq-hydra-train": ("fairseq_cli.hydra_train", "cli_main"),
     "minimodel": ("minimodel_fairseq.cli", "main"),
 }
-MODULES = "minimodel_fairseq."  # python -m MODULE ... for these modules goes through the server too
+# python -m MODULE for these packages' modules, and python SCRIPT.py, go through the server too
+MODULES = ("minimodel_fairseq.", "minimodel_recipes.", "benchmarks.")
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
 def served(argv):
-    """Whether the server runs ARGV: a known console script, or python -m one of the plugin's modules."""
+    """Whether the server runs ARGV: a known console script, python -m one of MODULES, or python X.py."""
     name = os.path.basename(argv[0]) if argv else ""
+    python = name.startswith("python") and len(argv) >= 2
     return name in ENTRY_POINTS or (
-        name.startswith("python")
-        and len(argv) >= 3
-        and argv[1] == "-m"
-        and argv[2].startswith(MODULES)
+        python
+        and (
+            (len(argv) >= 3 and argv[1] == "-m" and argv[2].startswith(MODULES))
+            or argv[1].endswith(".py")
+        )
     )
 
 
@@ -168,14 +173,19 @@ def _become(conn, request, fds):
 
             torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
         argv = list(request["argv"])
-        # a console script: (module, function); python -m MODULE: (MODULE, None)
+        # a console script: (module, function); python -m MODULE: (MODULE, None); python X.py: (X.py, "")
         name = os.path.basename(argv[0])
-        module, func = ENTRY_POINTS[name] if name in ENTRY_POINTS else (argv[2], None)
+        if name in ENTRY_POINTS:
+            module, func = ENTRY_POINTS[name]
+        else:
+            module, func = (argv[2], None) if argv[1] == "-m" else (argv[1], "")
         if not module.startswith("fairseq_cli."):
             logging.getLogger().handlers[:] = _ROOT_LOGGER[0]
             logging.getLogger().setLevel(_ROOT_LOGGER[1])
         if func is None:  # python -m MODULE ARGS: runpy makes sys.argv[0] the module's file
             sys.argv, sys.path[0] = [module, *argv[3:]], os.getcwd()
+        elif func == "":  # python SCRIPT ARGS: the script's directory first on sys.path
+            sys.argv, sys.path[0] = argv[1:], os.path.dirname(os.path.abspath(module))
         else:
             sys.argv = argv
             sys.path[0] = os.path.dirname(sys.executable)  # a console script's own directory
@@ -188,10 +198,13 @@ def _become(conn, request, fds):
             ):
                 handler.setStream(sys.stdout if handler.stream is sys.__stdout__ else sys.stderr)
         try:
-            if func is None:
+            if func is None or func == "":
                 import runpy
 
-                runpy.run_module(module, run_name="__main__", alter_sys=True)
+                if func is None:
+                    runpy.run_module(module, run_name="__main__", alter_sys=True)
+                else:
+                    runpy.run_path(module, run_name="__main__")
                 code = 0
             else:
                 result = getattr(importlib.import_module(module), func)()
@@ -243,6 +256,7 @@ def serve(path):
         # fairseq_cli's modules configure the root logger when imported; a command that imports none
         # of them (minimodel) gets it as it was before
         _ROOT_LOGGER = (list(logging.getLogger().handlers), logging.getLogger().level)
+        import fairseq_cli.hydra_train  # noqa: F401
         import fairseq_cli.preprocess  # noqa: F401
         import fairseq_cli.train  # noqa: F401
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

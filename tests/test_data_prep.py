@@ -10,6 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from conftest import run_python
 
 from minimodel_fairseq.data import bible
 
@@ -335,7 +336,7 @@ def test_cli_rejects_bad_input(args, message, fixture_db, tmp_path, capsys):
 
 def test_cli_missing_db_exits_2(tmp_path):
     out = tmp_path / "out"
-    proc = subprocess.run(
+    proc = run_python(
         [
             sys.executable,
             "-m",
@@ -347,8 +348,6 @@ def test_cli_missing_db_exits_2(tmp_path):
             "--db",
             str(tmp_path / "nope.db"),
         ],
-        capture_output=True,
-        text=True,
         cwd=ROOT,
     )
     assert proc.returncode == 2

@@ -7,14 +7,12 @@ training (no train_seconds).
 """
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 
 import pytest
 import torch
-from conftest import ROOT, TINY_TRAIN, run_cli
+from conftest import ROOT, TINY_TRAIN, run_cli, run_python
 
 from minimodel_fairseq import files, surgery
 
@@ -81,13 +79,7 @@ def runs(tiny_minijoint, bible_data, tmp_path_factory):
 
 
 def script(*args):
-    return subprocess.run(
-        [sys.executable, *SCRIPT, *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
+    return run_python([sys.executable, *SCRIPT, *args], cwd=ROOT)
 
 
 def table(runs, bible_data, *extra):

@@ -19,7 +19,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import FIXTURE_TSV, ROOT, random_hf_masked_lm
+from conftest import FIXTURE_TSV, ROOT, random_hf_masked_lm, run_python
 
 from minimodel_fairseq.data import own
 from minimodel_fairseq.data.bible import DataPrepError, genre_of
@@ -256,7 +256,7 @@ def prepared(spm_side, tmp_path_factory):
     """The pair task prepared with --spm/--dict, and a 'target' directory (the same tokenizer) with its test set."""
     d = tmp_path_factory.mktemp("prepared")
     files = pair_task(d / "files")
-    rc = subprocess.run(
+    rc = run_python(
         [
             *OWN,
             "task",
@@ -271,8 +271,6 @@ def prepared(spm_side, tmp_path_factory):
             "--dict",
             str(spm_side / "dict.txt"),
         ],
-        capture_output=True,
-        text=True,
     )
     assert rc.returncode == 0, rc.stderr
     target = d / "xx"
@@ -399,7 +397,7 @@ def test_task_refuses_other_files_and_foreign_directories_and_keeps_them(
 
 def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, spm_side):
     bad = write_tsv(tmp_path / "train.tsv", [("a", "", "same")])
-    proc = subprocess.run(
+    proc = run_python(
         [
             *OWN,
             "task",
@@ -414,8 +412,6 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, spm_side)
             "--dict",
             str(spm_side / "dict.txt"),
         ],
-        capture_output=True,
-        text=True,
     )
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [

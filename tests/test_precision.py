@@ -1,9 +1,10 @@
 """benchmarks/precision.py: the fp32/bf16 comparison of two recipe runs, on hand-written run directories."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
+
+from conftest import run_python
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "lang\tmethod\tseed\taccuracy\tn\tmajority\tstep2_seconds\n"
@@ -46,7 +47,7 @@ def test_precision_report(tmp_path):
     fake_run(tmp_path / "fp32", fp32, 1.0)
     fake_run(tmp_path / "bf16", bf16, 0.5)
     out = tmp_path / "bf16.md"
-    r = subprocess.run(
+    r = run_python(
         [
             sys.executable,
             str(ROOT / "benchmarks" / "precision.py"),
@@ -59,8 +60,6 @@ def test_precision_report(tmp_path):
             "--out",
             str(out),
         ],
-        capture_output=True,
-        text=True,
     )
     assert r.returncode == 0, r.stderr
     data = json.loads(out.with_suffix(".json").read_text())
@@ -90,7 +89,7 @@ def test_precision_report(tmp_path):
 
 def test_precision_refuses_missing_run(tmp_path):
     fake_run(tmp_path / "fp32", {("de", "full", "1"): 0.4}, 1.0)
-    r = subprocess.run(
+    r = run_python(
         [
             sys.executable,
             str(ROOT / "benchmarks" / "precision.py"),
@@ -99,8 +98,6 @@ def test_precision_refuses_missing_run(tmp_path):
             "--bf16",
             str(tmp_path / "nothing"),
         ],
-        capture_output=True,
-        text=True,
     )
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "run run_langs.sh for both precisions first" in r.stderr

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, run_python
 
 from minimodel_recipes import progress, settings
 
@@ -115,12 +115,7 @@ RESULTS = [  # columns in another order than the recipes write them: read by nam
 
 
 def table(path, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "minimodel_recipes.table", str(path), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    return run_python([sys.executable, "-m", "minimodel_recipes.table", path, *args], cwd=ROOT)
 
 
 def test_table_reads_results_by_column_name(tmp_path):
