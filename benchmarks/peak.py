@@ -402,6 +402,19 @@ def percent(part, whole):
     return f"{100 * part / whole:.0f}%"
 
 
+def mask_rate(threads, elements=1 << 20, reps=20):
+    """ns per element of a dropout mask (``bernoulli_``, what F.dropout draws) at `threads` threads."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    x = torch.empty(elements)
+    x.bernoulli_(0.9)
+    t = time.perf_counter()
+    for _ in range(reps):
+        x.bernoulli_(0.9)
+    torch.set_num_threads(before)
+    return (time.perf_counter() - t) / reps / elements * 1e9
+
+
 def profile_table(result):
     """--profile: each step's update split by phase and by kind of op, as shares of its time."""
     precision, prof = result["precision"], result["profile"]
@@ -422,8 +435,17 @@ def profile_table(result):
         ],
         left=1,
     )
+    masks = result.get("mask_ns_per_element", {})
     return [
         *out,
+        *(
+            [
+                "\ndropout masks (bernoulli_, 2^20 elements): "
+                + ", ".join(f"{v:.2f} ns per element at {t} thread(s)" for t, v in masks.items())
+            ]
+            if masks
+            else []
+        ),
         f"\n(torch.profiler over {result['updates']} updates per step after the warm-up; phases are "
         "fairseq's record_function labels, bookkeeping the rest of train_step; ops are self times on "
         "the calling thread, so they add up to less than the update; % of peak: matrix-product "
@@ -628,6 +650,8 @@ def main():
                 results[step] = time_step(step, s, mlm, cls, full, mini)
 
     out = {"size": size, "description": desc, "products": rows, "peak": peak, key: results}
+    if opt.profile:
+        out["mask_ns_per_element"] = {t: mask_rate(t) for t in sorted({1, opt.threads})}
     if key != "steps":
         out.update(precision=precision, updates=PROFILED if opt.profile else s.pairs)
     print(report(out), end="", flush=True)

@@ -92,6 +92,23 @@ def test_peak_report_from_its_json():
     )  # header, rows, peak; header, rows
 
 
+@pytest.mark.parametrize("name, key", [("profile.json", "profile"), ("options.json", "options")])
+def test_peak_profile_and_options_tables_are_the_ones_in_the_docs(name, key):
+    """docs/benchmarks.md's profile and options tables are those of their JSON, row for row."""
+    r = results(name)
+    text = run_script("benchmarks/peak.py", "--report-from", RESULTS / name)
+    tables = text.split("\n\n")
+    assert tables[1].startswith("| product | shape |")  # the peak first, then the steps
+    rows = tables[2].splitlines()[2:]
+    steps = {row.split(" | ")[0].lstrip("| ") for row in rows}
+    assert steps == set(r[key]) and len(rows) == sum(
+        len(v) if key == "options" else 1 for v in r[key].values()
+    )
+    docs = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    for line in tables[2].splitlines():
+        assert line in docs, line
+
+
 def test_the_scripts_report_from_option(tmp_path, capsys):
     """--report-from prints the report of a results JSON, measuring and writing nothing."""
     from benchmarks import budget, precision, transfer
