@@ -59,7 +59,7 @@ PRECISION_FLAGS = {"fp32": (), "bf16": ("--bf16",)}
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
-def auto_precision(cpuinfo="/proc/cpuinfo"):
+def auto_precision(cpuinfo="/proc/cpuinfo", quiet=False):
     """PRECISION=auto: bf16 where the CPU has native bf16 products (BF16_CPU_FLAGS), else fp32."""
     try:
         flags = set(Path(cpuinfo).read_text().split())
@@ -67,6 +67,8 @@ def auto_precision(cpuinfo="/proc/cpuinfo"):
         flags = set()
     if flags & set(BF16_CPU_FLAGS):
         return "bf16"
+    if quiet:
+        return "fp32"
     print(
         f"PRECISION=auto: no {' or '.join(BF16_CPU_FLAGS)} in {cpuinfo}, so fp32", file=sys.stderr
     )
@@ -298,8 +300,9 @@ def in_language(big_model):
     return f"in-language ({big_model})"
 
 
-def resolve(env=None):
-    """{name: value} of every setting: the environment's value, else the default. Checks each value."""
+def resolve(env=None, quiet=False):
+    """{name: value} of every setting: the environment's value, else the default. Checks each value.
+    quiet: without PRECISION=auto's note on stderr."""
     env = os.environ if env is None else env
     out = {}
     for s in SETTINGS:
@@ -312,7 +315,7 @@ def resolve(env=None):
     for name in out["METHODS"].split():
         method(name, "METHODS")
     if out["PRECISION"] == "auto":  # last: its note on stderr only when every setting is good
-        out["PRECISION"] = auto_precision()
+        out["PRECISION"] = auto_precision(quiet=quiet)
     return out
 
 
@@ -464,7 +467,7 @@ def main(argv=None):
                 f"\n{'':<15}{m.help}"
             )
     else:
-        defaults = resolve({})
+        defaults = resolve({}, quiet=True)  # its note was printed once already
         for st in SETTINGS:
             changed = (
                 f"  (default {shlex.quote(defaults[st.name])})"

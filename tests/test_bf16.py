@@ -295,6 +295,17 @@ def test_gpu_check_dry_run_on_cpu(bible_data, tmp_path):
     assert "| 72/72 | float32 |" in report  # step 2 full: the whole body bitwise, fp32 checkpoint
 
 
+def test_the_settings_listing_gives_the_auto_note_at_most_once(monkeypatch, capsys):
+    from minimodel_recipes import settings
+
+    monkeypatch.setattr(settings, "BF16_CPU_FLAGS", ("no_such_cpu_flag",))  # the note on any CPU
+    monkeypatch.setenv("PRECISION", "auto")
+    assert settings.main([]) == 0
+    out = capsys.readouterr()
+    assert out.err.count("PRECISION=auto: no no_such_cpu_flag in /proc/cpuinfo, so fp32") == 1
+    assert "\nPRECISION=fp32\n" in out.out
+
+
 def test_recipes_precision_auto_picks_bf16_only_with_native_bf16(tmp_path, capsys):
     """PRECISION=auto (minimodel_recipes/settings.py): bf16 where /proc/cpuinfo lists AVX-512 BF16 or AMX."""
     from minimodel_recipes import settings
