@@ -37,7 +37,7 @@ class Setting:
     name: str
     default: str
     help: str
-    kind: str = "str"  # str | int | float | words | choice
+    kind: str = "str"  # str | int (>= 1) | count (>= 0) | float | words | choice
     choices: tuple = ()
     affects_results: bool = (
         True  # False: where files go, what to run, logging; True: what gets trained
@@ -128,6 +128,13 @@ SETTINGS = [
     Setting("PRETRAIN_UPDATES", "2000", "step-1 updates (MiniJoint and the plain RoBERTa)", "int"),
     Setting("PRETRAIN_BSZ", "16", "step-1 batch size (sequences)", "int"),
     Setting("PRETRAIN_LR", "1e-3", "step-1 peak learning rate", "float"),
+    Setting(
+        "FORGET_EVERY",
+        "0",
+        "step 1 with active forgetting: token embeddings re-drawn every N updates "
+        "(--forget-embeddings-every; 0: off)",
+        "count",
+    ),
     # step 1b: MiniPost
     Setting("MINIPOST_K", "2", "MiniPost: layers kept from the plain RoBERTa", "int"),
     Setting("MINIPOST_M", "1", "MiniPost: new layers on top (copies of layers K+1..K+M)", "int"),
@@ -321,10 +328,14 @@ def resolve(env=None, quiet=False):
 
 def _check(s, value):
     value = value.strip() if s.kind != "str" else value
-    if s.kind == "int":
+    if s.kind in ("int", "count"):
         # ASCII digits only: str.isdigit() is true of '²' and '٣', which int() refuses or reads otherwise
-        if not (value.isascii() and value.isdigit()) or int(value) < 1:
-            raise SettingError(f"{s.name} must be a whole number of at least 1, got {value!r}")
+        least = 1 if s.kind == "int" else 0
+        if not (value.isascii() and value.isdigit()) or int(value) < least:
+            raise SettingError(
+                f"{s.name} must be a whole number of at least {least}, got {value!r}"
+            )
+        value = str(int(value))  # '007' is 7, as fairseq reads it
     elif s.kind == "float":
         try:
             number = float(value)
@@ -380,9 +391,24 @@ def step2(name, s):
     }
 
 
+# settings that records written before them lack (with_defaults fills them in)
+ADDED = ("FORGET_EVERY",)
+
+
 def affecting_results(s):
     """The settings that change what gets trained or measured (a benchmark cache is valid for these)."""
     return {k: v for k, v in s.items() if BY_NAME[k].affects_results}
+
+
+def with_defaults(stored):
+    """A stored settings record with the defaults of settings added since it was written: it was
+    trained with them (a setting's default is what the recipes did before it existed)."""
+    if stored is None:
+        return None
+    return {
+        **{x.name: x.default for x in SETTINGS if x.affects_results and x.name in ADDED},
+        **stored,
+    }
 
 
 def differences(stored, now):

@@ -31,12 +31,13 @@ CONFIG_DIR = ROOT / "examples" / "bible" / "config"
 # config -> the recipe (and its arguments) whose command line it reproduces
 RECIPES = {
     "pretrain_minijoint": ["1_pretrain_minijoint.sh"],
-    # active forgetting: the recipe's extra fairseq-train flags (its "$@")
-    "pretrain_minijoint_forget": ["1_pretrain_minijoint.sh", "--forget-embeddings-every", "300"],
+    # active forgetting: the recipe with FORGET_EVERY=300 (the setting's flag)
+    "pretrain_minijoint_forget": ["1_pretrain_minijoint.sh"],
     "minipost": ["1b_minipost.sh"],
     "adapt": ["2_adapt_language.sh", "de", "minijoint"],
     "finetune": ["3_finetune.sh", "1", "minijoint"],
 }
+RECIPE_ENV = {"pretrain_minijoint_forget": {"FORGET_EVERY": "300"}}  # settings beyond the defaults
 # where a run reads and writes: the configs leave them to the command line
 LOCATIONS = ("checkpoint.save_dir", "common.tensorboard_logdir")
 # fairseq's own config.yaml default for generation scoring, which only the flag path composes;
@@ -137,7 +138,7 @@ def compare(name, monkeypatch, **env):
     monkeypatch.chdir(
         ROOT
     )  # --user-dir minimodel_fairseq is relative to the repo root, as in the recipes
-    flag_cfg = flags_config(dry_run(RECIPES[name], **env))
+    flag_cfg = flags_config(dry_run(RECIPES[name], **RECIPE_ENV.get(name, {}), **env))
     raw = OmegaConf.load(CONFIG_DIR / f"{name}.yaml")
     required = [
         f"{g}.{k}"

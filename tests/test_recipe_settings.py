@@ -12,7 +12,7 @@ import time
 import pytest
 from conftest import ROOT, run_python
 
-from minimodel_recipes import progress, settings
+from minimodel_recipes import bench, progress, settings
 
 CLEAN = {
     k: v for k, v in os.environ.items() if k not in settings.BY_NAME and k != "PROGRESS_PREFIX"
@@ -90,6 +90,7 @@ def test_the_shell_sees_the_python_method_table(tmp_path):
             "unknown METHODS 'minijiont': use full, minijoint, minipost",
         ),
         ({"PRECISION": "fp8"}, "PRECISION must be one of fp32"),
+        ({"FORGET_EVERY": "-1"}, "FORGET_EVERY must be a whole number of at least 0, got '-1'"),
     ],
 )
 def test_a_bad_setting_stops_every_recipe_with_one_message(env, message, tmp_path):
@@ -103,6 +104,45 @@ def test_a_bad_setting_stops_every_recipe_with_one_message(env, message, tmp_pat
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().startswith(f"examples/bible settings: error: {message}"), proc.stderr
     assert proc.stderr.count("error") == 1 and not (tmp_path / "runs").exists()
+
+
+def _dry(script, **env):
+    """The one command line a recipe prints with DRY_RUN=1, as words."""
+    proc = subprocess.run(
+        ["bash", f"examples/bible/{script}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**CLEAN, "DRY_RUN": "1", "PRECISION": "fp32", **env},
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()
+
+
+def test_forget_every_goes_into_both_pretrainings_and_nowhere_else():
+    for script, task in [
+        ("1_pretrain_minijoint.sh", "minijoint_mlm"),
+        ("1_pretrain_roberta.sh", "forgetting_mlm"),
+    ]:
+        plain, forget = _dry(script), _dry(script, FORGET_EVERY="300")
+        i = forget.index("--forget-embeddings-every")
+        assert forget[i + 1] == "300" and forget[forget.index("--task") + 1] == task, script
+        assert "--forget-embeddings-every" not in plain
+        assert forget[:i] + forget[i + 2 :] == [
+            task if w == "masked_lm" and plain[j - 1] == "--task" else w
+            for j, w in enumerate(plain)
+        ], script  # otherwise the same command (the plain RoBERTa: fairseq's task plus the flag)
+    assert "--forget-embeddings-every" not in _dry("1b_minipost.sh", FORGET_EVERY="300")
+
+
+def test_records_from_before_a_setting_are_read_with_its_default():
+    """A cached result written before FORGET_EVERY existed ran without forgetting: it matches the
+    default and is refused for another value."""
+    now = settings.affecting_results(settings.resolve({**CLEAN, "PRECISION": "fp32"}))
+    old = {k: v for k, v in now.items() if k != "FORGET_EVERY"}
+    assert bench.refuse_other_settings(old, now, str)
+    with pytest.raises(SystemExit, match="FORGET_EVERY '0' there, '300' now"):
+        bench.refuse_other_settings(old, {**now, "FORGET_EVERY": "300"}, str)
 
 
 RESULTS = [  # columns in another order than the recipes write them: read by name

@@ -12,7 +12,7 @@ prepare_data "$SRC"
 bpe_flags "$SRC"
 fairseq_train "step 1/4 pretraining MiniJoint" "$PRETRAIN_UPDATES" "$out" "$DATA/$SRC/mlm" \
   --task minijoint_mlm --criterion minijoint_mlm --arch "$ARCH" $MODEL_FLAGS \
-  "${PRETRAIN_FLAGS[@]}" "${BPE_FLAGS[@]}" "$@"
+  "${PRETRAIN_FLAGS[@]}" "${FORGET_FLAGS[@]}" "${BPE_FLAGS[@]}" "$@"
 train_seconds "$out/train.log" > "$out/train_seconds"
 if [ ! -f "$MINI" ] || [ "$PRIMARY" -nt "$MINI" ]; then
   $MINIMODEL extract-mini "$PRIMARY" --out "$MINI" --force > /dev/null

@@ -9,9 +9,9 @@ if [ -f "$out/DONE" ] && [ "$DRY_RUN" != 1 ]; then say "step 1/4: $out is done, 
 prepare_data "$SRC"
 bpe_flags "$SRC"
 fairseq_train "step 1/4 pretraining plain RoBERTa" "$PRETRAIN_UPDATES" "$out" "$DATA/$SRC/mlm" \
-  --task masked_lm --criterion masked_lm --arch "$PLAIN_ARCH" \
-  $(echo "$MODEL_FLAGS" | sed 's/--mini-layer [0-9]*//') \
-  "${PRETRAIN_FLAGS[@]}" "${BPE_FLAGS[@]}" "$@"
+  --task "$([ "$FORGET_EVERY" = 0 ] && echo masked_lm || echo forgetting_mlm)" --criterion masked_lm \
+  --arch "$PLAIN_ARCH" $(echo "$MODEL_FLAGS" | sed 's/--mini-layer [0-9]*//') \
+  "${PRETRAIN_FLAGS[@]}" "${FORGET_FLAGS[@]}" "${BPE_FLAGS[@]}" "$@"
 train_seconds "$out/train.log" > "$out/train_seconds"
 touch "$out/DONE"
 say "step 1/4 done: plain RoBERTa $PLAIN ($(cat "$out/train_seconds") s)"

@@ -34,6 +34,9 @@ PRETRAIN_FLAGS=(--tokens-per-sample "$TOKENS" --batch-size "$PRETRAIN_BSZ"
   --total-num-update "$PRETRAIN_UPDATES" --max-update "$PRETRAIN_UPDATES"
   --validate-interval-updates $((PRETRAIN_UPDATES / 4)) --save-interval-updates $((PRETRAIN_UPDATES / 4))
   --keep-interval-updates 1 --max-epoch 1000 --seed 1)
+# active forgetting (minimodel_fairseq/forgetting.py), for MiniJoint and the plain RoBERTa alike
+FORGET_FLAGS=()
+[ "$FORGET_EVERY" = 0 ] || FORGET_FLAGS=(--forget-embeddings-every "$FORGET_EVERY")
 
 # the tokenizer flags for text in LANG: fairseq stores them in the checkpoint, so that
 # RobertaModel.from_pretrained encodes raw text without being told (absolute: from any directory).
