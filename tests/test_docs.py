@@ -65,3 +65,24 @@ def test_every_option_help_is_one_short_line():
                 if isinstance(text, str) and (len(text) > 100 or "\n" in text):
                     long.append(f"{path.relative_to(ROOT)}:{value.lineno} ({len(text)} characters)")
     assert not long, f"help strings longer than one line: {long}"
+
+
+# a repository path in the README or docs/: a folder of the tree, then a file with its extension
+REPO_PATH = re.compile(
+    r"(?<![\w/.])((?:examples|benchmarks|minimodel_recipes|minimodel_fairseq|scripts|tests)/"
+    r"[\w/.-]*\w\.(?:py|sh|yaml|tsv|json|md))"
+)
+
+
+def test_every_file_the_docs_name_exists():
+    """Files move (the recipes' Python went from examples/bible to minimodel_recipes): the docs follow."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    missing = sorted(
+        {
+            f"{page.relative_to(ROOT)}: {m.group(1)}"
+            for page in pages
+            for m in REPO_PATH.finditer(page.read_text(encoding="utf-8"))
+            if not (ROOT / m.group(1)).exists()
+        }
+    )
+    assert not missing, "\n".join(missing)
