@@ -95,7 +95,7 @@ def refuse_other_settings(stored: dict | None, now: dict, refusal: Callable[[str
     """
     if stored is None:
         return False
-    stored = recipe_settings.with_defaults(stored)
+    stored = recipe_settings.with_defaults(stored, now)
     if stored != now:
         raise SystemExit(refusal(recipe_settings.differences(stored, now)))
     return True

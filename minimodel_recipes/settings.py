@@ -400,15 +400,11 @@ def affecting_results(s):
     return {k: v for k, v in s.items() if BY_NAME[k].affects_results}
 
 
-def with_defaults(stored):
-    """A stored settings record with the defaults of settings added since it was written: it was
-    trained with them (a setting's default is what the recipes did before it existed)."""
-    if stored is None:
-        return None
-    return {
-        **{x.name: x.default for x in SETTINGS if x.affects_results and x.name in ADDED},
-        **stored,
-    }
+def with_defaults(stored, now):
+    """A stored settings record with the defaults of the settings of ``now`` added since it was
+    written: it was trained with them (a setting's default is what the recipes did before it existed)."""
+    added = {x.name: x.default for x in SETTINGS if x.name in ADDED and x.name in now}
+    return {**added, **stored}
 
 
 def differences(stored, now):
