@@ -17,6 +17,8 @@ from minimodel_recipes import bench, progress, settings
 CLEAN = {
     k: v for k, v in os.environ.items() if k not in settings.BY_NAME and k != "PROGRESS_PREFIX"
 }
+# the recipes' minimodel commands forked from the suite's fork server (conftest sets LAUNCH)
+FORKED = {"LAUNCH": os.environ["LAUNCH"]} if os.environ.get("LAUNCH") else {}
 
 
 def bash(script, **env):
@@ -345,7 +347,7 @@ def test_step4_skips_scoring_again_what_it_scored_from_the_same_files(tmp_path):
     (runs / "results.tsv").write_text(
         "\t".join(settings.RESULTS_COLUMNS) + "\nde\tfull\t1\t0.5\t10\t0.3\tNA\n"
     )
-    env = {**CLEAN, "RUNS": str(runs), "DATA": str(data), "PRECISION": "fp32"}
+    env = {**CLEAN, **FORKED, "RUNS": str(runs), "DATA": str(data), "PRECISION": "fp32"}
 
     def run():
         return subprocess.run(
@@ -379,7 +381,7 @@ def test_in_language_score_is_kept_and_reused_until_its_inputs_change(tmp_path):
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text("test\t0.625\t8\t0.5\n" if f == kept else "x")
         os.utime(f, (1000 + i, 1000 + i))
-    env = {**CLEAN, "HF_RUNS": str(runs), "HF_DATA": str(data), "PRECISION": "fp32"}
+    env = {**CLEAN, **FORKED, "HF_RUNS": str(runs), "HF_DATA": str(data), "PRECISION": "fp32"}
     script = f'source examples/hf/common.sh m && in_language_row "{classifier}" test'
 
     def run():
