@@ -629,8 +629,10 @@ def main():
         f"(bf16/fp32 {peak['bf16'] / peak['fp32']:.2f}x)"
     )
 
-    precision = auto_precision() if opt.precision == "auto" else opt.precision
     key = "profile" if opt.profile else "options" if opt.options else "steps"
+    precision = opt.precision  # of --profile and --options; the default mode times both
+    if key != "steps" and precision == "auto":
+        precision = auto_precision()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
