@@ -252,38 +252,47 @@ def make_bodies(tmp, s, mlm):
 # ---------------------------------------------------------------- steps
 
 
+def interleaved(trainers, todo, warmup, pad):
+    """Every trainer's update on each batch of `todo`, the order rotating batch by batch (two
+    trainers: a, b; b, a; ...) so that outside load falls on all alike. Per trainer: the timed
+    updates' seconds and losses and the warm-up's seconds; and each timed batch's FLOPs."""
+    names = list(trainers)
+    times, losses = {n: [] for n in names}, {n: [] for n in names}
+    first, flops = dict.fromkeys(names, 0.0), []
+    model = next(iter(trainers.values())).model
+    for i, b in enumerate(todo):
+        if i >= warmup:
+            flops.append(roberta_update_flops(model, update_shape(b, pad))["total"])
+        k = i % len(names)
+        for name in names[k:] + names[:k]:
+            t = time.perf_counter()
+            log = trainers[name].train_step([b])
+            dt = time.perf_counter() - t
+            if i < warmup:
+                first[name] += dt
+            else:
+                times[name].append(dt)
+                losses[name].append(float(log["loss"]))
+    return times, losses, first, flops
+
+
 def time_step(step, s, mlm, cls, full, mini):
     data, args, batch = step_args(step, s, mlm, cls, full, mini)
-    trainers = {p: build(data, args, batch, p) for p in ("fp32", "bf16")}
-    task = trainers["fp32"][0]
-    pad = task.source_dictionary.pad()
-    times, rates, losses, gflops = (
-        {"fp32": [], "bf16": []},
-        {"fp32": [], "bf16": []},
-        {"fp32": [], "bf16": []},
-        [],
+    built = {p: build(data, args, batch, p) for p in ("fp32", "bf16")}
+    task = built["fp32"][0]
+    todo = batches(task, batch, s.warmup + s.pairs, s.tokens)
+    times, losses, _, flops = interleaved(
+        {p: t for p, (_, t) in built.items()}, todo, s.warmup, task.source_dictionary.pad()
     )
-    for i, b in enumerate(batches(task, batch, s.warmup + s.pairs, s.tokens)):
-        f = roberta_update_flops(trainers["fp32"][1].model, update_shape(b, pad))["total"]
-        for p in ("fp32", "bf16")[:: 1 if i % 2 == 0 else -1]:
-            t = time.perf_counter()
-            log = trainers[p][1].train_step([b])
-            dt = time.perf_counter() - t
-            if i >= s.warmup:
-                (
-                    times[p].append(dt),
-                    rates[p].append(f / dt / 1e9),
-                    losses[p].append(float(log["loss"])),
-                )
-        if i >= s.warmup:
-            gflops.append(f / 1e9)
-    ratio = bench.paired_ratio(times["fp32"], times["bf16"])
     return {
-        "gflops_per_update": statistics.median(gflops),
+        "gflops_per_update": statistics.median(flops) / 1e9,
         **{f"{p}_s_per_update": statistics.median(times[p]) for p in times},
-        **{f"{p}_gflops_per_s": statistics.median(rates[p]) for p in rates},
+        **{
+            f"{p}_gflops_per_s": statistics.median(f / dt / 1e9 for f, dt in zip(flops, times[p]))
+            for p in times
+        },
         **{f"{p}_mean_loss": statistics.fmean(losses[p]) for p in losses},
-        "bf16_speedup": ratio,
+        "bf16_speedup": bench.paired_ratio(times["fp32"], times["bf16"]),
         "pairs": len(times["fp32"]),
     }
 
@@ -317,29 +326,14 @@ def time_options(step, s, mlm, cls, full, mini, precision, options=OPTIONS):
     for option in options:
         task, trainers[option] = build(data, args, batch, precision)
         apply_option(trainers[option], option)
-    times = {o: [] for o in options}
-    losses = {o: [] for o in options}
-    first = {o: 0.0 for o in options}
-    pad, gflops = task.source_dictionary.pad(), []
-    for i, b in enumerate(batches(task, batch, s.warmup + s.pairs, s.tokens)):
-        if i >= s.warmup:
-            gflops.append(
-                roberta_update_flops(trainers["default"].model, update_shape(b, pad))["total"] / 1e9
-            )
-        k = i % len(options)
-        for option in options[k:] + options[:k]:
-            t = time.perf_counter()
-            log = trainers[option].train_step([b])
-            dt = time.perf_counter() - t
-            if i < s.warmup:
-                first[option] += dt
-            else:
-                times[option].append(dt)
-                losses[option].append(float(log["loss"]))
+    todo = batches(task, batch, s.warmup + s.pairs, s.tokens)
+    times, losses, first, flops = interleaved(
+        trainers, todo, s.warmup, task.source_dictionary.pad()
+    )
     return {
         o: {
             "s_per_update": statistics.median(times[o]),
-            "gflops_per_update": statistics.median(gflops),
+            "gflops_per_update": statistics.median(flops) / 1e9,
             "speedup": bench.paired_ratio(times["default"], times[o]),
             "mean_loss": statistics.fmean(losses[o]),
             "warmup_s": first[o],
@@ -363,8 +357,8 @@ CATEGORIES = {
         "aten::nll_loss_backward",
     ),
 }
-PHASES = ("forward", "backward", "optimizer")
-PROFILED = 3  # updates under the profiler per step  # fairseq's own record_function labels
+PHASES = ("forward", "backward", "optimizer")  # fairseq's own record_function labels
+PROFILED = 3  # updates under the profiler per step
 
 
 def profile_step(step, s, mlm, cls, full, mini, precision, updates=PROFILED):
@@ -379,10 +373,11 @@ def profile_step(step, s, mlm, cls, full, mini, precision, updates=PROFILED):
     for b in todo[: s.warmup]:
         trainer.train_step([b])
     pad = task.source_dictionary.pad()
-    flops = [roberta_update_flops(trainer.model, update_shape(b, pad))["total"] for b in todo]
+    timed = todo[s.warmup :]
+    flops = [roberta_update_flops(trainer.model, update_shape(b, pad))["total"] for b in timed]
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         t = time.perf_counter()
-        for b in todo[s.warmup :]:
+        for b in timed:
             trainer.train_step([b])
         wall = (time.perf_counter() - t) / updates
     events = prof.key_averages()
@@ -394,7 +389,7 @@ def profile_step(step, s, mlm, cls, full, mini, precision, updates=PROFILED):
     for e in events:
         if e.key.startswith("aten::"):
             ops[where.get(e.key, "other ops")] += e.self_cpu_time_total / 1e6 / updates
-    gflops = statistics.fmean(flops[s.warmup :]) / 1e9
+    gflops = statistics.fmean(flops) / 1e9
     return {"s_per_update": wall, "gflops_per_update": gflops, "phases": phases, "ops": ops}
 
 

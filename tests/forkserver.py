@@ -173,22 +173,26 @@ def _become(conn, request, fds):
 
             torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
         argv = list(request["argv"])
-        # a console script: (module, function); python -m MODULE: (MODULE, None); python X.py: (X.py, "")
+        # a console script, python -m MODULE, or python SCRIPT: what runs, and sys.argv / sys.path[0]
+        # as the interpreter sets them (runpy makes sys.argv[0] the module's file)
+        import runpy
+
         name = os.path.basename(argv[0])
         if name in ENTRY_POINTS:
             module, func = ENTRY_POINTS[name]
+            sys.argv, sys.path[0] = argv, os.path.dirname(sys.executable)
+            command = lambda: getattr(importlib.import_module(module), func)()  # noqa: E731
+        elif argv[1] == "-m":
+            module = argv[2]
+            sys.argv, sys.path[0] = [module, *argv[3:]], os.getcwd()
+            command = lambda: runpy.run_module(module, run_name="__main__", alter_sys=True)  # noqa: E731
         else:
-            module, func = (argv[2], None) if argv[1] == "-m" else (argv[1], "")
+            module = argv[1]
+            sys.argv, sys.path[0] = argv[1:], os.path.dirname(os.path.abspath(module))
+            command = lambda: runpy.run_path(module, run_name="__main__")  # noqa: E731
         if not module.startswith("fairseq_cli."):
             logging.getLogger().handlers[:] = _ROOT_LOGGER[0]
             logging.getLogger().setLevel(_ROOT_LOGGER[1])
-        if func is None:  # python -m MODULE ARGS: runpy makes sys.argv[0] the module's file
-            sys.argv, sys.path[0] = [module, *argv[3:]], os.getcwd()
-        elif func == "":  # python SCRIPT ARGS: the script's directory first on sys.path
-            sys.argv, sys.path[0] = argv[1:], os.path.dirname(os.path.abspath(module))
-        else:
-            sys.argv = argv
-            sys.path[0] = os.path.dirname(sys.executable)  # a console script's own directory
         sys.stdin = open(0, closefd=False)
         sys.stdout = open(1, "w", closefd=False)
         sys.stderr = open(2, "w", closefd=False)
@@ -198,17 +202,8 @@ def _become(conn, request, fds):
             ):
                 handler.setStream(sys.stdout if handler.stream is sys.__stdout__ else sys.stderr)
         try:
-            if func is None or func == "":
-                import runpy
-
-                if func is None:
-                    runpy.run_module(module, run_name="__main__", alter_sys=True)
-                else:
-                    runpy.run_path(module, run_name="__main__")
-                code = 0
-            else:
-                result = getattr(importlib.import_module(module), func)()
-                code = result if isinstance(result, int) else 0
+            result = command()
+            code = result if isinstance(result, int) else 0
         except SystemExit as e:
             if e.code is None or isinstance(e.code, int):
                 code = e.code or 0
