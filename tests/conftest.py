@@ -243,8 +243,9 @@ def transformer_lm(bible_data, tmp_path_factory):
     return save / "checkpoint_last.pt"
 
 
-def step2_cmd(bible_data, body, save, data=None):
-    """A one-update step-2 fairseq-train command over BODY on German (or DATA) into SAVE."""
+def step2_cmd(bible_data, body, save, data=None, updates=1, extra=()):
+    """A step-2 fairseq-train command of UPDATES updates over BODY on German (or DATA) into SAVE,
+    with EXTRA flags."""
     return [
         "fairseq-train",
         str(data or bible_data / "de" / "mlm"),
@@ -261,8 +262,9 @@ def step2_cmd(bible_data, body, save, data=None):
         "--tokens-per-sample",
         "64",
         *TINY_TRAIN,
+        *map(str, extra),
         "--max-update",
-        "1",
+        str(updates),
         "--save-dir",
         str(save),
     ]

@@ -116,38 +116,20 @@ def test_training_log_shows_cumulative_flops(bible_data, tiny_minijoint, tmp_pat
     than its mini-model, by the ratio the counter gives; a resumed run keeps counting."""
     import json
 
-    from conftest import ROOT, TINY_TRAIN, run_cli
+    from conftest import run_cli, step2_cmd
 
     mini = tmp_path / "mini.pt"
     run_cli(["minimodel", "extract-mini", str(tiny_minijoint), "--out", str(mini)])
 
     def train(body, save, updates):
         proc = run_cli(
-            [
-                "fairseq-train",
-                str(bible_data / "de" / "mlm"),
-                "--user-dir",
-                str(ROOT / "minimodel_fairseq"),
-                "--task",
-                "new_language_mlm",
-                "--criterion",
-                "masked_lm",
-                "--arch",
-                "roberta",
-                "--body-checkpoint",
-                str(body),
-                "--tokens-per-sample",
-                "64",
-                *TINY_TRAIN,
-                "--log-format",
-                "json",
-                "--log-interval",
-                "1",
-                "--max-update",
-                str(updates),
-                "--save-dir",
-                str(save),
-            ]
+            step2_cmd(
+                bible_data,
+                body,
+                save,
+                updates=updates,
+                extra=["--log-format", "json", "--log-interval", 1],
+            )
         )
         return [
             json.loads(line[line.index("{") :])

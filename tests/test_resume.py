@@ -18,7 +18,7 @@ import time
 
 import pytest
 import torch
-from conftest import ROOT, TINY_TRAIN, run_cli
+from conftest import run_cli, step2_cmd
 
 import minimodel_fairseq  # noqa: F401
 from minimodel_fairseq import surgery
@@ -29,35 +29,23 @@ UPDATES = 24
 
 
 def _cmd(bible_data, body, save):
-    exe = os.path.join(os.path.dirname(sys.executable), "fairseq-train")
-    return [
-        exe,
-        str(bible_data / "de" / "mlm"),
-        "--user-dir",
-        str(ROOT / "minimodel_fairseq"),
-        "--task",
-        "new_language_mlm",
-        "--criterion",
-        "masked_lm",
-        "--arch",
-        "roberta",
-        "--body-checkpoint",
-        str(body),
-        "--tokens-per-sample",
-        "64",
-        *TINY_TRAIN,
-        "--dropout",
-        "0.1",
-        "--max-update",
-        str(UPDATES),
-        "--save-interval-updates",
-        "4",
-        "--keep-interval-updates",
-        "1",
-        "--disable-validation",
-        "--save-dir",
-        str(save),
-    ]
+    """The run stopped and resumed here: a real fairseq-train process (the subject is the process)."""
+    _, *args = step2_cmd(
+        bible_data,
+        body,
+        save,
+        updates=UPDATES,
+        extra=[
+            "--dropout",
+            0.1,
+            "--save-interval-updates",
+            4,
+            "--keep-interval-updates",
+            1,
+            "--disable-validation",
+        ],
+    )
+    return [os.path.join(os.path.dirname(sys.executable), "fairseq-train"), *args]
 
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
