@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/peak.py --quick    # 4x128, batch 8x64, vocab 1000 (well under a minute idle)
     .venv/bin/python benchmarks/peak.py --json results.json
     .venv/bin/python benchmarks/peak.py --profile  # where each step's update spends its time
-    .venv/bin/python benchmarks/peak.py --options  # torch's fused/foreach Adam, torch.compile, side by side
+    .venv/bin/python benchmarks/peak.py --options  # torch's fused/foreach Adam, torch.compile, fast masks
     .venv/bin/python benchmarks/peak.py --report-from results.json   # its tables again, measuring nothing
 
 1. Peak: ``torch.mm``/``torch.bmm`` at the model's own shapes (the linear layers,
@@ -23,10 +23,12 @@
 
 3. --profile (in place of 2): torch.profiler over a few updates of each step, in --precision
    (auto: bf16 where the CPU has it natively): shares of the update by phase (fairseq's forward,
-   backward and optimizer labels, and the rest: bookkeeping) and by kind of op.
-4. --options (in place of 2): torch's fused and foreach AdamW in place of fairseq's Adam, and each
-   encoder layer under torch.compile (inductor), each against the default path on the same
-   batches, the order rotating update by update: speed-up, share of the peak, mean loss.
+   backward and optimizer labels, and the rest: bookkeeping) and by kind of op; dropout masks as
+   MINIMODEL_DROPOUT_MASKS says (torch's by default).
+4. --options (in place of 2): torch's fused and foreach AdamW in place of fairseq's Adam, each
+   encoder layer under torch.compile (inductor), and the plugin's fast dropout masks
+   (minimodel_fairseq/dropout.py), each against the default path on the same batches, the order
+   rotating update by update: speed-up, share of the peak, mean loss.
 
 Data is synthetic (random tokens of a dictionary of --vocab symbols, lines as long
 as the fixture's English verses) because only shapes matter here; the body of
@@ -35,6 +37,7 @@ docs/benchmarks.md has results.
 """
 
 import argparse
+import contextlib
 import logging
 import random
 import statistics
@@ -49,7 +52,7 @@ warnings.filterwarnings("ignore")
 import torch  # noqa: E402
 
 import minimodel_fairseq  # noqa: E402,F401  (the plugin, and --bf16 without a TPU)
-from minimodel_fairseq import files, surgery  # noqa: E402
+from minimodel_fairseq import dropout, files, surgery  # noqa: E402
 from minimodel_fairseq.flops import roberta_update_flops, update_shape  # noqa: E402
 from minimodel_recipes import bench  # noqa: E402  (trainers, synthetic data, tables, printing)
 from minimodel_recipes.settings import auto_precision  # noqa: E402
@@ -298,11 +301,13 @@ def time_step(step, s, mlm, cls, full, mini):
 
 
 # what torch offers for the same update, each swapped into a trainer built as the recipes build it
-OPTIONS = ("default", "foreach Adam", "fused Adam", "compiled layers")
+OPTIONS = ("default", "foreach Adam", "fused Adam", "compiled layers", "fast dropout masks")
 
 
 def apply_option(trainer, option):
-    """Turn `option` on in a freshly built trainer (default: fairseq's Adam, eager layers)."""
+    """Turn `option` on in a freshly built trainer (default: fairseq's Adam, eager layers, torch's
+    dropout masks whatever MINIMODEL_DROPOUT_MASKS says)."""
+    trainer.minimodel_fast_masks = option == "fast dropout masks"  # minimodel_fairseq/dropout.py
     if option.endswith("Adam"):  # torch's AdamW at fairseq Adam's settings (decoupled decay too)
         wrapper, old = trainer.optimizer, trainer.optimizer.optimizer
         group = old.param_groups[0]
@@ -346,7 +351,7 @@ def time_options(step, s, mlm, cls, full, mini, precision, options=OPTIONS):
 # op name -> what it is; every other op's self time is "other ops" (copies, masking, views, adds)
 CATEGORIES = {
     "matrix products": ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"),
-    "dropout masks": ("aten::bernoulli_",),
+    "dropout masks": ("aten::bernoulli_", "aten::random_"),  # random_: dropout.py's bits
     "softmax": ("aten::_softmax", "aten::_softmax_backward_data"),
     "layer norm": ("aten::native_layer_norm", "aten::native_layer_norm_backward"),
     "GELU": ("aten::gelu", "aten::gelu_backward"),
@@ -397,17 +402,20 @@ def percent(part, whole):
     return f"{100 * part / whole:.0f}%"
 
 
-def mask_rate(threads, elements=1 << 20, reps=20):
-    """ns per element of a dropout mask (``bernoulli_``, what F.dropout draws) at `threads` threads."""
+def mask_rate(threads, masks="torch", elements=1 << 20, reps=20):
+    """ns per element of a dropout mask (``bernoulli_``, what F.dropout draws) at `threads` threads,
+    with torch's kernel or dropout.py's (masks="fast")."""
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     x = torch.empty(elements)
-    x.bernoulli_(0.9)
-    t = time.perf_counter()
-    for _ in range(reps):
+    with dropout.fast_masks() if masks == "fast" else contextlib.nullcontext():
         x.bernoulli_(0.9)
+        t = time.perf_counter()
+        for _ in range(reps):
+            x.bernoulli_(0.9)
+        dt = time.perf_counter() - t
     torch.set_num_threads(before)
-    return (time.perf_counter() - t) / reps / elements * 1e9
+    return dt / reps / elements * 1e9
 
 
 def profile_table(result):
@@ -431,14 +439,18 @@ def profile_table(result):
         left=1,
     )
     masks = result.get("mask_ns_per_element", {})
+    if masks and not isinstance(next(iter(masks.values())), dict):  # written before dropout.py
+        masks = {"torch": masks}
     return [
         *out,
         *(
-            [
-                "\ndropout masks (bernoulli_, 2^20 elements): "
-                + ", ".join(f"{v:.2f} ns per element at {t} thread(s)" for t, v in masks.items())
-            ]
-            if masks
+            f"\ndropout masks ({kernel}, 2^20 elements): "
+            + ", ".join(f"{v:.2f} ns per element at {t} thread(s)" for t, v in rates.items())
+            for kernel, rates in masks.items()
+        ),
+        *(
+            [f"\n(dropout masks in the steps: {result['dropout_masks']}, MINIMODEL_DROPOUT_MASKS)"]
+            if "dropout_masks" in result
             else []
         ),
         f"\n(torch.profiler over {result['updates']} updates per step after the warm-up; phases are "
@@ -648,7 +660,11 @@ def main():
 
     out = {"size": size, "description": desc, "products": rows, "peak": peak, key: results}
     if opt.profile:
-        out["mask_ns_per_element"] = {t: mask_rate(t) for t in sorted({1, opt.threads})}
+        out["mask_ns_per_element"] = {
+            kernel: {t: mask_rate(t, kernel) for t in sorted({1, opt.threads})}
+            for kernel in dropout.CHOICES
+        }
+        out["dropout_masks"] = dropout.choice()
     if key != "steps":
         out.update(precision=precision, updates=PROFILED if opt.profile else s.pairs)
     print(report(out), end="", flush=True)

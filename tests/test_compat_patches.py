@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # what each patch's line names (a fragment of it), one per row of compat.py's table
@@ -19,6 +21,8 @@ PATCHES = {
     "bf16 without a TPU": "fairseq.trainer.Trainer.__init__",
     "save-dir lock": "fairseq.checkpoint_utils.load_checkpoint",
     "architecture None": "fairseq.models.ARCH_MODEL_REGISTRY[None]",
+    "dropout masks": "train_step's dropout masks",
+    "bf16 GELU": "fairseq.modules.gelu",
 }
 BF16 = "bf16 without a TPU"
 
@@ -110,6 +114,33 @@ def test_the_docstring_table_lists_every_patch_function():
         for name in vars(compat)
         if name.startswith("patch_") and callable(getattr(compat, name))
     ]
-    assert len(functions) == len(PATCHES) - 1  # + the architecture None (tasks/default_arch.py)
-    for name in [*functions, "register_no_arch"]:
+    # + the architecture None (tasks/default_arch.py) and the dropout masks (dropout.py)
+    assert len(functions) == len(PATCHES) - 2
+    for name in [*functions, "register_no_arch", "patch_trainer"]:
         assert f"``{name}``" in compat.__doc__, name
+
+
+def test_gelu_of_bf16_on_cpu_is_fairseqs_round_trip_bitwise_but_subnormals():
+    """Patch 8: torch's bf16 GELU in place of fairseq's fp32 round trip gives the same gradients on
+    every finite bf16 value, and the same values but where GELU(x) ~ x / 2 is subnormal (zero there)."""
+    import torch.nn.functional as F
+    from fairseq import utils
+
+    import minimodel_fairseq  # noqa: F401
+
+    gelu = utils.get_activation_fn("gelu")  # what a model built with --activation-fn gelu holds
+    assert getattr(gelu, "_minimodel", False)
+    every = torch.arange(-(1 << 15), 1 << 15, dtype=torch.int32).to(torch.int16).view(torch.bfloat16)
+    x = every[torch.isfinite(every)].clone().requires_grad_()
+    assert x.numel() == 65280
+    grad = torch.randn(x.numel(), generator=torch.Generator().manual_seed(0)).bfloat16()
+    ours = gelu(x)
+    (ours_grad,) = torch.autograd.grad(ours, x, grad)
+    theirs = F.gelu(x.float()).type_as(x)  # fairseq/modules/gelu.py
+    (theirs_grad,) = torch.autograd.grad(theirs, x, grad)
+    assert ours.dtype == torch.bfloat16 and torch.equal(ours_grad, theirs_grad)
+    tiny = x.detach().abs() < 2 * torch.finfo(torch.bfloat16).tiny  # GELU(x) ~ x / 2: subnormal
+    assert torch.equal(ours[~tiny], theirs[~tiny])
+    assert (ours[tiny] == 0).all()
+    y = torch.randn(64, dtype=torch.float32)  # fp32 (and fp16, CUDA) keep fairseq's function
+    assert torch.equal(gelu(y), F.gelu(y))

@@ -137,14 +137,30 @@ def test_forget_every_goes_into_both_pretrainings_and_nowhere_else():
     assert "--forget-embeddings-every" not in _dry("1b_minipost.sh", FORGET_EVERY="300")
 
 
-def test_records_from_before_a_setting_are_read_with_its_default():
+def test_records_from_before_a_setting_are_read_with_what_the_recipes_did_then():
     """A cached result written before FORGET_EVERY existed ran without forgetting: it matches the
-    default and is refused for another value."""
+    default and is refused for another value. One written before DROPOUT_MASKS ran with torch's
+    masks: refused for the default (fast), matched with DROPOUT_MASKS=torch."""
     now = settings.affecting_results(settings.resolve({**CLEAN, "PRECISION": "fp32"}))
-    old = {k: v for k, v in now.items() if k != "FORGET_EVERY"}
-    assert bench.refuse_other_settings(old, now, str)
+    assert now["FORGET_EVERY"] == "0" and now["DROPOUT_MASKS"] == "fast"
+    old = {k: v for k, v in now.items() if k not in settings.ADDED}
+    with pytest.raises(SystemExit, match="DROPOUT_MASKS 'torch' there, 'fast' now"):
+        bench.refuse_other_settings(old, now, str)
+    then = {**now, "DROPOUT_MASKS": "torch"}
+    assert bench.refuse_other_settings(old, then, str)
     with pytest.raises(SystemExit, match="FORGET_EVERY '0' there, '300' now"):
-        bench.refuse_other_settings(old, {**now, "FORGET_EVERY": "300"}, str)
+        bench.refuse_other_settings(old, {**then, "FORGET_EVERY": "300"}, str)
+
+
+def test_dropout_masks_reach_every_training_run_as_the_plugins_variable():
+    out = subprocess.run(
+        ["bash", "-c", 'source examples/bible/common.sh >/dev/null && echo "$MINIMODEL_DROPOUT_MASKS"'],
+        cwd=ROOT,
+        env={**os.environ, **CLEAN, "DROPOUT_MASKS": "torch"},
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0 and out.stdout.split() == ["torch"], out.stderr[-2000:]
 
 
 RESULTS = [  # columns in another order than the recipes write them: read by name

@@ -51,17 +51,19 @@ def _cmd(bible_data, body, save):
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 
 
-def test_sigkill_then_restart_equals_uninterrupted(bible_data, tiny_minijoint, tmp_path):
+@pytest.mark.parametrize("masks", ["torch", "fast"])  # MINIMODEL_DROPOUT_MASKS (dropout.py)
+def test_sigkill_then_restart_equals_uninterrupted(bible_data, tiny_minijoint, tmp_path, masks):
+    env = {**ENV, "MINIMODEL_DROPOUT_MASKS": masks}
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     run_cli(
-        ["fairseq-train", *_cmd(bible_data, tiny_minijoint, whole)[1:]], env=ENV
+        ["fairseq-train", *_cmd(bible_data, tiny_minijoint, whole)[1:]], env=env
     )  # forked: not the subject
 
     proc = subprocess.Popen(
         _cmd(bible_data, tiny_minijoint, cut),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env=ENV,
+        env=env,
     )
     last = cut / "checkpoint_last.pt"
     deadline = time.time() + 300
@@ -78,8 +80,9 @@ def test_sigkill_then_restart_equals_uninterrupted(bible_data, tiny_minijoint, t
     for path in cut.glob("*.pt"):  # nothing half-written under a checkpoint name
         load_checkpoint(str(path))
 
-    rerun = run_cli(["fairseq-train", *_cmd(bible_data, tiny_minijoint, cut)[1:]], env=ENV)
+    rerun = run_cli(["fairseq-train", *_cmd(bible_data, tiny_minijoint, cut)[1:]], env=env)
     assert f"@ {killed_at} updates" in rerun.stdout + rerun.stderr  # it resumed, it did not restart
+    assert ("MINIMODEL_DROPOUT_MASKS=fast: dropout masks" in rerun.stderr) == (masks == "fast")
 
     a, b = (load_checkpoint(str(d / "checkpoint_last.pt")) for d in (whole, cut))
     assert (

@@ -17,6 +17,7 @@ eval "$_settings"
 unset _settings
 
 export OMP_NUM_THREADS="$THREADS"
+export MINIMODEL_DROPOUT_MASKS="$DROPOUT_MASKS"  # read by every fairseq-train (minimodel_fairseq/dropout.py)
 # --data-buffer-size 0: fairseq otherwise prefetches batches in a daemon thread; when
 # training stops, Python 3.11 kills that thread inside torch's C++ code at interpreter
 # exit, and the process can abort ("terminate called without an active exception",
