@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/peak.py --quick    # 4x128, batch 8x64, vocab 1000 (well under a minute idle)
     .venv/bin/python benchmarks/peak.py --json results.json
     .venv/bin/python benchmarks/peak.py --profile  # where each step's update spends its time
-    .venv/bin/python benchmarks/peak.py --options  # torch's fused/foreach Adam, torch.compile, fast masks
+    .venv/bin/python benchmarks/peak.py --options  # before/after the plugin's GELU and masks; torch's Adams, compile
     .venv/bin/python benchmarks/peak.py --report-from results.json   # its tables again, measuring nothing
 
 1. Peak: ``torch.mm``/``torch.bmm`` at the model's own shapes (the linear layers,
@@ -25,10 +25,11 @@
    (auto: bf16 where the CPU has it natively): shares of the update by phase (fairseq's forward,
    backward and optimizer labels, and the rest: bookkeeping) and by kind of op; dropout masks as
    MINIMODEL_DROPOUT_MASKS says (torch's by default).
-4. --options (in place of 2): torch's fused and foreach AdamW in place of fairseq's Adam, each
-   encoder layer under torch.compile (inductor), and the plugin's fast dropout masks
-   (minimodel_fairseq/dropout.py), each against the default path on the same batches, the order
-   rotating update by update: speed-up, share of the peak, mean loss.
+4. --options (in place of 2): the path before the plugin's bf16 GELU (compat patch 8) and fast
+   dropout masks (minimodel_fairseq/dropout.py), then each of them added, then torch's foreach and
+   fused AdamW in place of fairseq's Adam and each encoder layer under torch.compile (inductor) on
+   top, fed the same batches, the order rotating update by update: speed-up over the first,
+   share of the peak, mean loss.
 
 Data is synthetic (random tokens of a dictionary of --vocab symbols, lines as long
 as the fixture's English verses) because only shapes matter here; the body of
@@ -300,14 +301,29 @@ def time_step(step, s, mlm, cls, full, mini):
     }
 
 
-# what torch offers for the same update, each swapped into a trainer built as the recipes build it
-OPTIONS = ("default", "foreach Adam", "fused Adam", "compiled layers", "fast dropout masks")
+# the same update in other ways, each set up in a trainer built as the recipes build it. before:
+# fairseq's GELU (its fp32 round trip) and torch's dropout masks, the path before compat patch 8
+# and dropout.py; bf16 GELU: patch 8 (the plugin's default); fast dropout masks: and dropout.py's
+# masks (the recipes' default, DROPOUT_MASKS=fast); the last three: torch's Adam variants and
+# torch.compile, each on top of the recipes' default
+OPTIONS = (
+    "before",
+    "bf16 GELU",
+    "fast dropout masks",
+    "+ foreach Adam",
+    "+ fused Adam",
+    "+ compiled layers",
+)
 
 
 def apply_option(trainer, option):
-    """Turn `option` on in a freshly built trainer (default: fairseq's Adam, eager layers, torch's
-    dropout masks whatever MINIMODEL_DROPOUT_MASKS says)."""
-    trainer.minimodel_fast_masks = option == "fast dropout masks"  # minimodel_fairseq/dropout.py
+    """Set up `option` in a freshly built trainer (whatever MINIMODEL_DROPOUT_MASKS says)."""
+    trainer.minimodel_fast_masks = option not in OPTIONS[:2]  # minimodel_fairseq/dropout.py
+    if option == "before":  # compat patch 8 undone in this model: fairseq's own gelu
+        for module in trainer.model.modules():
+            fn = getattr(module, "activation_fn", None)
+            if getattr(fn, "_minimodel", False):
+                module.activation_fn = fn.__wrapped__
     if option.endswith("Adam"):  # torch's AdamW at fairseq Adam's settings (decoupled decay too)
         wrapper, old = trainer.optimizer, trainer.optimizer.optimizer
         group = old.param_groups[0]
@@ -317,15 +333,15 @@ def apply_option(trainer, option):
             betas=group["betas"],
             eps=group["eps"],
             weight_decay=group["weight_decay"],
-            **({"foreach": True} if option == "foreach Adam" else {"fused": True}),
+            **({"foreach": True} if option == "+ foreach Adam" else {"fused": True}),
         )
-    elif option == "compiled layers":  # in place: the state dict keeps its names
+    elif option == "+ compiled layers":  # in place: the state dict keeps its names
         for layer in trainer.model.encoder.sentence_encoder.layers:
             layer.compile()
 
 
 def time_options(step, s, mlm, cls, full, mini, precision, options=OPTIONS):
-    """Each option's update time against the default path on the same batches, order rotating."""
+    """Each option's update time against the first (before) on the same batches, order rotating."""
     data, args, batch = step_args(step, s, mlm, cls, full, mini)
     trainers = {}
     for option in options:
@@ -339,7 +355,7 @@ def time_options(step, s, mlm, cls, full, mini, precision, options=OPTIONS):
         o: {
             "s_per_update": statistics.median(times[o]),
             "gflops_per_update": statistics.median(flops) / 1e9,
-            "speedup": bench.paired_ratio(times["default"], times[o]),
+            "speedup": bench.paired_ratio(times[options[0]], times[o]),
             "mean_loss": statistics.fmean(losses[o]),
             "warmup_s": first[o],
             "updates": len(times[o]),
@@ -490,10 +506,11 @@ def options_table(result):
         left=2,
     )
     updates = next(iter(next(iter(opts.values())).values()))["updates"]
+    first = next(iter(next(iter(opts.values()))))
     return [
         *out,
         f"\n(medians over {updates} updates per option after the warm-up, the options' order rotating "
-        "update by update; speed-up = median of per-update default/option time ratios)",
+        f"update by update; speed-up = median of per-update {first}/option time ratios)",
     ]
 
 

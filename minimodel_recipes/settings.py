@@ -198,6 +198,13 @@ SETTINGS = [
     # running
     Setting("THREADS", "$nproc", "torch threads (OMP_NUM_THREADS)", "int", affects_results=False),
     Setting(
+        "JOBS",
+        "2",
+        "run_all.sh: training runs of steps 2-3 at once after step 1, each on THREADS/JOBS threads",
+        "int",
+        affects_results=False,
+    ),
+    Setting(
         "LOG_FORMAT",
         "simple",
         "fairseq's --log-format in the train.log files",

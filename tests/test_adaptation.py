@@ -1,6 +1,7 @@
 """Steps 2-4 through the real CLI: what trains, what stays bitwise, extraction, swap, recipes."""
 
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -597,3 +598,30 @@ def test_hub_interface_classifies_raw_target_text(pipeline, bible_data):
             )
         assert label == labels[logits[row].argmax().item() + labels.nspecial]
         assert label in {"law", "history", "wisdom", "prophets", "gospels", "epistles"}
+
+
+@pytest.mark.recipe
+def test_run_all_stops_every_job_when_one_fails(bible_data, tiny_minijoint, tmp_path):
+    """Steps 2-3 run JOBS at once: when one fails, run_all says so once, stops the others (their
+    fairseq-train processes too) and exits 1, with no score written. Here step 1 is marked done
+    with a real body but no mini-model: step 3 starts a long run, MiniJoint's step 2 fails."""
+    runs = tmp_path / "runs"
+    pretrain = runs / "pretrain" / "minijoint"
+    pretrain.mkdir(parents=True)
+    (pretrain / "DONE").touch()
+    shutil.copy(tiny_minijoint, pretrain / "checkpoint_last.pt")
+    env = {"DATA": str(bible_data), "RUNS": str(runs), "LANGS": "de", "METHODS": "minijoint"}
+    proc = subprocess.run(
+        ["bash", "examples/bible/run_all.sh"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env, "FT_UPDATES": "100000", "JOBS": "2", "THREADS": "2"},
+        timeout=600,
+    )
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert proc.stderr.count("run_all: a training job failed") == 1, proc.stderr[-3000:]
+    assert f"no {pretrain / 'mini.pt'}: run the step-1 recipes first" in proc.stderr
+    assert (runs / "results.tsv").read_text().count("\n") == 1  # the header alone
+    left = subprocess.run(["pgrep", "-f", str(runs)], capture_output=True, text=True).stdout
+    assert not left.strip(), left

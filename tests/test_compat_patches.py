@@ -130,7 +130,9 @@ def test_gelu_of_bf16_on_cpu_is_fairseqs_round_trip_bitwise_but_subnormals():
 
     gelu = utils.get_activation_fn("gelu")  # what a model built with --activation-fn gelu holds
     assert getattr(gelu, "_minimodel", False)
-    every = torch.arange(-(1 << 15), 1 << 15, dtype=torch.int32).to(torch.int16).view(torch.bfloat16)
+    every = (
+        torch.arange(-(1 << 15), 1 << 15, dtype=torch.int32).to(torch.int16).view(torch.bfloat16)
+    )
     x = every[torch.isfinite(every)].clone().requires_grad_()
     assert x.numel() == 65280
     grad = torch.randn(x.numel(), generator=torch.Generator().manual_seed(0)).bfloat16()

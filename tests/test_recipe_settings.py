@@ -154,7 +154,11 @@ def test_records_from_before_a_setting_are_read_with_what_the_recipes_did_then()
 
 def test_dropout_masks_reach_every_training_run_as_the_plugins_variable():
     out = subprocess.run(
-        ["bash", "-c", 'source examples/bible/common.sh >/dev/null && echo "$MINIMODEL_DROPOUT_MASKS"'],
+        [
+            "bash",
+            "-c",
+            'source examples/bible/common.sh >/dev/null && echo "$MINIMODEL_DROPOUT_MASKS"',
+        ],
         cwd=ROOT,
         env={**os.environ, **CLEAN, "DROPOUT_MASKS": "torch"},
         capture_output=True,
