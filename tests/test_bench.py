@@ -92,7 +92,10 @@ def test_peak_report_from_its_json():
     )  # header, rows, peak; header, rows
 
 
-@pytest.mark.parametrize("name, key", [("profile.json", "profile"), ("options.json", "options")])
+@pytest.mark.parametrize(
+    "name, key",
+    [("profile_before.json", "profile"), ("profile.json", "profile"), ("options.json", "options")],
+)
 def test_peak_profile_and_options_tables_are_the_ones_in_the_docs(name, key):
     """docs/benchmarks.md's profile and options tables are those of their JSON, row for row."""
     r = results(name)
