@@ -5,7 +5,7 @@
 # METHODS picks the set: add minipost for MiniPost (it pretrains a plain RoBERTa too,
 # about as long again), full_roberta / random_roberta for that RoBERTa's own baseline
 # and control (settings.py --methods).
-#   examples/bible/run_all.sh              # CPU default (bf16 where the CPU has it), one seed: 50 min measured on 2 idle cores
+#   examples/bible/run_all.sh              # CPU default (bf16 where the CPU has it), one seed: 25 min measured on 2 idle cores
 #   JOBS=1 examples/bible/run_all.sh       # after step 1, one training job at a time on every thread
 #   SEEDS="1 2" examples/bible/run_all.sh    # docs/results/history.md's table: 78 min measured
 #   PRETRAIN_UPDATES=4000 ADAPT_UPDATES=1000 SEEDS="1 2 3" examples/bible/run_all.sh
