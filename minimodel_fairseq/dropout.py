@@ -39,7 +39,8 @@ LEVELS = 1 << 16  # the keep probability's resolution: 16 bits per element
 
 
 def bernoulli_from_bits(self, p=0.5, generator=None):
-    """``self.bernoulli_(p)`` for a float ``p``: 1 with probability ``round(p * 2^16) / 2^16``, else 0."""
+    """``self.bernoulli_(p)`` for a float ``p``: 0 with probability ``round((1 - p) * 2^16) / 2^16``,
+    else 1, in ``self``'s dtype."""
     if not 0.0 <= p <= 1.0:
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
     n = self.numel()
