@@ -388,8 +388,7 @@ def patch_bf16_without_tpu() -> None:
 
 def patch_gelu_bf16() -> None:
     """fairseq's ``gelu`` without its fp32 round trip for bf16 tensors on CPU (idempotent; reason 8)."""
-    import fairseq.modules
-    from fairseq.modules import gelu as gelu_module  # the function: fairseq.modules re-exports it
+    import fairseq.modules  # re-exports the function as fairseq.modules.gelu, shadowing its module
 
     fairseq_gelu = sys.modules["fairseq.modules.gelu"].gelu
     if getattr(fairseq_gelu, "_minimodel", False):
@@ -402,7 +401,6 @@ def patch_gelu_bf16() -> None:
         return fairseq_gelu(x)
 
     gelu._minimodel = True
-    assert gelu_module is fairseq_gelu
     fairseq.modules.gelu = sys.modules["fairseq.modules.gelu"].gelu = gelu
     log_patch(
         "fairseq.modules.gelu",

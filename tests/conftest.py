@@ -186,28 +186,7 @@ def bible_data(tmp_path_factory):
 def tiny_minijoint(bible_data, tmp_path_factory):
     """A tiny MiniJoint model (4 layers x 64, K=2) pretrained briefly on the English fixture."""
     save = tmp_path_factory.mktemp("tiny_minijoint")
-    run_cli(
-        [
-            "fairseq-train",
-            str(bible_data / "en" / "mlm"),
-            "--user-dir",
-            str(ROOT / "minimodel_fairseq"),
-            "--task",
-            "minijoint_mlm",
-            "--criterion",
-            "minijoint_mlm",
-            "--arch",
-            "minijoint_roberta_small",
-            *TINY_MODEL,
-            "--mini-layer",
-            "2",
-            *TINY_TRAIN,
-            "--max-update",
-            "30",
-            "--save-dir",
-            str(save),
-        ]
-    )
+    run_cli(minijoint_cmd(bible_data, "--max-update", "30", "--save-dir", str(save)))
     return save / "checkpoint_last.pt"
 
 
@@ -241,6 +220,35 @@ def transformer_lm(bible_data, tmp_path_factory):
         ]
     )
     return save / "checkpoint_last.pt"
+
+
+def minijoint_cmd(bible_data, *extra):
+    """A fairseq-train command of a tiny MiniJoint pretraining (4 layers x 64, K=2) on the English
+    fixture, with EXTRA flags."""
+    return [
+        "fairseq-train",
+        str(bible_data / "en" / "mlm"),
+        "--user-dir",
+        str(ROOT / "minimodel_fairseq"),
+        "--task",
+        "minijoint_mlm",
+        "--criterion",
+        "minijoint_mlm",
+        "--arch",
+        "minijoint_roberta_small",
+        *TINY_MODEL,
+        "--mini-layer",
+        "2",
+        *TINY_TRAIN,
+        *map(str, extra),
+    ]
+
+
+def minijoint_trainer(bible_data, *extra):
+    """(cfg, task, Trainer) of :func:`minijoint_cmd` in this process (minimodel_recipes/bench.py's builder)."""
+    from minimodel_recipes import bench
+
+    return bench.trainer_from_argv(minijoint_cmd(bible_data, *extra)[1:])
 
 
 def step2_cmd(bible_data, body, save, data=None, updates=1, extra=()):

@@ -14,7 +14,7 @@ import os
 
 import pytest
 import torch
-from conftest import ROOT, TINY_MODEL, TINY_TRAIN, run_cli
+from conftest import ROOT, TINY_MODEL, TINY_TRAIN, minijoint_trainer, run_cli
 
 import minimodel_fairseq  # noqa: F401
 from minimodel_fairseq import params, surgery
@@ -201,33 +201,9 @@ def test_bf16_run_matches_fp32_contract(name, bible_data, tiny_minijoint, tmp_pa
     assert flops(resumed) == flops(bf16)
 
 
-def _trainer(bible_data, *extra):
-    """(cfg, task, Trainer) of a tiny MiniJoint pretraining command line (minimodel_recipes/bench.py's builder)."""
-    from minimodel_recipes import bench
-
-    return bench.trainer_from_argv(
-        [
-            str(bible_data / "en" / "mlm"),
-            "--user-dir",
-            USER_DIR,
-            "--task",
-            "minijoint_mlm",
-            "--criterion",
-            "minijoint_mlm",
-            "--arch",
-            "minijoint_roberta_small",
-            *TINY_MODEL,
-            "--mini-layer",
-            "2",
-            *TINY_TRAIN,
-            *extra,
-        ]
-    )
-
-
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_products_run_in_bf16_weights_stay_fp32(bible_data, precision):
-    cfg, task, trainer = _trainer(bible_data, *(["--bf16"] if precision == "bf16" else []))
+    cfg, task, trainer = minijoint_trainer(bible_data, *(["--bf16"] if precision == "bf16" else []))
     assert not cfg.common.tpu  # fairseq's "--bf16 implies --tpu" is gone: there is no TPU here
     seen = []
     layer = trainer.model.encoder.sentence_encoder.layers[0]
@@ -249,7 +225,7 @@ def test_products_run_in_bf16_weights_stay_fp32(bible_data, precision):
 def test_bf16_with_an_unpatched_parse_is_one_clear_error(bible_data):
     from fairseq.trainer import Trainer
 
-    cfg, task, trainer = _trainer(bible_data, "--bf16")
+    cfg, task, trainer = minijoint_trainer(bible_data, "--bf16")
     cfg.common.bf16, cfg.common.tpu = (
         True,
         True,

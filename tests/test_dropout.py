@@ -10,7 +10,7 @@ update, a wrong value one refusal before anything is built.
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import ROOT, TINY_MODEL, TINY_TRAIN
+from conftest import minijoint_trainer
 
 import minimodel_fairseq  # noqa: F401
 from minimodel_fairseq import dropout
@@ -72,29 +72,7 @@ def test_choice_reads_the_variable_and_refuses_anything_else():
 
 
 def _trainer(bible_data):
-    from minimodel_recipes import bench
-
-    return bench.trainer_from_argv(
-        [
-            str(bible_data / "en" / "mlm"),
-            "--user-dir",
-            str(ROOT / "minimodel_fairseq"),
-            "--task",
-            "minijoint_mlm",
-            "--criterion",
-            "minijoint_mlm",
-            "--arch",
-            "minijoint_roberta_small",
-            *TINY_MODEL,
-            "--mini-layer",
-            "2",
-            "--dropout",
-            "0.1",
-            "--attention-dropout",
-            "0.1",
-            *TINY_TRAIN,
-        ]
-    )
+    return minijoint_trainer(bible_data, "--dropout", "0.1", "--attention-dropout", "0.1")
 
 
 def test_the_trainer_draws_fast_masks_only_where_asked(bible_data, monkeypatch, caplog):
