@@ -37,7 +37,9 @@ class Setting:
     name: str
     default: str
     help: str
-    kind: str = "str"  # str | int (>= 1) | count (>= 0) | float | words | choice
+    kind: str = (
+        "str"  # str | int (>= 1) | count (>= 0) | float | fraction (0 < x <= 1) | words | choice
+    )
     choices: tuple = ()
     affects_results: bool = (
         True  # False: where files go, what to run, logging; True: what gets trained
@@ -178,6 +180,12 @@ SETTINGS = [
     ),
     Setting("ADAPT_BSZ", "16", "step-2 batch size", "int"),
     Setting("ADAPT_LR", "2e-3", "step-2 learning rate", "float"),
+    Setting(
+        "ADAPT_FRACTION",
+        "1",
+        "step 2 on this leading share of the target's training text (--train-fraction; 0.1: low data)",
+        "fraction",
+    ),
     # shared: rows of tokens spelled as in the source dictionary start from the source embedding
     # (names, numbers, punctuation). At CPU scale it is what makes transfer work: over a weakly
     # contextual body, masked LM pins the new embeddings down only up to a rotation, and the copied
@@ -351,7 +359,7 @@ def _check(s, value):
                 f"{s.name} must be a whole number of at least {least}, got {value!r}"
             )
         value = str(int(value))  # '007' is 7, as fairseq reads it
-    elif s.kind == "float":
+    elif s.kind in ("float", "fraction"):
         try:
             number = float(value)
         except ValueError:
@@ -364,6 +372,10 @@ def _check(s, value):
             raise SettingError(
                 f"{s.name} must be a finite number (e.g. {s.default}), got {value!r}"
             )
+        if s.kind == "fraction":
+            if not 0 < number <= 1:
+                raise SettingError(f"{s.name} must be above 0 and at most 1, got {value!r}")
+            value = "1" if number == 1 else repr(number)  # one spelling: '1.0' is the default, 1
     elif s.kind == "choice" and value not in s.choices:
         raise SettingError(f"{s.name} must be one of {', '.join(s.choices)}, got {value!r}")
     elif s.kind == "words" and not value.split():
@@ -408,7 +420,7 @@ def step2(name, s):
 
 # settings that records written before them lack, with what the recipes did before them
 # (with_defaults fills them in)
-ADDED = {"FORGET_EVERY": "0", "DROPOUT_MASKS": "torch"}
+ADDED = {"FORGET_EVERY": "0", "DROPOUT_MASKS": "torch", "ADAPT_FRACTION": "1"}
 
 
 def affecting_results(s):

@@ -93,6 +93,8 @@ def test_the_shell_sees_the_python_method_table(tmp_path):
         ),
         ({"PRECISION": "fp8"}, "PRECISION must be one of fp32"),
         ({"FORGET_EVERY": "-1"}, "FORGET_EVERY must be a whole number of at least 0, got '-1'"),
+        ({"ADAPT_FRACTION": "0"}, "ADAPT_FRACTION must be above 0 and at most 1, got '0'"),
+        ({"ADAPT_FRACTION": "10%"}, "ADAPT_FRACTION must be a number (e.g. 1), got '10%'"),
     ],
 )
 def test_a_bad_setting_stops_every_recipe_with_one_message(env, message, tmp_path):
@@ -108,10 +110,10 @@ def test_a_bad_setting_stops_every_recipe_with_one_message(env, message, tmp_pat
     assert proc.stderr.count("error") == 1 and not (tmp_path / "runs").exists()
 
 
-def _dry(script, **env):
-    """The one command line a recipe prints with DRY_RUN=1, as words."""
+def _dry(script, *args, **env):
+    """The one command line a recipe prints with DRY_RUN=1 (given ARGS), as words."""
     proc = subprocess.run(
-        ["bash", f"examples/bible/{script}"],
+        ["bash", f"examples/bible/{script}", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -135,6 +137,20 @@ def test_forget_every_goes_into_both_pretrainings_and_nowhere_else():
             for j, w in enumerate(plain)
         ], script  # otherwise the same command (the plain RoBERTa: fairseq's task plus the flag)
     assert "--forget-embeddings-every" not in _dry("1b_minipost.sh", FORGET_EVERY="300")
+
+
+def test_adapt_fraction_goes_into_step_2_alone_and_1_is_the_plain_command():
+    plain = _dry("2_adapt_language.sh", "de", "full")
+    assert (
+        "--train-fraction" not in plain
+        and _dry("2_adapt_language.sh", "de", "full", ADAPT_FRACTION="1.0") == plain
+    )
+    low = _dry("2_adapt_language.sh", "de", "minijoint", ADAPT_FRACTION="0.10")
+    i = low.index("--train-fraction")
+    assert low[i + 1] == "0.1" and low[:i] + low[i + 2 :] == _dry(
+        "2_adapt_language.sh", "de", "minijoint"
+    )
+    assert "--train-fraction" not in _dry("3_finetune.sh", "1", ADAPT_FRACTION="0.1")
 
 
 def test_records_from_before_a_setting_are_read_with_what_the_recipes_did_then():

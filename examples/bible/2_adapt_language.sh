@@ -26,6 +26,6 @@ fairseq_train "step 2/4 $lang $method seed $seed" "$updates" "$out" "$DATA/$lang
   --tokens-per-sample "$TOKENS" --batch-size "$ADAPT_BSZ" \
   --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 0 \
   --lr "$lr" --lr-scheduler fixed --warmup-updates "$warmup" \
-  --max-update "$updates" --max-epoch 1000 --disable-validation --seed "$seed" "${BPE_FLAGS[@]}" "$@"
+  --max-update "$updates" --max-epoch 1000 --disable-validation --seed "$seed" "${FRACTION_FLAGS[@]}" "${BPE_FLAGS[@]}" "$@"
 train_seconds "$out/train.log" > "$out/train_seconds"
 say "step 2/4 done: $lang $method seed $seed: $out/checkpoint_last.pt ($(cat "$out/train_seconds") s)"

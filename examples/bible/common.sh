@@ -38,6 +38,9 @@ PRETRAIN_FLAGS=(--tokens-per-sample "$TOKENS" --batch-size "$PRETRAIN_BSZ"
 # active forgetting (minimodel_fairseq/forgetting.py), for MiniJoint and the plain RoBERTa alike
 FORGET_FLAGS=()
 [ "$FORGET_EVERY" = 0 ] || FORGET_FLAGS=(--forget-embeddings-every "$FORGET_EVERY")
+# step 2 on a leading share of the target's text (new_language_mlm's --train-fraction)
+FRACTION_FLAGS=()
+[ "$ADAPT_FRACTION" = 1 ] || FRACTION_FLAGS=(--train-fraction "$ADAPT_FRACTION")
 
 # the tokenizer flags for text in LANG: fairseq stores them in the checkpoint, so that
 # RobertaModel.from_pretrained encodes raw text without being told (absolute: from any directory).

@@ -9,13 +9,15 @@ only trainable tensors.
 """
 
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import torch
-from fairseq.data import Dictionary
+from fairseq.data import BaseWrapperDataset, Dictionary
 from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
@@ -56,6 +58,34 @@ class NewLanguageMLMConfig(MaskedLMConfig):
             "help": "the body's dict.txt for shared inits (default: the body's data directory's)"
         },
     )
+    train_fraction: float = field(
+        default=1.0,
+        metadata={"help": "train on this leading share of the train split's text (0 < F <= 1)"},
+    )
+
+
+class LeadingSamples(BaseWrapperDataset):
+    """The first ``n`` samples of a dataset, in its order: with TokenBlockDataset's blocks, the leading
+    share of a split's text."""
+
+    def __init__(self, dataset, n):
+        super().__init__(dataset)
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, index):
+        if not 0 <= index < self.n:
+            raise IndexError(f"sample {index} of {self.n}")
+        return self.dataset[index]
+
+    @property
+    def sizes(self):
+        return self.dataset.sizes[: self.n]
+
+    def ordered_indices(self):
+        return np.arange(self.n, dtype=np.int64)
 
 
 @register_task("new_language_mlm", dataclass=NewLanguageMLMConfig)
@@ -63,6 +93,36 @@ class NewLanguageMLMTask(
     CheckedDataDir, DefaultArch, RecordsBigModel, LogsProgress, LogsTrainingFlops, MaskedLMTask
 ):
     """Masked LM on target-language text; trains only the new embeddings and LM-head bias."""
+
+    def __init__(self, cfg, dictionary=None):
+        if not 0 < cfg.train_fraction <= 1:
+            raise ValueError(
+                f"--train-fraction must be above 0 and at most 1, got {cfg.train_fraction}"
+            )
+        super().__init__(cfg, dictionary)
+
+    def _load_dataset_split(self, split, epoch, combine):
+        """The split's blocks; of a train split (train, train1, ...) only the leading --train-fraction."""
+        dataset = super()._load_dataset_split(split, epoch, combine)
+        if self.cfg.train_fraction < 1 and split.startswith("train"):
+            total = len(dataset)
+            n = math.floor(self.cfg.train_fraction * total)
+            if n < 1:
+                raise ValueError(
+                    f"--train-fraction {self.cfg.train_fraction} of {split}'s {total} blocks is none: "
+                    "raise it"
+                )
+            dataset = LeadingSamples(dataset, n)
+            logger.info(
+                "--train-fraction %g: %s is its first %d of %d blocks (%d of %d tokens)",
+                self.cfg.train_fraction,
+                split,
+                n,
+                total,
+                int(dataset.sizes.sum()),
+                int(dataset.dataset.sizes.sum()),
+            )
+        return dataset
 
     @classmethod
     def takes_arch_from_checkpoint(cls, cfg):
