@@ -15,8 +15,15 @@ matrix, so that new-language embeddings (step 2) are learned faster. ``--forget-
 - exactly that Parameter's optimizer state is dropped (its entry of the torch optimizer's ``state``),
   so Adam starts it again from zero moments and step 1, which is what the reference's AdamEF does
   (moments of the embedding slice zeroed, its own bias-correction counter ``step_emb`` restarted).
-  The reference also runs a compressed LR schedule for the embeddings (``lr_emb``); here they keep
-  the one schedule of the run.
+- the embeddings' learning rate: ``--forget-lr-schedule run`` (default) keeps the run's one
+  schedule, so that late phases relearn at the decayed LR; ``phase`` is the reference's ``lr_emb``:
+  the run's schedule compressed into each phase of K updates, the update ``u`` of the embeddings
+  taking the LR the run gives update ``(u mod K) * T // K`` (T: the schedule's
+  ``--total-num-update`` where it has one, else ``--max-update``; the reference's
+  ``(u * (max_update // K)) % max_update`` is the same where K divides T, and this stays aligned
+  with the resets where it does not). Adam's step is proportional to its LR (the decoupled weight decay
+  too), so the embeddings' step of the update is scaled by that LR over the run's, after the
+  optimizer steps (:func:`scale_step`): one optimizer, one parameter group, as fairseq builds them.
 
 When: the reference resets in fairseq_cli/train.py after the update that makes ``num_updates``
 a multiple of K. Here the task's ``optimizer_step`` (called once per update, also with
@@ -36,6 +43,8 @@ import logging
 from dataclasses import field
 
 import torch
+from fairseq.dataclass import ChoiceEnum
+from fairseq.optim.fairseq_optimizer import FairseqOptimizer
 
 from . import params
 
@@ -50,6 +59,20 @@ def every_field():
         metadata={
             "help": "re-draw the token embeddings and their optimizer state every N "
             "updates (0: never)"
+        },
+    )
+
+
+SCHEDULES = ChoiceEnum(["run", "phase"])  # the type of the field schedule_field() makes
+
+
+def schedule_field():
+    """The task dataclass field ``forget_lr_schedule`` (its type: SCHEDULES)."""
+    return field(
+        default="run",
+        metadata={
+            "help": "the embeddings' LR: run (the run's schedule) or phase (it, compressed into "
+            "each K updates)"
         },
     )
 
@@ -129,22 +152,83 @@ def forget_embeddings(model, optimizer, seed: int, update: int):
     )
 
 
+def phase_position(update_num: int, k: int, total: int) -> int:
+    """The update of the run's schedule whose LR the embeddings take at ``update_num`` (``phase``)."""
+    return (update_num % k) * total // k
+
+
+class _Probe(FairseqOptimizer):
+    """An optimizer of one scalar for a private copy of the run's LR scheduler to set."""
+
+    def __init__(self):
+        super().__init__(None)
+        self._optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.0)
+
+
+class ScheduleLR:
+    """The LR the run's scheduler gives the update that follows ``n`` updates (0: its initial LR), from a
+    private copy of it: a function of ``n`` for the schedules that depend on the update count alone."""
+
+    def __init__(self, lr_scheduler_cfg):
+        from fairseq.optim.lr_scheduler import build_lr_scheduler
+
+        self.probe = _Probe()
+        self.scheduler = build_lr_scheduler(lr_scheduler_cfg, self.probe)
+        self.initial = self.probe.get_lr()
+
+    def __call__(self, n: int) -> float:
+        return self.initial if n == 0 else self.scheduler.step_update(n)
+
+
+def scale_step(weight, before, scale: float):
+    """``weight`` moved from ``before`` by ``scale`` times the step it just took (no-op at 1)."""
+    if scale != 1.0:
+        with torch.no_grad():
+            weight.sub_(before).mul_(scale).add_(before)
+
+
 class ForgetsEmbeddings:
-    """Task mixin: ``--forget-embeddings-every K`` (the task's dataclass has the field; see the module)."""
+    """Task mixin: ``--forget-embeddings-every K``, ``--forget-lr-schedule`` (the task's dataclass has
+    the fields; see the module)."""
 
     _forget_checked = False
+    _phase_lr = None
 
     def __init__(self, cfg, *args, **kwargs):
         super().__init__(cfg, *args, **kwargs)
         self.forget_every = check_every(getattr(cfg, "forget_embeddings_every", 0) or 0)
+        self.forget_schedule = str(getattr(cfg, "forget_lr_schedule", "run") or "run")
+        if self.forget_every and self.forget_schedule == "phase":
+            self._phase_lr, self._total = self._run_schedule(cfg)
+
+    @staticmethod
+    def _run_schedule(cfg):
+        """(ScheduleLR, max_update) of the run whose task config is ``cfg`` (fairseq keeps the run's
+        config as its parent)."""
+        from omegaconf import OmegaConf
+
+        root = cfg._get_parent() if OmegaConf.is_config(cfg) else None
+        total = 0
+        if root is not None:  # the schedule's own length where it has one (polynomial_decay's)
+            total = root.lr_scheduler.get("total_num_update") or root.optimization.max_update
+        if not total:
+            raise ValueError(
+                "--forget-lr-schedule phase compresses the run's LR schedule into each phase of "
+                "--forget-embeddings-every updates: give --max-update"
+            )
+        return ScheduleLR(root.lr_scheduler), int(total)
 
     def optimizer_step(self, optimizer, model, update_num):
         k = self.forget_every
+        weight = _unwrapped(model).encoder.sentence_encoder.embed_tokens.weight
         if k and not self._forget_checked:  # refuse at update 1, not after K updates of training
-            exact_optimizer(
-                optimizer, _unwrapped(model).encoder.sentence_encoder.embed_tokens.weight
-            )
+            exact_optimizer(optimizer, weight)
             self._forget_checked = True
+        if self._phase_lr is not None:
+            before, run_lr = weight.detach().clone(), optimizer.get_lr()
         super().optimizer_step(optimizer, model, update_num)
+        if self._phase_lr is not None and run_lr > 0:  # at LR 0 there is no step to scale
+            lr = self._phase_lr(phase_position(update_num, k, self._total))
+            scale_step(weight, before, lr / run_lr)
         if k and (update_num + 1) % k == 0:  # update_num counts the updates before this one
             forget_embeddings(model, optimizer, self.cfg.seed, update_num + 1)

@@ -145,6 +145,14 @@ SETTINGS = [
         "(--forget-embeddings-every; 0: off)",
         "count",
     ),
+    Setting(
+        "FORGET_LR",
+        "run",
+        "with FORGET_EVERY: the embeddings' LR, run (the run's schedule) or phase (it compressed into "
+        "each phase, as the reference code; --forget-lr-schedule)",
+        "choice",
+        ("run", "phase"),
+    ),
     # step 1b: MiniPost
     Setting("MINIPOST_K", "2", "MiniPost: layers kept from the plain RoBERTa", "int"),
     Setting("MINIPOST_M", "1", "MiniPost: new layers on top (copies of layers K+1..K+M)", "int"),
@@ -420,7 +428,7 @@ def step2(name, s):
 
 # settings that records written before them lack, with what the recipes did before them
 # (with_defaults fills them in)
-ADDED = {"FORGET_EVERY": "0", "DROPOUT_MASKS": "torch", "ADAPT_FRACTION": "1"}
+ADDED = {"FORGET_EVERY": "0", "FORGET_LR": "run", "DROPOUT_MASKS": "torch", "ADAPT_FRACTION": "1"}
 
 
 def affecting_results(s):

@@ -231,7 +231,68 @@ def test_optimizer_with_a_master_copy_is_refused_before_any_step(en_bin):
     assert forgetting.exact_optimizer(plain, _embed(trainer).weight) is plain.optimizer
 
 
-def _train_cli(en_bin, task, save, updates):
+def _polynomial_lr(n, lr=1e-3, warmup=2, total=8):
+    """fairseq's polynomial_decay LR after n updates (power 1, to 0), written out as it computes it."""
+    if n == 0:
+        return (1.0 / warmup) * lr  # the initial LR, set when the scheduler is built
+    if n <= warmup:
+        return (n / float(warmup)) * lr
+    if n >= total:
+        return 0.0
+    return (lr - 0.0) * (1 - (n - warmup) / (total - warmup)) ** 1.0 + 0.0
+
+
+SCHEDULE = [
+    "--lr-scheduler",
+    "polynomial_decay",
+    "--warmup-updates",
+    "2",
+    "--total-num-update",
+    "8",
+]
+
+
+def test_phase_schedule_scales_the_embeddings_step_to_the_compressed_lr(en_bin):
+    """--forget-lr-schedule phase equals the run schedule with the embeddings' step scaled by hand by
+    L((u mod K) * T // K) / L(u), the body and every optimizer state included."""
+    k, total = 3, 8
+    flags = ["--forget-embeddings-every", str(k), *SCHEDULE, "--max-update", str(total)]
+    t, phase = _trainer(en_bin, "minijoint_mlm", *flags, "--forget-lr-schedule", "phase")
+    _, run = _trainer(en_bin, "minijoint_mlm", *flags)
+    w, scaled = _embed(run).weight, []
+    for u, batch in enumerate(_batches(t, 7)):  # u: the updates before this one
+        before = w.detach().clone()
+        phase.train_step([copy.deepcopy(batch)])
+        run.train_step([copy.deepcopy(batch)])
+        scale = _polynomial_lr((u % k) * total // k) / _polynomial_lr(u)
+        if (u + 1) % k:  # at a reset the draw replaces the step
+            forgetting.scale_step(w, before, scale)
+            scaled.append(scale)
+        _assert_same(_tensors(phase), _tensors(run))
+        _assert_same(_states(phase), _states(run))
+    assert any(
+        abs(s - 1) > 0.1 for s in scaled
+    )  # the schedules differ: the test compares something
+    assert (
+        forgetting.phase_position(4, k, total) == 2 and forgetting.phase_position(6, k, total) == 0
+    )
+
+
+def test_phase_schedule_needs_max_update(en_bin):
+    with pytest.raises(
+        ValueError, match="--forget-lr-schedule phase compresses .* give --max-update"
+    ):
+        _trainer(
+            en_bin,
+            "forgetting_mlm",
+            "--forget-embeddings-every",
+            "3",
+            "--forget-lr-schedule",
+            "phase",
+        )
+
+
+def _train_cli(en_bin, task, save, updates, extra=()):
     proc = run_cli(
         [
             "fairseq-train",
@@ -252,6 +313,7 @@ def _train_cli(en_bin, task, save, updates):
             "--disable-validation",
             "--save-dir",
             str(save),
+            *extra,
         ],
         env={"OMP_NUM_THREADS": "1"},
     )  # one thread: bitwise-reproducible runs
@@ -264,13 +326,20 @@ def _train_cli(en_bin, task, save, updates):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task", sorted(MODELS))
-def test_stop_and_resume_across_a_reset_equals_one_run(en_bin, task, tmp_path):
-    whole, resets, _ = _train_cli(en_bin, task, tmp_path / "whole", 8)
+@pytest.mark.parametrize(
+    "task, extra",
+    [
+        ("forgetting_mlm", ()),
+        ("minijoint_mlm", ()),
+        ("minijoint_mlm", (*SCHEDULE, "--forget-lr-schedule", "phase")),  # T: --total-num-update
+    ],
+)
+def test_stop_and_resume_across_a_reset_equals_one_run(en_bin, task, extra, tmp_path):
+    whole, resets, _ = _train_cli(en_bin, task, tmp_path / "whole", 8, extra)
     assert resets == [3, 6]
-    _, first, _ = _train_cli(en_bin, task, tmp_path / "split", 4)  # stops between two resets
+    _, first, _ = _train_cli(en_bin, task, tmp_path / "split", 4, extra)  # stops between resets
     resumed, second, log = _train_cli(
-        en_bin, task, tmp_path / "split", 8
+        en_bin, task, tmp_path / "split", 8, extra
     )  # same dir: checkpoint_last.pt
     assert "@ 4 updates" in log and (first, second) == (
         [3],

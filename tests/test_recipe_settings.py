@@ -137,6 +137,16 @@ def test_forget_every_goes_into_both_pretrainings_and_nowhere_else():
             for j, w in enumerate(plain)
         ], script  # otherwise the same command (the plain RoBERTa: fairseq's task plus the flag)
     assert "--forget-embeddings-every" not in _dry("1b_minipost.sh", FORGET_EVERY="300")
+    for script in ("1_pretrain_minijoint.sh", "1_pretrain_roberta.sh"):
+        plain, phase = (
+            _dry(script, FORGET_EVERY="300"),
+            _dry(script, FORGET_EVERY="300", FORGET_LR="phase"),
+        )
+        i = phase.index("--forget-lr-schedule")
+        assert phase[i + 1] == "phase" and phase[:i] + phase[i + 2 :] == plain, script
+        assert "--forget-lr-schedule" not in _dry(
+            script, FORGET_LR="phase"
+        )  # no forgetting: nothing
 
 
 def test_adapt_fraction_goes_into_step_2_alone_and_1_is_the_plain_command():

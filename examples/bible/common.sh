@@ -38,6 +38,7 @@ PRETRAIN_FLAGS=(--tokens-per-sample "$TOKENS" --batch-size "$PRETRAIN_BSZ"
 # active forgetting (minimodel_fairseq/forgetting.py), for MiniJoint and the plain RoBERTa alike
 FORGET_FLAGS=()
 [ "$FORGET_EVERY" = 0 ] || FORGET_FLAGS=(--forget-embeddings-every "$FORGET_EVERY")
+[ "$FORGET_EVERY" = 0 ] || [ "$FORGET_LR" = run ] || FORGET_FLAGS+=(--forget-lr-schedule "$FORGET_LR")
 # step 2 on a leading share of the target's text (new_language_mlm's --train-fraction)
 FRACTION_FLAGS=()
 [ "$ADAPT_FRACTION" = 1 ] || FRACTION_FLAGS=(--train-fraction "$ADAPT_FRACTION")

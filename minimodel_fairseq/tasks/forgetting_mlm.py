@@ -21,6 +21,7 @@ from .heartbeat import LogsProgress
 @dataclass
 class ForgettingMLMConfig(MaskedLMConfig):
     forget_embeddings_every: int = forgetting.every_field()
+    forget_lr_schedule: forgetting.SCHEDULES = forgetting.schedule_field()
 
 
 @register_task("forgetting_mlm", dataclass=ForgettingMLMConfig)
