@@ -4,7 +4,8 @@
         --with runs/forget2250/report/budget.json --budget 8000 [--runs runs/forget2250/8000] \
         [--out docs/results/forgetting]
 
-Both reports are benchmarks/budget.py's; the two bodies must differ in FORGET_EVERY alone (every
+Both reports are benchmarks/budget.py's; the two bodies must differ in the forgetting settings alone
+(FORGET_EVERY, and FORGET_LR with it; every
 other setting that affects results equal, a record written before a setting existed read at what
 the recipes did then), so that what differs is the pretraining. Per language and series
 (full and MiniJoint step 2 from the anchored and the random init, the controls) the accuracy of
@@ -29,6 +30,7 @@ TRAINED = ("full", "minijoint")
 INITS = ("anchored", "random")
 CONTROLS = ("random (control)", "copy_only (control)")
 BODIES = ("without", "with")
+FORGETTING = ("FORGET_EVERY", "FORGET_LR")  # the settings of the pretraining compared
 
 
 def name(init, method):
@@ -52,7 +54,8 @@ def entry(report, budget, path):
 
 
 def check_settings(without, with_, budget):
-    """The two bodies' settings differ in FORGET_EVERY, and in nothing else that affects results."""
+    """The two bodies' settings differ in FORGET_EVERY (FORGET_LR may differ too), and in nothing else
+    that affects results."""
     now = with_["settings"][str(budget)]
     then = recipe_settings.with_defaults(without["settings"][str(budget)], now)
     if then.get("FORGET_EVERY", "0") == now.get("FORGET_EVERY", "0"):
@@ -60,7 +63,7 @@ def check_settings(without, with_, budget):
             f"both reports were pretrained with FORGET_EVERY={now.get('FORGET_EVERY', '0')}: "
             "give --with the report of a forgetting run (FORGET_EVERY=K)"
         )
-    other = {k for k in set(then) | set(now) if k != "FORGET_EVERY" and then.get(k) != now.get(k)}
+    other = {k for k in set(then) | set(now) if k not in FORGETTING and then.get(k) != now.get(k)}
     if other:
         diff = recipe_settings.differences(
             {k: then.get(k) for k in other}, {k: now.get(k) for k in other}
@@ -125,6 +128,11 @@ def compare(without, with_, budget, paths=("--without", "--with"), compute=None)
     }
 
 
+def forgetting_label(result):
+    lr = result["settings"].get("FORGET_LR", "run")
+    return f"forgetting every {result['forget_every']}" + (f" ({lr} LR)" if lr != "run" else "")
+
+
 def difference(a, b):
     return f"{100 * (statistics.fmean(b) - statistics.fmean(a)):+.1f}" if a and b else ""
 
@@ -142,7 +150,7 @@ def answer(result):
 
 
 def markdown(result):
-    k, src = result["forget_every"], result["settings"]["SRC"]
+    src = result["settings"]["SRC"]
     bodies = result["bodies"]
     lines = [
         "" if result["complete"] else "**Partial**: not every language and seed has finished yet.",
@@ -156,7 +164,7 @@ def markdown(result):
             ],
             [
                 [
-                    "no forgetting" if b == "without" else f"forgetting every {k}",
+                    "no forgetting" if b == "without" else forgetting_label(result),
                     ""
                     if bodies[b]["body"].get("seconds") is None
                     else f"{bodies[b]['body']['seconds']:.0f}",
@@ -176,7 +184,7 @@ def markdown(result):
         "majority",
         "series",
         "no forgetting",
-        f"forgetting every {k}",
+        forgetting_label(result),
         "difference",
         "transfers",
     ]

@@ -80,6 +80,10 @@ def test_compares_the_bodies_series_by_series():
         "- minijoint (random init) transfers: without forgetting nowhere; with forgetting nowhere."
         in text
     )
+    phase = report(AFTER, forget=2250)
+    phase["settings"]["8000"]["FORGET_LR"] = "phase"  # a forgetting setting: compared, not refused
+    text = fr.markdown(fr.compare(report(BEFORE), phase, 8000))
+    assert "| forgetting every 2250 (phase LR) | 100 |" in text
 
 
 def test_refuses_bodies_that_differ_in_more_than_forgetting():
