@@ -44,13 +44,10 @@ from pathlib import Path
 
 from minimodel_recipes import bench, label_free_langs, langs_table, table
 from minimodel_recipes import settings as recipe_settings
+from minimodel_recipes.budget_series import CONTROLS, INITS, TRAINED, label, series
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# the step-2 inits of the trained methods: name -> EMBED_INIT (None: the environment's, anchored)
-INITS = {"anchored": None, "random": "random"}
-TRAINED = ("full", "minijoint")
-CONTROLS = ("random", "copy_only")  # run once per budget, in the anchored RUNS
 SHARED = ("pretrain", "finetune")  # what the random-init RUNS takes from the anchored one
 PRETRAIN_TASK = "MiniJointMLMTask"
 ENGLISH = recipe_settings.in_language(
@@ -61,15 +58,6 @@ VALID = re.compile(r"valid on 'valid' subset \|.*?\| primary_loss ([0-9.]+) \| m
 # fairseq lists each CUDA worker's GPU; a CPU run lists none (seconds are only comparable on one device)
 GPU = re.compile(r"rank +0: capabilities = .*? name = (.+?) *$", re.M)
 log = bench.logger("budget")
-
-
-def series():
-    """(init, method) of every accuracy series, trained methods first, then the controls."""
-    return [(i, m) for i in INITS for m in TRAINED] + [("anchored", c) for c in CONTROLS]
-
-
-def label(init, method):
-    return f"{method} ({init} init)" if method in TRAINED else f"{method} (control)"
 
 
 def env_for(base_env, root, budget, init):

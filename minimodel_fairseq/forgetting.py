@@ -197,8 +197,7 @@ class ForgetsEmbeddings:
     def __init__(self, cfg, *args, **kwargs):
         super().__init__(cfg, *args, **kwargs)
         self.forget_every = check_every(getattr(cfg, "forget_embeddings_every", 0) or 0)
-        self.forget_schedule = str(getattr(cfg, "forget_lr_schedule", "run") or "run")
-        if self.forget_every and self.forget_schedule == "phase":
+        if self.forget_every and getattr(cfg, "forget_lr_schedule", "run") == "phase":
             self._phase_lr, self._total = self._run_schedule(cfg)
 
     @staticmethod
@@ -220,8 +219,10 @@ class ForgetsEmbeddings:
 
     def optimizer_step(self, optimizer, model, update_num):
         k = self.forget_every
+        if not k:
+            return super().optimizer_step(optimizer, model, update_num)
         weight = _unwrapped(model).encoder.sentence_encoder.embed_tokens.weight
-        if k and not self._forget_checked:  # refuse at update 1, not after K updates of training
+        if not self._forget_checked:  # refuse at update 1, not after K updates of training
             exact_optimizer(optimizer, weight)
             self._forget_checked = True
         if self._phase_lr is not None:
@@ -230,5 +231,5 @@ class ForgetsEmbeddings:
         if self._phase_lr is not None and run_lr > 0:  # at LR 0 there is no step to scale
             lr = self._phase_lr(phase_position(update_num, k, self._total))
             scale_step(weight, before, lr / run_lr)
-        if k and (update_num + 1) % k == 0:  # update_num counts the updates before this one
+        if (update_num + 1) % k == 0:  # update_num counts the updates before this one
             forget_embeddings(model, optimizer, self.cfg.seed, update_num + 1)

@@ -25,19 +25,12 @@ from pathlib import Path
 
 from minimodel_recipes import bench, langs_table, table
 from minimodel_recipes import settings as recipe_settings
+from minimodel_recipes.budget_series import CONTROLS, INITS, TRAINED, label, series
 
-TRAINED = ("full", "minijoint")
-INITS = ("anchored", "random")
-CONTROLS = ("random (control)", "copy_only (control)")
 BODIES = ("without", "with")
 FORGETTING = ("FORGET_EVERY", "FORGET_LR")  # the settings of the pretraining compared
-
-
-def name(init, method):
-    return f"{method} ({init} init)"
-
-
-SERIES = [name(i, m) for i in INITS for m in TRAINED]
+SERIES = [label(i, m) for i, m in series() if m in TRAINED]
+CONTROL_SERIES = [label(i, m) for i, m in series() if m in CONTROLS]
 
 
 class InputError(ValueError):
@@ -87,7 +80,7 @@ def step2_compute(runs, langs, seeds):
             ]
             costs = [c for c in costs if c]
             if costs:
-                out[name(init, method)] = [
+                out[label(init, method)] = [
                     statistics.fmean(c[0] for c in costs),
                     statistics.fmean(c[1] for c in costs),
                 ]
@@ -140,12 +133,12 @@ def difference(a, b):
 def answer(result):
     """One sentence per trained series of the random init: where it transfers on each body."""
     out = []
-    for series in (s for s in SERIES if "random init" in s):
+    for name in (s for s in SERIES if "random init" in s):
         parts = []
         for b in BODIES:
-            yes = [r["lang"] for r in result["langs"] if r["transfers"][b].get(series) == "yes"]
+            yes = [r["lang"] for r in result["langs"] if r["transfers"][b].get(name) == "yes"]
             parts.append(f"{b} forgetting {', '.join(yes) if yes else 'nowhere'}")
-        out.append(f"{series} transfers: {'; '.join(parts)}")
+        out.append(f"{name} transfers: {'; '.join(parts)}")
     return out
 
 
@@ -178,7 +171,7 @@ def markdown(result):
         ),
         "",
     ]
-    names = SERIES + list(CONTROLS)
+    names = SERIES + CONTROL_SERIES
     header = [
         "language",
         "majority",
@@ -238,7 +231,7 @@ def markdown(result):
     )
     compute = result["step2_compute"]
     if compute:
-        full = compute.get(name("anchored", "full"))
+        full = compute.get(label("anchored", "full"))
         lines += [
             "",
             *bench.table(
@@ -275,7 +268,7 @@ def plot(result, path):
     for ax, init in zip(axes, INITS):
         for b, color in zip(BODIES, ("tab:blue", "tab:orange")):
             for method, marker in zip(TRAINED, ("o", "s")):
-                n = name(init, method)
+                n = label(init, method)
                 values = [v for r in result["langs"] for v in r["accuracy"][b].get(n, [])]
                 if not values:
                     continue

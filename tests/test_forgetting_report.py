@@ -7,14 +7,7 @@ import pytest
 
 from minimodel_recipes import forgetting_report as fr
 
-SERIES = [
-    "full (anchored init)",
-    "minijoint (anchored init)",
-    "full (random init)",
-    "minijoint (random init)",
-    "random (control)",
-    "copy_only (control)",
-]
+SERIES = [*fr.SERIES, *fr.CONTROL_SERIES]  # budget.py's labels (budget_series.py)
 
 
 def report(accuracy, forget=None, english=(0.7, 0.71), loss=4.5):
